@@ -1,0 +1,29 @@
+/**
+ * GET /autoPush: `X-custom-header`, status 204, flushed; then pushes /crt every
+ * `intervalMs` on the held stream (promised ids 2, 4, 6, ...). The timer stops
+ * when the client leaves or the server shuts down.
+ */
+import type { RequestHandler } from 'express'
+import { CUSTOM_HEADER } from './header.js'
+import { holdOpen } from './hold-open.js'
+import { pushCrt } from './push.js'
+import type { CrtResponse } from './crt.js'
+
+export const DEFAULT_AUTOPUSH_INTERVAL_MS = 5000
+
+export function autoPush(
+  crt: CrtResponse,
+  securityHeaders: Readonly<Record<string, string>>,
+  intervalMs = DEFAULT_AUTOPUSH_INTERVAL_MS,
+): RequestHandler {
+  if (!Number.isInteger(intervalMs) || intervalMs < 1) {
+    throw new RangeError(`autoPush: intervalMs must be a positive integer (ms), got ${JSON.stringify(intervalMs)}`)
+  }
+  return function autoPushRoute(req, res) {
+    res.setHeader(CUSTOM_HEADER[0], CUSTOM_HEADER[1])
+    res.status(204)
+    res.flushHeaders()
+    const timer = setInterval(() => void pushCrt(res, crt, securityHeaders), intervalMs)
+    holdOpen(req, res, () => clearInterval(timer))
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * GET /header: `X-custom-header: custom header`, status 204, headers flushed at once,
+ * the stream held open until the client leaves or the server shuts down.
+ */
+import type { RequestHandler } from 'express'
+import { holdOpen } from './hold-open.js'
+
+export const CUSTOM_HEADER = ['X-custom-header', 'custom header'] as const
+
+export function header(): RequestHandler {
+  return function headerRoute(req, res) {
+    res.setHeader(CUSTOM_HEADER[0], CUSTOM_HEADER[1])
+    res.status(204)
+    res.flushHeaders()
+    holdOpen(req, res)
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The demo app: helmet on every response, request logging, and the four routes of
+ * the Go article (/header, /crt, /push, /autoPush) plus an index page.
+ */
+import express, { type Express } from 'express'
+import morgan from 'morgan'
+import { security, securityHeaders } from '../middleware/security.js'
+import { header } from './header.js'
+import { crt, crtResponse } from './crt.js'
+import { push } from './push.js'
+import { autoPush, DEFAULT_AUTOPUSH_INTERVAL_MS } from './auto-push.js'
+
+export interface DemoAppOptions {
+  /** The server's PEM certificate, served at /crt. */
+  certificate: string | Buffer
+  /** Interval of /autoPush, in ms. Default 5000. */
+  autoPushIntervalMs?: number
+  /** Log one line per request to stdout (morgan `tiny`). Default `true`. */
+  logRequests?: boolean
+}
+
+const INDEX = `<!doctype html>
+<meta charset="utf-8">
+<title>express-h2-push demo</title>
+<h1>express-h2-push demo</h1>
+<ul>
+<li><a href="/header">/header</a>: 204 with X-custom-header, held open</li>
+<li><a href="/crt">/crt</a>: the server certificate</li>
+<li><a href="/push">/push</a>: pushes /crt, then answers</li>
+<li><a href="/autoPush">/autoPush</a>: held open, pushes /crt periodically</li>
+</ul>
+<p>Browsers no longer accept push: watch it with <code>nghttp -nv https://localhost:8443/push</code>.</p>
+`
+
+export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
+  const crtRes = crtResponse(options.certificate)
+  const pushedHeaders = securityHeaders()
+  const app = express()
+  app.use(security())
+  if (options.logRequests ?? true) app.use(morgan('tiny'))
+  app.get('/', (_req, res) => {
+    res.type('html').send(INDEX)
+  })
+  app.get('/header', header())
+  app.get('/crt', crt(options.certificate))
+  app.get('/push', push(crtRes, pushedHeaders))
+  app.get('/autoPush', autoPush(crtRes, pushedHeaders, options.autoPushIntervalMs ?? DEFAULT_AUTOPUSH_INTERVAL_MS))
+  return app
+}

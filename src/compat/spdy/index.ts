@@ -1,0 +1,60 @@
+/**
+ * The spdy compatibility layer: makes spdy 4.0.2 correct on Node 20, 22, 24 and 26.
+ * Every fix is a runtime patch of spdy's own prototypes and exports (nothing in
+ * node_modules is edited); each lives in the module named after what it fixes.
+ */
+import { loadSpdy } from './load.js'
+import { spdyEnd, spdyWriteHead } from './response.js'
+import { socketFinal, socketWrite, socketWritev, releaseParserAfterEmit } from './socket.js'
+import {
+  goaway,
+  ignoreFramesForClosedStreams,
+  keepPushSetting,
+  releaseFailedPushes,
+  removeStreamOnce,
+} from './connection.js'
+import type { SpdyModule } from './internals.js'
+
+const installed = Symbol.for('express-h2-push.spdy-compat')
+
+/**
+ * Loads `spdy` (on Node 24+ it cannot load without this) and patches it so that it
+ * works on current Node. Idempotent: every call returns the same, patched module.
+ *
+ * `createServer` calls it for you; call it yourself when you create spdy servers
+ * directly, and use the module it returns (a plain `import spdy from 'spdy'` is
+ * evaluated before any of your code runs, and throws on Node 24+).
+ *
+ * @example
+ * ```ts
+ * import { installSpdyCompat } from 'express-h2-push'
+ * const spdy = installSpdyCompat()
+ * const server = spdy.createServer({ key, cert }, app)
+ * ```
+ */
+export function installSpdyCompat(): SpdyModule {
+  const { spdy, transport } = loadSpdy()
+  const marked = spdy as SpdyModule & { [installed]?: true }
+  if (marked[installed]) return spdy
+
+  spdy.response['writeHead'] = spdyWriteHead
+  spdy.response['end'] = spdyEnd
+
+  const socketProto = spdy.Socket.prototype
+  socketProto['_write'] = socketWrite
+  socketProto['_writev'] = socketWritev
+  socketProto['_final'] = socketFinal
+
+  const handleProto = spdy.handle.prototype
+  handleProto.emitRequest = releaseParserAfterEmit(handleProto.emitRequest)
+
+  const connProto = transport.Connection.prototype
+  connProto._handleFrame = ignoreFramesForClosedStreams(connProto._handleFrame)
+  connProto._handleSettings = keepPushSetting(connProto._handleSettings)
+  connProto._removeStream = removeStreamOnce(connProto._removeStream)
+  connProto._goaway = goaway
+  connProto['pushPromise'] = releaseFailedPushes(connProto['pushPromise'] as Parameters<typeof releaseFailedPushes>[0])
+
+  marked[installed] = true
+  return spdy
+}

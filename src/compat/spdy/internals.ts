@@ -1,0 +1,117 @@
+/**
+ * The parts of spdy / spdy-transport / handle-thing internals that the
+ * compatibility layer touches, typed as narrowly as we use them.
+ * (These packages ship no types of their own for their internals.)
+ */
+import type { Duplex } from 'node:stream'
+import type { EventEmitter } from 'node:events'
+import type { ServerResponse, IncomingMessage, OutgoingHttpHeaders, IncomingHttpHeaders } from 'node:http'
+import type { Socket, Server as NetServer } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+
+export interface SpdyFramer extends EventEmitter {
+  /** null until the peer's first SETTINGS, then whether the peer accepts PUSH_PROMISE. */
+  pushEnabled: boolean | null
+  enablePush(enable: boolean): void
+  goawayFrame(frame: { lastId: number; code: string; extra?: string }, callback: () => void): void
+}
+
+export interface SpdyConnectionState {
+  isServer: boolean
+  goaway: number | false
+  framer: SpdyFramer
+  parser: { kill(): void }
+  stream: {
+    map: Record<string, SpdyStream>
+    count: number
+    lastId: { both: number; received: number }
+  }
+}
+
+export interface SpdyConnection extends EventEmitter {
+  _spdyState: SpdyConnectionState
+  socket: TLSSocket | Socket
+  _handleFrame(frame: SpdyFrame): void
+  _handleSettings(settings: Record<string, number | undefined>): void
+  _removeStream(stream: SpdyStream): void
+  _goaway(params: GoawayParams): void
+  _onStreamDrain(err?: Error): void
+  _isGoaway(id: number): boolean
+  end(callback?: () => void): void
+}
+
+export interface GoawayParams {
+  lastId: number
+  code: string
+  extra?: string
+  send: boolean
+}
+
+export interface SpdyFrame {
+  type: string
+  id?: number
+  [key: string]: unknown
+}
+
+export interface SpdyPushUri {
+  path: string
+  method: string
+  status: number
+  host: string
+  headers: IncomingHttpHeaders
+  response: OutgoingHttpHeaders
+  priority?: unknown
+}
+
+export interface SpdyStream extends Duplex {
+  id: number
+  path: string
+  method: string
+  headers: IncomingHttpHeaders
+  connection: SpdyConnection
+  parent: SpdyStream | null
+  _spdyState: { aborted: boolean; framer: SpdyFramer; writable: boolean }
+  respond(status: number, headers: OutgoingHttpHeaders, callback?: (err?: Error | null) => void): void
+  abort(code?: string | ((err: Error | null) => void), callback?: (err: Error | null) => void): void
+  pushPromise(uri: SpdyPushUri, callback: (err: Error | null, push: SpdyStream) => void): SpdyStream
+  _checkEnded(callback?: (err: Error) => void): boolean
+}
+
+export interface SpdyHandle {
+  _spdyState: { stream: SpdyStream; socket: SpdySocket | null; ending: boolean }
+  emitRequest(): void
+}
+
+export interface SpdySocket extends Socket {
+  _handle: SpdyHandle | null
+  parser?: { remove?: () => void } | null
+  server?: NetServer
+}
+
+export interface SpdyResponse extends ServerResponse {
+  spdyStream?: SpdyStream
+  _header: unknown
+  _headerSent: boolean
+  _hasBody: boolean
+  _last: boolean
+  push?: unknown
+}
+
+export interface SpdyRequest extends IncomingMessage {
+  spdyStream?: SpdyStream
+  isSpdy?: boolean
+}
+
+/** The shape of the `spdy` module's exports that the layer patches. */
+export interface SpdyModule {
+  createServer: (...args: unknown[]) => unknown
+  Socket: { prototype: Record<string, unknown> }
+  handle: { prototype: SpdyHandle & Record<string, unknown> }
+  response: Record<string, unknown>
+  server: { Server: unknown; create: (...args: unknown[]) => unknown }
+}
+
+export interface SpdyTransportModule {
+  Connection: { prototype: SpdyConnection & Record<string, unknown> }
+  Stream: { prototype: SpdyStream & Record<string, unknown> }
+}

@@ -1,0 +1,48 @@
+/**
+ * Loading spdy on Node 20-26.
+ *
+ * http-deceiver (a spdy dependency) calls `process.binding('http_parser')` when it
+ * is first required. Node 24 removed that binding (the require throws
+ * "No such module: http_parser") and Node 20/22 print DEP0111 for it. Node's own
+ * `_http_common` module exposes the very same `HTTPParser` and `methods`, so while
+ * spdy loads we answer that one binding from there, silently, and put
+ * `process.binding` back afterwards.
+ */
+import { createRequire } from 'node:module'
+import type { SpdyModule, SpdyTransportModule } from './internals.js'
+
+const require = createRequire(import.meta.url)
+
+type BindingFn = (name: string) => unknown
+
+export interface LoadedSpdy {
+  spdy: SpdyModule
+  transport: SpdyTransportModule
+  /** `require` rooted at spdy's own folder, to reach its dependencies. */
+  requireFromSpdy: NodeRequire
+}
+
+let loaded: LoadedSpdy | undefined
+
+export function loadSpdy(): LoadedSpdy {
+  if (loaded) return loaded
+  const proc = process as unknown as { binding: BindingFn }
+  const originalBinding = proc.binding
+  const httpCommon = require('_http_common') as { HTTPParser: unknown; methods: string[] }
+  proc.binding = function bindingForSpdy(name: string): unknown {
+    if (name === 'http_parser') return { HTTPParser: httpCommon.HTTPParser, methods: httpCommon.methods }
+    return originalBinding.call(process, name)
+  }
+  try {
+    const spdyPath = require.resolve('spdy')
+    const requireFromSpdy = createRequire(spdyPath)
+    // http-deceiver first, so that whichever copy spdy resolves is loaded under the shim.
+    requireFromSpdy('http-deceiver')
+    const spdy = requireFromSpdy('spdy') as SpdyModule
+    const transport = requireFromSpdy('spdy-transport') as SpdyTransportModule
+    loaded = { spdy, transport, requireFromSpdy }
+    return loaded
+  } finally {
+    proc.binding = originalBinding
+  }
+}

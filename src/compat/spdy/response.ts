@@ -1,0 +1,75 @@
+/**
+ * Response fixes: headers on Node 24+, and `'finish'` / `end(cb)` on every version.
+ *
+ * - spdy's `writeHead` reads `this._headers`, which Node 24 removed (and which prints
+ *   DEP0066 before that): every header set with `setHeader` was dropped and only
+ *   `:status` went out. Ours reads `getHeaders()`.
+ * - spdy's `end` set `finished = true` before calling Node's own `end`, which then
+ *   returned early: `'finish'` never fired and `end(cb)` never called back, so
+ *   loggers, metrics and anything built on on-finished never ran. Ours lets Node's
+ *   `end` run in full and marks the response as the last one on its per-stream
+ *   socket, so Node's server ends that socket (END_STREAM) after `'finish'`.
+ */
+import { ServerResponse, type OutgoingHttpHeaders, type OutgoingHttpHeader } from 'node:http'
+import type { SpdyResponse, SpdySocket } from './internals.js'
+
+function headersSentError(): Error {
+  const err = new Error('Cannot write headers after they are sent to the client') as Error & { code: string }
+  err.code = 'ERR_HTTP_HEADERS_SENT'
+  return err
+}
+
+function applyHeaders(res: ServerResponse, obj: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined): void {
+  if (!obj) return
+  if (Array.isArray(obj)) {
+    // writeHead(status, ['name', 'value', 'name', 'value'])
+    for (let i = 0; i + 1 < obj.length; i += 2) res.setHeader(String(obj[i]), obj[i + 1] as OutgoingHttpHeader)
+    return
+  }
+  for (const name of Object.keys(obj)) {
+    const value = obj[name]
+    if (name && value !== undefined) res.setHeader(name, value)
+  }
+}
+
+/** Replacement for spdy's `response.writeHead`, installed on every spdy response. */
+export function spdyWriteHead(
+  this: SpdyResponse,
+  statusCode: number,
+  reason?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+  obj?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+): SpdyResponse {
+  if (this._header) throw headersSentError()
+  if (typeof reason === 'string') {
+    this.statusMessage = reason
+  } else {
+    obj = reason
+  }
+  applyHeaders(this, obj)
+  this.statusCode = statusCode
+  if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) {
+    this._hasBody = false
+  }
+  // One response per HTTP/2 stream: Node's server ends the per-stream socket after 'finish'.
+  this._last = true
+  this._header = true
+  this._headerSent = true
+
+  const socket = this.socket as SpdySocket | null
+  const stream = socket?._handle?._spdyState.stream
+  if (stream) stream.respond(statusCode, this.getHeaders())
+  return this
+}
+
+type EndArgs = [chunk?: unknown, encoding?: unknown, callback?: unknown]
+const nodeEnd = ServerResponse.prototype.end as (this: ServerResponse, ...args: EndArgs) => ServerResponse
+
+/** Replacement for spdy's `response.end`: Node's own `end`, so 'finish' and `end(cb)` work. */
+export function spdyEnd(this: SpdyResponse, ...args: EndArgs): SpdyResponse {
+  const socket = this.socket as SpdySocket | null
+  const handle = socket?._handle
+  // The per-stream socket is about to end: spdy must then send END_STREAM, not RST_STREAM.
+  if (handle) handle._spdyState.ending = true
+  nodeEnd.apply(this, args)
+  return this
+}

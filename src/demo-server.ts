@@ -1,0 +1,37 @@
+/**
+ * The demo server: `npm run dev` (from source, reloads on change) or `npm start` (built).
+ * Environment: PORT (8443), HOST (localhost), TLS_CERT/TLS_KEY (PEM files; a
+ * development certificate otherwise), AUTOPUSH_INTERVAL_MS (5000).
+ */
+import { createServer, resolveTls } from './index.js'
+import { createDemoApp } from '../routes/index.js'
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(`express-h2-push demo: ${name}=${JSON.stringify(raw)} is not an integer from ${min} to ${max}`)
+    process.exit(1)
+  }
+  return value
+}
+
+const port = intFromEnv('PORT', 8443, 0, 65535)
+const host = process.env['HOST'] || 'localhost'
+const autoPushIntervalMs = intFromEnv('AUTOPUSH_INTERVAL_MS', 5000, 1, 24 * 3600 * 1000)
+
+try {
+  const tls = await resolveTls()
+  const app = createDemoApp({ certificate: tls.cert, autoPushIntervalMs })
+  const server = await createServer(app, { ...tls, handleSignals: true })
+  server.listen(port, host, () => {
+    const address = server.address()
+    const actualPort = typeof address === 'object' && address ? address.port : port
+    const shownHost = host.includes(':') ? `[${host}]` : host
+    console.log(`express-h2-push demo listening on https://${shownHost}:${actualPort} (transport: ${server.transport})`)
+  })
+} catch (err) {
+  console.error(`express-h2-push demo: ${(err as Error).message}`)
+  process.exit(1)
+}

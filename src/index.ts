@@ -1,0 +1,25 @@
+/**
+ * express-h2-push: HTTP/2 server push for Express apps.
+ */
+import './transports/spdy-pusher.js'
+
+export { installSpdyCompat } from './compat/spdy/index.js'
+export {
+  createServer,
+  resolveTls,
+  getShutdownSignal,
+  type CreateServerOptions,
+  type H2PushServer,
+  type TlsMaterial,
+  type Transport,
+} from './server/create-server.js'
+export { generateLocalhostCertificate, loadDevCertificate } from './server/dev-certificate.js'
+export {
+  getPusher,
+  type Pusher,
+  type PushStream,
+  type PushOptions,
+  type PushOutcome,
+  type PushBody,
+} from './transports/pusher.js'
+export { H2PushError, ErrorCodes, type ErrorCode } from './errors.js'

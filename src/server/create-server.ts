@@ -1,0 +1,215 @@
+/**
+ * createServer: an HTTPS server for an Express app, HTTP/2 through spdy with the
+ * compatibility layer, HTTP/1.1 for clients that ask for it; graceful shutdown.
+ */
+import type { IncomingMessage, RequestListener } from 'node:http'
+import type { Server as HttpsServer, ServerOptions } from 'node:https'
+import type { Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import createDebug from 'debug'
+import { H2PushError } from '../errors.js'
+import { installSpdyCompat } from '../compat/spdy/index.js'
+import type { SpdyConnection, SpdyRequest } from '../compat/spdy/internals.js'
+import { loadDevCertificate } from './dev-certificate.js'
+import { validateOptions } from './options.js'
+
+const debug = createDebug('express-h2-push:server')
+
+export type Transport = 'spdy'
+
+export interface CreateServerOptions {
+  /** HTTP/2 implementation. Default `'spdy'`. */
+  transport?: Transport
+  /** PEM private key. Default: the file named by `TLS_KEY`, else a development key (not in production). */
+  key?: string | Buffer
+  /** PEM certificate (chain). Default: the file named by `TLS_CERT`, else a development certificate (not in production). */
+  cert?: string | Buffer
+  /** Folder whose `.cert/` keeps the development certificate. Default `process.cwd()`. */
+  certDir?: string
+  /** Shut down gracefully on SIGINT/SIGTERM, then exit 0. Default `false` (the demo server turns it on). */
+  handleSignals?: boolean
+  /** How long `shutdown()` waits for open streams before closing connections, in ms. Default `5000`. */
+  shutdownTimeout?: number
+  /** More `https.createServer` options (`connectionsCheckingInterval`, `ciphers`, ...); `key`/`cert` go above. */
+  serverOptions?: Readonly<ServerOptions>
+}
+
+export interface TlsMaterial {
+  key: string | Buffer
+  cert: string | Buffer
+}
+
+/** The server `createServer` answers: an `https.Server` (spdy's) with a graceful `shutdown()`. */
+export interface H2PushServer extends HttpsServer {
+  readonly transport: Transport
+  /** The PEM certificate the server presents. */
+  readonly certificate: string
+  /** Aborted when `shutdown()` starts: held streams and timers listen to it. */
+  readonly shutdownSignal: AbortSignal
+  /** Stops accepting, sends GOAWAY, ends held streams, waits (up to `shutdownTimeout`), closes what is left. */
+  shutdown(): Promise<void>
+}
+
+const DEFAULTS = { transport: 'spdy', handleSignals: false, shutdownTimeout: 5000 } as const
+
+const OPTION_TYPES = {
+  transport: ['spdy'],
+  key: 'pem',
+  cert: 'pem',
+  certDir: 'string',
+  handleSignals: 'boolean',
+  shutdownTimeout: 'non-negative number',
+  serverOptions: 'object',
+} as const
+
+/**
+ * Resolves the TLS key and certificate: the options, else the `TLS_KEY`/`TLS_CERT`
+ * files, else (outside production) a development certificate for localhost.
+ */
+export async function resolveTls(options: Readonly<Pick<CreateServerOptions, 'key' | 'cert' | 'certDir'>> = {}): Promise<TlsMaterial> {
+  if (options.key !== undefined && options.cert !== undefined) return { key: options.key, cert: options.cert }
+  if (options.key !== undefined || options.cert !== undefined) {
+    throw new H2PushError(
+      'ERR_H2PUSH_TLS_MISSING',
+      'createServer: `key` and `cert` go together; pass both PEM values, or neither to use TLS_KEY/TLS_CERT',
+    )
+  }
+  const keyFile = process.env['TLS_KEY']
+  const certFile = process.env['TLS_CERT']
+  if (keyFile || certFile) {
+    if (!keyFile || !certFile) {
+      throw new H2PushError(
+        'ERR_H2PUSH_TLS_MISSING',
+        `createServer: TLS_KEY and TLS_CERT go together (got only ${keyFile ? 'TLS_KEY' : 'TLS_CERT'}); set both to PEM file paths`,
+      )
+    }
+    try {
+      return { key: readFileSync(keyFile), cert: readFileSync(certFile) }
+    } catch (err) {
+      throw new H2PushError(
+        'ERR_H2PUSH_TLS_MISSING',
+        `createServer: cannot read TLS_KEY=${keyFile} / TLS_CERT=${certFile}: ${(err as Error).message}`,
+        { cause: err },
+      )
+    }
+  }
+  if (process.env['NODE_ENV'] === 'production') {
+    throw new H2PushError(
+      'ERR_H2PUSH_TLS_MISSING',
+      'createServer: no TLS certificate in production. Set TLS_CERT and TLS_KEY to the paths of your PEM ' +
+        'certificate and key, or pass { key, cert } to createServer (a development certificate is only made when NODE_ENV is not "production")',
+    )
+  }
+  const dev = await loadDevCertificate(options.certDir)
+  debug('%s development certificate %s', dev.generated ? 'generated' : 'reusing', dev.path)
+  return { key: dev.key, cert: dev.cert }
+}
+
+/**
+ * Creates an HTTPS server for `app` that speaks HTTP/2 (spdy, with the compatibility
+ * layer installed) and HTTP/1.1. Call `.listen()` on it as on any `https.Server`.
+ *
+ * @param app An Express app (or any request listener).
+ * @param options See {@link CreateServerOptions}.
+ * @example
+ * ```ts
+ * const server = await createServer(app, { handleSignals: true })
+ * server.listen(8443, () => console.log('https://localhost:8443'))
+ * ```
+ */
+export async function createServer(app: RequestListener, options: Readonly<CreateServerOptions> = {}): Promise<H2PushServer> {
+  if (typeof app !== 'function') {
+    throw new H2PushError('ERR_H2PUSH_INVALID_OPTION', `createServer: expected an Express app or request listener as the first argument, got ${typeof app}`)
+  }
+  validateOptions('createServer', options, OPTION_TYPES)
+  const settings = { ...DEFAULTS, ...options }
+  const tls = await resolveTls(settings)
+  const spdy = installSpdyCompat()
+  const controller = new AbortController()
+  const server = spdy.createServer(
+    {
+      minVersion: 'TLSv1.2',
+      ...settings.serverOptions,
+      key: tls.key,
+      cert: tls.cert,
+      spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false },
+    },
+    app,
+  ) as H2PushServer
+
+  const sockets = new Set<Socket>()
+  const connections = new Set<SpdyConnection>()
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  server.prependListener('request', (req: IncomingMessage) => {
+    const connection = (req as SpdyRequest).spdyStream?.connection
+    if (connection && !connections.has(connection)) {
+      connections.add(connection)
+      connection.once('close', () => connections.delete(connection))
+    }
+  })
+
+  let closing: Promise<void> | undefined
+  const shutdown = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      debug('shutdown: %d connections, %d sockets', connections.size, sockets.size)
+      controller.abort()
+      let done = false
+      const finish = (): void => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        for (const socket of sockets) socket.destroy()
+        resolve()
+      }
+      const timer = setTimeout(finish, settings.shutdownTimeout)
+      server.close(() => finish())
+      server.closeIdleConnections()
+      for (const connection of connections) {
+        const state = connection._spdyState
+        if (state.goaway === false) connection._goaway({ lastId: state.stream.lastId.received, code: 'OK', send: true })
+      }
+      // TLS connections that never sent a request have nothing to finish.
+      for (const socket of sockets) {
+        if (![...connections].some((c) => c.socket === socket)) socket.end()
+      }
+    })
+    return closing
+  }
+
+  Object.defineProperties(server, {
+    transport: { value: settings.transport, enumerable: true },
+    certificate: { value: tls.cert.toString(), enumerable: true },
+    shutdownSignal: { value: controller.signal, enumerable: true },
+    shutdown: { value: shutdown },
+  })
+  serverSignals.set(server, controller.signal)
+
+  if (settings.handleSignals) {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      debug('%s: shutting down', signal)
+      void shutdown().then(() => process.exit(0))
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    server.once('close', () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    })
+  }
+  return server
+}
+
+const serverSignals = new WeakMap<object, AbortSignal>()
+
+/**
+ * The shutdown signal of the server that received `req` (aborted when its graceful
+ * shutdown starts), or `undefined` when the server was not made by `createServer`.
+ * Routes that hold a stream open end it on this signal.
+ */
+export function getShutdownSignal(req: IncomingMessage): AbortSignal | undefined {
+  const server = (req.socket as Socket & { server?: object } | null)?.server
+  return server ? serverSignals.get(server) : undefined
+}

@@ -1,0 +1,80 @@
+/**
+ * Option checking done once, at construction: unknown keys (with a "did you mean"
+ * hint) and wrongly typed values throw ERR_H2PUSH_INVALID_OPTION.
+ */
+import { H2PushError } from '../errors.js'
+
+export type OptionType = 'string' | 'boolean' | 'object' | 'pem' | 'non-negative number' | readonly string[]
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1))
+      previous = current
+    }
+  }
+  return row[b.length]!
+}
+
+/** The known name closest to `name`, when one is close enough to be a typo. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of known) {
+    const d = distance(name, candidate)
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
+}
+
+function matches(value: unknown, type: OptionType): boolean {
+  if (Array.isArray(type)) return type.includes(value as string)
+  switch (type) {
+    case 'string':
+      return typeof value === 'string'
+    case 'boolean':
+      return typeof value === 'boolean'
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value)
+    case 'pem':
+      return typeof value === 'string' || Buffer.isBuffer(value)
+    case 'non-negative number':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0
+    default:
+      return false
+  }
+}
+
+function describe(type: OptionType): string {
+  return Array.isArray(type) ? `one of ${type.map((t) => JSON.stringify(t)).join(', ')}` : `a ${type === 'pem' ? 'PEM string or Buffer' : type}`
+}
+
+export function validateOptions(where: string, options: unknown, types: Readonly<Record<string, OptionType>>): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new H2PushError('ERR_H2PUSH_INVALID_OPTION', `${where}: options must be an object, got ${JSON.stringify(options)}`)
+  }
+  const known = Object.keys(types)
+  for (const [key, value] of Object.entries(options)) {
+    const type = types[key]
+    if (type === undefined) {
+      const hint = closest(key, known)
+      throw new H2PushError(
+        'ERR_H2PUSH_INVALID_OPTION',
+        `${where}: unknown option ${JSON.stringify(key)}.${hint ? ` Did you mean \`${hint}\`?` : ''} Known options: ${known.join(', ')}`,
+      )
+    }
+    if (value !== undefined && !matches(value, type)) {
+      throw new H2PushError(
+        'ERR_H2PUSH_INVALID_OPTION',
+        `${where}: option \`${key}\` must be ${describe(type)}, got ${typeof value === 'object' ? 'an object' : JSON.stringify(value)}`,
+      )
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * One Pusher shape for every transport, like Go's `http.Pusher`:
+ * `getPusher(res)` answers a Pusher when this response can push, else `undefined`.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+import { H2PushError } from '../errors.js'
+
+/** What became of a pushed response once its stream closed. */
+export interface PushOutcome {
+  /** `sent`: the whole body went out with END_STREAM; `cancelled`: the stream was reset or the connection went away. */
+  readonly status: 'sent' | 'cancelled'
+  /** Body bytes handed to the stream. */
+  readonly bytes: number
+  /** Why it was cancelled, when it was. */
+  readonly reason?: string
+}
+
+export type PushBody = string | Buffer | Uint8Array | Readable
+
+/** A promised stream (its PUSH_PROMISE is on the wire), waiting for its response. */
+export interface PushStream {
+  /** The promised stream id (even: 2, 4, 6, ...). */
+  readonly id: number
+  /** The promised `:path`. */
+  readonly path: string
+  /**
+   * Sends the pushed response: status, headers, then the body with END_STREAM.
+   * Resolves when the stream closes; never rejects (a reset resolves as `cancelled`).
+   */
+  respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome>
+  /** Resets the promised stream (RST_STREAM CANCEL) without a response. */
+  cancel(): void
+}
+
+export interface PushOptions {
+  /**
+   * Request headers of the promised request. Default: `accept-encoding`,
+   * `accept-language` and `user-agent` copied from the parent request (as Go does).
+   */
+  requestHeaders?: IncomingHttpHeaders
+}
+
+export interface Pusher {
+  /**
+   * Promises `path` (an absolute path on this origin) on the current response's stream.
+   * Resolves once the PUSH_PROMISE frame is queued ahead of anything the response
+   * sends later; rejects with an `H2PushError` (`ERR_H2PUSH_PUSH_DISABLED`,
+   * `ERR_H2PUSH_STREAM_CLOSED`, `ERR_H2PUSH_INVALID_PUSH`, `ERR_H2PUSH_PUSH_FAILED`).
+   */
+  push(path: string, options?: PushOptions): Promise<PushStream>
+}
+
+/** A transport's way to tell whether (and how) a response can push. */
+export type PusherFactory = (res: ServerResponse) => Pusher | undefined
+
+const factories: PusherFactory[] = []
+
+/** Registers a transport's pusher factory (done by each transport module on load). */
+export function registerPusherFactory(factory: PusherFactory): void {
+  if (!factories.includes(factory)) factories.push(factory)
+}
+
+/**
+ * Like Go's `w.(http.Pusher)`: a Pusher when this response can push now (HTTP/2,
+ * the peer accepts push, the stream is open, no GOAWAY), else `undefined`.
+ *
+ * @example
+ * ```ts
+ * app.get('/', async (req, res) => {
+ *   const pusher = getPusher(res)
+ *   if (pusher) {
+ *     const stream = await pusher.push('/app.css')
+ *     void stream.respond(200, { 'content-type': 'text/css' }, css)
+ *   }
+ *   res.send(html)
+ * })
+ * ```
+ */
+export function getPusher(res: ServerResponse): Pusher | undefined {
+  for (const factory of factories) {
+    const pusher = factory(res)
+    if (pusher) return pusher
+  }
+  return undefined
+}
+
+const FORBIDDEN_PUSH_REQUEST_HEADERS = new Set([
+  'content-length',
+  'content-encoding',
+  'trailer',
+  'te',
+  'expect',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+])
+
+const COPIED_REQUEST_HEADERS = ['accept-encoding', 'accept-language', 'user-agent'] as const
+
+/** Checks a push target and builds its request headers; throws ERR_H2PUSH_INVALID_PUSH. */
+export function pushRequestHeaders(
+  path: string,
+  parent: IncomingHttpHeaders,
+  options: PushOptions | undefined,
+): IncomingHttpHeaders {
+  if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//')) {
+    throw new H2PushError(
+      'ERR_H2PUSH_INVALID_PUSH',
+      `push: target ${JSON.stringify(path)} is not an absolute path on this origin; use a path such as "/app.css"`,
+    )
+  }
+  if (options?.requestHeaders) {
+    const headers: IncomingHttpHeaders = {}
+    for (const [name, value] of Object.entries(options.requestHeaders)) {
+      const lower = name.toLowerCase()
+      if (FORBIDDEN_PUSH_REQUEST_HEADERS.has(lower) || lower.startsWith(':')) {
+        throw new H2PushError(
+          'ERR_H2PUSH_INVALID_PUSH',
+          `push ${path}: request header ${JSON.stringify(name)} may not be sent in a PUSH_PROMISE; remove it`,
+        )
+      }
+      if (value !== undefined) (headers as Record<string, string | string[]>)[lower] = value
+    }
+    return headers
+  }
+  const headers: IncomingHttpHeaders = {}
+  for (const name of COPIED_REQUEST_HEADERS) {
+    const value = parent[name]
+    if (value !== undefined) headers[name] = value
+  }
+  return headers
+}

@@ -1,0 +1,148 @@
+/**
+ * The Pusher for responses served by spdy (HTTP/2 over spdy-transport).
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { H2PushError } from '../errors.js'
+import type { SpdyRequest, SpdyResponse, SpdyStream } from '../compat/spdy/internals.js'
+import {
+  pushRequestHeaders,
+  registerPusherFactory,
+  type PushBody,
+  type PushOptions,
+  type PushOutcome,
+  type Pusher,
+  type PushStream,
+} from './pusher.js'
+
+/** Whether the peer accepts push on this spdy stream's connection right now. */
+export function spdyPeerAcceptsPush(stream: SpdyStream): boolean | null {
+  return stream.connection._spdyState.framer.pushEnabled
+}
+
+function parentIsOpen(stream: SpdyStream): boolean {
+  const connection = stream.connection
+  return (
+    !stream._spdyState.aborted &&
+    !stream.destroyed &&
+    !stream.writableEnded &&
+    connection._spdyState.goaway === false
+  )
+}
+
+function toBuffer(body: Exclude<PushBody, Readable>): Buffer {
+  return typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : Buffer.from(body)
+}
+
+class SpdyPushStream implements PushStream {
+  readonly id: number
+  readonly path: string
+  readonly #stream: SpdyStream
+  #bytes = 0
+  #outcome: Promise<PushOutcome>
+
+  constructor(stream: SpdyStream, path: string) {
+    this.#stream = stream
+    this.id = stream.id
+    this.path = path
+    this.#outcome = new Promise((resolve) => {
+      let reason: string | undefined
+      stream.on('error', (err: Error) => {
+        reason ??= err.message
+      })
+      stream.once('close', (err?: Error) => {
+        const sent = stream.writableFinished && !stream._spdyState.aborted && err === undefined
+        if (sent) resolve({ status: 'sent', bytes: this.#bytes })
+        else resolve({ status: 'cancelled', bytes: this.#bytes, reason: reason ?? err?.message ?? 'stream closed' })
+      })
+    })
+  }
+
+  respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome> {
+    const stream = this.#stream
+    if (stream._spdyState.aborted || stream.destroyed) return this.#outcome
+    stream.respond(status, headers)
+    if (body === undefined) {
+      stream.end()
+    } else if (body instanceof Readable) {
+      body.on('data', (chunk: Buffer) => {
+        this.#bytes += chunk.length
+      })
+      body.once('error', (err) => stream.destroy(err))
+      stream.once('close', () => body.destroy())
+      body.pipe(stream)
+    } else {
+      const buf = toBuffer(body)
+      this.#bytes = buf.length
+      stream.end(buf)
+    }
+    return this.#outcome
+  }
+
+  cancel(): void {
+    this.#stream.abort('CANCEL')
+  }
+}
+
+class SpdyPusher implements Pusher {
+  readonly #res: SpdyResponse
+  readonly #stream: SpdyStream
+
+  constructor(res: SpdyResponse, stream: SpdyStream) {
+    this.#res = res
+    this.#stream = stream
+  }
+
+  push(path: string, options?: PushOptions): Promise<PushStream> {
+    const req = this.#res.req as SpdyRequest
+    let requestHeaders
+    try {
+      requestHeaders = pushRequestHeaders(path, req.headers, options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const parent = this.#stream
+    if (spdyPeerAcceptsPush(parent) !== true) {
+      return Promise.reject(
+        new H2PushError('ERR_H2PUSH_PUSH_DISABLED', `push ${path}: the client does not accept server push`),
+      )
+    }
+    if (!parentIsOpen(parent)) {
+      return Promise.reject(
+        new H2PushError('ERR_H2PUSH_STREAM_CLOSED', `push ${path}: the parent stream or its connection is closing`),
+      )
+    }
+    return new Promise<PushStream>((resolve, reject) => {
+      const promised = parent.pushPromise(
+        {
+          path,
+          method: 'GET',
+          status: 200,
+          host: req.headers.host ?? parent.headers[':authority']?.toString() ?? '',
+          headers: requestHeaders,
+          response: false as unknown as OutgoingHttpHeaders,
+        },
+        (err, stream) => {
+          if (err) {
+            reject(new H2PushError('ERR_H2PUSH_PUSH_FAILED', `push ${path}: ${err.message}`, { cause: err }))
+            return
+          }
+          resolve(new SpdyPushStream(stream ?? promised, path))
+        },
+      ) as SpdyStream | undefined
+      // The PUSH_PROMISE went out with `response: false`: the stream is uncorked by
+      // spdy only for its DATA; our respond() sends the HEADERS.
+      promised?.on('error', () => {})
+    })
+  }
+}
+
+function spdyPusherFor(res: ServerResponse): Pusher | undefined {
+  const spdyRes = res as SpdyResponse
+  const stream = spdyRes.spdyStream
+  if (!stream || typeof stream.pushPromise !== 'function') return undefined
+  if (spdyPeerAcceptsPush(stream) !== true || !parentIsOpen(stream)) return undefined
+  return new SpdyPusher(spdyRes, stream)
+}
+
+registerPusherFactory(spdyPusherFor)

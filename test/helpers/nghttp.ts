@@ -1,0 +1,51 @@
+/** Runs nghttp (nghttp2-client) and parses its `-v` frame trace. */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+export interface Frame {
+  dir: 'send' | 'recv'
+  type: string
+  length: number
+  flags: number
+  streamId: number
+  /** promised stream id of a PUSH_PROMISE */
+  promisedId?: number
+  /** error code of RST_STREAM / GOAWAY */
+  errorCode?: string
+}
+
+const FRAME = /^\[\s*[\d.]+\] (send|recv) (\w+) frame <length=(\d+), flags=0x([0-9a-f]+), stream_id=(\d+)>/
+
+export function parseTrace(text: string): Frame[] {
+  const frames: Frame[] = []
+  let last: Frame | undefined
+  for (const line of text.split('\n')) {
+    const m = FRAME.exec(line)
+    if (m) {
+      last = { dir: m[1] as 'send' | 'recv', type: m[2]!, length: Number(m[3]), flags: parseInt(m[4]!, 16), streamId: Number(m[5]) }
+      frames.push(last)
+      continue
+    }
+    const promised = /promised_stream_id=(\d+)/.exec(line)
+    if (promised && last?.type === 'PUSH_PROMISE') last.promisedId = Number(promised[1])
+    const code = /error_code=(\w+)/.exec(line)
+    if (code && last) last.errorCode = code[1]!
+  }
+  return frames
+}
+
+export const END_STREAM = 0x1
+
+export async function nghttp(url: string, args: string[] = [], timeoutMs = 30_000): Promise<{ frames: Frame[]; stdout: string; stderr: string }> {
+  const { stdout, stderr } = await run('nghttp', ['-nv', ...args, url], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 })
+  return { frames: parseTrace(stdout), stdout, stderr }
+}
+
+/** The client's first request stream in an nghttp trace (nghttp opens priority streams 3-11 first). */
+export function requestStreamId(frames: Frame[]): number {
+  const headers = frames.find((f) => f.dir === 'send' && f.type === 'HEADERS')
+  if (!headers) throw new Error('no request HEADERS in trace')
+  return headers.streamId
+}

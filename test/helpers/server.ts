@@ -1,0 +1,99 @@
+/** Real servers on port 0 over real TLS, in-process or as a child process. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import type { RequestListener } from 'node:http'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { createServer, type CreateServerOptions, type H2PushServer } from '../../src/index.js'
+import { createDemoApp, type DemoAppOptions } from '../../routes/index.js'
+import { testCertificate } from './tls.js'
+
+export interface Running {
+  server: H2PushServer
+  url: string
+  port: number
+  close(): Promise<void>
+}
+
+export async function startServer(app: RequestListener, options: CreateServerOptions = {}): Promise<Running> {
+  const tls = await testCertificate()
+  const server = await createServer(app, { ...tls, ...options })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return { server, port, url: `https://127.0.0.1:${port}`, close: () => server.shutdown() }
+}
+
+export async function startDemo(
+  demo: Partial<DemoAppOptions> = {},
+  options: CreateServerOptions = {},
+): Promise<Running & { certificate: string }> {
+  const tls = await testCertificate()
+  const app = createDemoApp({ certificate: tls.cert, logRequests: false, ...demo })
+  return { ...(await startServer(app, options)), certificate: tls.cert }
+}
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+export interface ChildServer {
+  child: ChildProcessWithoutNullStreams
+  url: string
+  stdout: () => string
+  stderr: () => string
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>
+}
+
+/** The demo server as users run it (`src/demo-server.ts` through tsx), stdout and stderr piped. */
+export async function spawnDemo(env: Record<string, string> = {}): Promise<ChildServer> {
+  const tls = await testCertificate()
+  const { mkdtemp, writeFile } = await import('node:fs/promises')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = await mkdtemp(join(tmpdir(), 'h2push-'))
+  await writeFile(join(dir, 'key.pem'), tls.key, { mode: 0o600 })
+  await writeFile(join(dir, 'cert.pem'), tls.cert)
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo-server.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TLS_KEY: join(dir, 'key.pem'),
+      TLS_CERT: join(dir, 'cert.pem'),
+      NODE_OPTIONS: '',
+      ...env,
+    },
+    stdio: 'pipe',
+  })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start: ${out} ${err}`)), 20_000)
+    child.stdout.on('data', () => {
+      const m = /listening on (https:\/\/\S+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`demo exited with ${code}: ${out} ${err}`))
+    })
+  })
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  return {
+    child,
+    url,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      const start = Date.now()
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      const [code, sig] = await exited
+      return { code, signal: sig, ms: Date.now() - start }
+    },
+  }
+}
