@@ -121,9 +121,14 @@ export class H2Client {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.session.closed || this.session.destroyed) return
-    await new Promise<void>((resolve) => this.session.close(resolve))
+  /** GOAWAY and close; streams the server still holds open are reset after `graceMs`. */
+  async close(graceMs = 300): Promise<void> {
+    if (this.session.destroyed) return
+    const closed = once(this.session, 'close').then(() => undefined)
+    this.session.close()
+    const timer = setTimeout(() => this.session.destroy(), graceMs)
+    await closed
+    clearTimeout(timer)
   }
 }
 
