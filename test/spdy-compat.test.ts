@@ -67,6 +67,9 @@ describe('spdy compatibility layer (in-process server)', () => {
     app.get('/compressed', compression({ threshold: 0 }), (_req, res) => {
       res.type('text/plain').send(text)
     })
+    app.get('/slow', (_req, res) => {
+      setTimeout(() => res.end('slow'), 200)
+    })
     app.get('/raw-push', (req, res) => {
       lastConnection = (req as SpdyRequest).spdyStream?.connection
       // spdy's own push API, with no check of the peer's ENABLE_PUSH.
@@ -148,6 +151,16 @@ describe('spdy compatibility layer (in-process server)', () => {
     await client.close() // sends GOAWAY
     await sleep(100)
     assert.equal((await h2get(running.url, '/json')).status, 200)
+  })
+
+  test("a client's GOAWAY lets the requests it already sent finish", async () => {
+    const client = new H2Client(running.url)
+    const slow = client.open('/slow')
+    await sleep(50)
+    client.session.close() // GOAWAY with last-stream-id 0: it covers server-initiated streams only
+    await slow.closed
+    assert.equal(slow.ended, true, `reset with code ${slow.stream.rstCode}`)
+    assert.equal(slow.body().toString(), 'slow')
   })
 
   test('a later SETTINGS frame without ENABLE_PUSH does not re-enable push', async () => {

@@ -4,7 +4,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { H2PushError } from '../errors.js'
-import type { SpdyRequest, SpdyResponse, SpdyStream } from '../compat/spdy/internals.js'
+import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../compat/spdy/internals.js'
 import {
   pushRequestHeaders,
   registerPusherFactory,
@@ -24,8 +24,7 @@ function parentIsOpen(stream: SpdyStream): boolean {
   const connection = stream.connection
   return (
     !stream._spdyState.aborted &&
-    !stream.destroyed &&
-    !stream.writableEnded &&
+    !writableEnded(stream) &&
     connection._spdyState.goaway === false
   )
 }
@@ -39,19 +38,25 @@ class SpdyPushStream implements PushStream {
   readonly path: string
   readonly #stream: SpdyStream
   #bytes = 0
+  #responded = false
   #outcome: Promise<PushOutcome>
 
-  constructor(stream: SpdyStream, path: string) {
+  constructor(stream: SpdyStream, path: string, parent: SpdyStream) {
     this.#stream = stream
     this.id = stream.id
     this.path = path
+    // A promise nobody answers must not hold the connection: once the parent
+    // stream closes, an unanswered push is reset.
+    parent.once('close', () => {
+      if (!this.#responded) this.cancel()
+    })
     this.#outcome = new Promise((resolve) => {
       let reason: string | undefined
       stream.on('error', (err: Error) => {
         reason ??= err.message
       })
       stream.once('close', (err?: Error) => {
-        const sent = stream.writableFinished && !stream._spdyState.aborted && err === undefined
+        const sent = writableFinished(stream) && !stream._spdyState.aborted && err === undefined
         if (sent) resolve({ status: 'sent', bytes: this.#bytes })
         else resolve({ status: 'cancelled', bytes: this.#bytes, reason: reason ?? err?.message ?? 'stream closed' })
       })
@@ -60,7 +65,8 @@ class SpdyPushStream implements PushStream {
 
   respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome> {
     const stream = this.#stream
-    if (stream._spdyState.aborted || stream.destroyed) return this.#outcome
+    if (stream._spdyState.aborted || writableEnded(stream)) return this.#outcome
+    this.#responded = true
     stream.respond(status, headers)
     if (body === undefined) {
       stream.end()
@@ -127,7 +133,7 @@ class SpdyPusher implements Pusher {
             reject(new H2PushError('ERR_H2PUSH_PUSH_FAILED', `push ${path}: ${err.message}`, { cause: err }))
             return
           }
-          resolve(new SpdyPushStream(stream ?? promised, path))
+          resolve(new SpdyPushStream(stream ?? promised, path, parent))
         },
       ) as SpdyStream | undefined
       // The PUSH_PROMISE went out with `response: false`: the stream is uncorked by

@@ -63,7 +63,20 @@ export interface SpdyPushUri {
   priority?: unknown
 }
 
+/**
+ * spdy-transport streams are readable-stream@2 Duplexes: no `writableEnded` /
+ * `writableFinished` getters, so read their state directly.
+ */
+export function writableEnded(stream: SpdyStream): boolean {
+  return stream._writableState.ended
+}
+
+export function writableFinished(stream: SpdyStream): boolean {
+  return stream._writableState.finished
+}
+
 export interface SpdyStream extends Duplex {
+  _writableState: { ended: boolean; finished: boolean }
   id: number
   path: string
   method: string

@@ -20,7 +20,7 @@
  * the request, we take that parser out of the list; HTTP/1.1 connections keep the
  * timeouts.
  */
-import type { SpdyHandle, SpdySocket, SpdyStream } from './internals.js'
+import { writableEnded, writableFinished, type SpdyHandle, type SpdySocket, type SpdyStream } from './internals.js'
 
 interface WritevChunk {
   chunk: Buffer | string
@@ -41,7 +41,7 @@ function closedError(): Error {
 
 export function socketWrite(this: SpdySocket, data: Buffer | string, encoding: BufferEncoding, cb: Callback): void {
   const stream = streamOf(this)
-  if (!stream || stream.destroyed || stream.writableEnded) {
+  if (!stream || stream._spdyState.aborted || writableEnded(stream)) {
     cb(closedError())
     return
   }
@@ -50,7 +50,7 @@ export function socketWrite(this: SpdySocket, data: Buffer | string, encoding: B
 
 export function socketWritev(this: SpdySocket, chunks: WritevChunk[], cb: Callback): void {
   const stream = streamOf(this)
-  if (!stream || stream.destroyed || stream.writableEnded) {
+  if (!stream || stream._spdyState.aborted || writableEnded(stream)) {
     cb(closedError())
     return
   }
@@ -66,11 +66,11 @@ export function socketWritev(this: SpdySocket, chunks: WritevChunk[], cb: Callba
 
 export function socketFinal(this: SpdySocket, cb: Callback): void {
   const stream = streamOf(this)
-  if (!stream || stream.writableFinished) {
+  if (!stream || writableFinished(stream)) {
     cb()
     return
   }
-  if (stream.writableEnded) {
+  if (writableEnded(stream)) {
     stream.once('finish', () => cb())
     return
   }
