@@ -44,7 +44,15 @@ export interface ChildServer {
 }
 
 /** The demo server as users run it (`src/demo-server.ts` through tsx), stdout and stderr piped. */
-export async function spawnDemo(env: Record<string, string> = {}): Promise<ChildServer> {
+export function spawnDemo(env: Record<string, string> = {}): Promise<ChildServer> {
+  return spawnServer('src/demo-server.ts', /listening on (https:\/\/\S+)/, env)
+}
+
+/**
+ * Runs a server script through tsx with the test certificate in TLS_KEY/TLS_CERT,
+ * PORT=0 and HOST=127.0.0.1; resolves once stdout matches `ready` (group 1: its URL).
+ */
+export async function spawnServer(script: string, ready: RegExp, env: Record<string, string> = {}): Promise<ChildServer> {
   const tls = await testCertificate()
   const { mkdtemp, writeFile } = await import('node:fs/promises')
   const { join } = await import('node:path')
@@ -52,7 +60,7 @@ export async function spawnDemo(env: Record<string, string> = {}): Promise<Child
   const dir = await mkdtemp(join(tmpdir(), 'h2push-'))
   await writeFile(join(dir, 'key.pem'), tls.key, { mode: 0o600 })
   await writeFile(join(dir, 'cert.pem'), tls.cert)
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo-server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -70,9 +78,9 @@ export async function spawnDemo(env: Record<string, string> = {}): Promise<Child
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start: ${out} ${err}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${out} ${err}`)), 20_000)
     child.stdout.on('data', () => {
-      const m = /listening on (https:\/\/\S+)/.exec(out)
+      const m = ready.exec(out)
       if (m) {
         clearTimeout(timer)
         resolve(m[1]!)
@@ -80,7 +88,7 @@ export async function spawnDemo(env: Record<string, string> = {}): Promise<Child
     })
     child.once('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`demo exited with ${code}: ${out} ${err}`))
+      reject(new Error(`${script} exited with ${code}: ${out} ${err}`))
     })
   })
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
