@@ -61,6 +61,14 @@ describe('getPusher and Pusher.push (spdy)', () => {
       )
       seen['errors'] = errors
     })
+    app.get('/many', async (_req, res) => {
+      const pusher = getPusher(res)!
+      for (let i = 0; i < 15; i++) {
+        const stream = await pusher.push(`/many/${i}.txt`)
+        await stream.respond(200, { 'content-type': 'text/plain' }, String(i))
+      }
+      res.end('parent')
+    })
     app.get('/unanswered', async (_req, res) => {
       await getPusher(res)!.push('/never.css')
       res.end('parent')
@@ -112,6 +120,21 @@ describe('getPusher and Pusher.push (spdy)', () => {
       'ERR_H2PUSH_INVALID_PUSH',
       'ERR_H2PUSH_STREAM_CLOSED',
     ])
+  })
+
+  test('many pushes on one held parent stream leave no listeners behind (no MaxListenersExceededWarning)', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const res = await h2get(running.url, '/many')
+      assert.equal(res.pushes.length, 15)
+      assert.deepEqual(res.pushes.map((p) => p.body.toString()), Array.from({ length: 15 }, (_, i) => String(i)))
+      await new Promise((r) => setTimeout(r, 50))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    assert.deepEqual(warnings.map((w) => w.message), [])
   })
 
   test('a promise the handler never answers is reset when the parent stream closes', async () => {

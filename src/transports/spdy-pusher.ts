@@ -47,9 +47,11 @@ class SpdyPushStream implements PushStream {
     this.path = path
     // A promise nobody answers must not hold the connection: once the parent
     // stream closes, an unanswered push is reset.
-    parent.once('close', () => {
+    const onParentClose = (): void => {
       if (!this.#responded) this.cancel()
-    })
+    }
+    parent.once('close', onParentClose)
+    stream.once('close', () => parent.removeListener('close', onParentClose))
     this.#outcome = new Promise((resolve) => {
       let reason: string | undefined
       stream.on('error', (err: Error) => {
