@@ -128,7 +128,8 @@ class SpdyPusher implements Pusher {
           status: 200,
           host: req.headers.host ?? parent.headers[':authority']?.toString() ?? '',
           headers: requestHeaders,
-          response: false as unknown as OutgoingHttpHeaders,
+          // PUSH_PROMISE only: the response HEADERS go out with respond().
+          response: false,
         },
         (err, stream) => {
           if (err) {
@@ -138,9 +139,6 @@ class SpdyPusher implements Pusher {
           resolve(new SpdyPushStream(stream ?? promised, path, parent))
         },
       ) as SpdyStream | undefined
-      // The PUSH_PROMISE went out with `response: false`: the stream is uncorked by
-      // spdy only for its DATA; our respond() sends the HEADERS.
-      promised?.on('error', () => {})
     })
   }
 }

@@ -59,7 +59,8 @@ export interface SpdyPushUri {
   status: number
   host: string
   headers: IncomingHttpHeaders
-  response: OutgoingHttpHeaders
+  /** `false`: send the PUSH_PROMISE only; the push stream's `respond()` sends its HEADERS. */
+  response: OutgoingHttpHeaders | false
   priority?: unknown
 }
 
