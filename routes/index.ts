@@ -5,6 +5,7 @@
 import express, { type Express } from 'express'
 import morgan from 'morgan'
 import { security, securityHeaders } from '../middleware/security.js'
+import { pushManifest, type PushManifestOptions } from '../middleware/push-manifest.js'
 import { header } from './header.js'
 import { crt, crtResponse } from './crt.js'
 import { push } from './push.js'
@@ -17,7 +18,14 @@ export interface DemoAppOptions {
   autoPushIntervalMs?: number
   /** Log one line per request to stdout (morgan `tiny`). Default `true`. */
   logRequests?: boolean
+  /** The push manifest (file path or object). Default {@link DEMO_MANIFEST}. */
+  manifest?: PushManifestOptions['manifest']
+  /** Watch the manifest file for edits. Default: as pushManifest (on outside production). */
+  watchManifest?: boolean
 }
+
+/** The demo's manifest, as in push-manifest.json: /push pushes /crt. */
+export const DEMO_MANIFEST = Object.freeze({ '/push': { '/crt': { type: 'fetch' } } })
 
 const INDEX = `<!doctype html>
 <meta charset="utf-8">
@@ -26,7 +34,7 @@ const INDEX = `<!doctype html>
 <ul>
 <li><a href="/header">/header</a>: 204 with X-custom-header, held open</li>
 <li><a href="/crt">/crt</a>: the server certificate</li>
-<li><a href="/push">/push</a>: pushes /crt, then answers</li>
+<li><a href="/push">/push</a>: answers, with /crt pushed first (push-manifest.json)</li>
 <li><a href="/autoPush">/autoPush</a>: held open, pushes /crt periodically</li>
 </ul>
 <p>Browsers no longer accept push: watch it with <code>nghttp -nv https://localhost:8443/push</code>.</p>
@@ -38,12 +46,18 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   const app = express()
   app.use(security())
   if (options.logRequests ?? true) app.use(morgan('tiny'))
+  app.use(
+    pushManifest({
+      manifest: options.manifest ?? DEMO_MANIFEST,
+      ...(options.watchManifest === undefined ? {} : { watch: options.watchManifest }),
+    }),
+  )
   app.get('/', (_req, res) => {
     res.type('html').send(INDEX)
   })
   app.get('/header', header())
   app.get('/crt', crt(options.certificate))
-  app.get('/push', push(crtRes, pushedHeaders))
+  app.get('/push', push())
   app.get('/autoPush', autoPush(crtRes, pushedHeaders, options.autoPushIntervalMs ?? DEFAULT_AUTOPUSH_INTERVAL_MS))
   return app
 }

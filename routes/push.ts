@@ -1,6 +1,6 @@
 /**
- * GET /push: pushes /crt (PUSH_PROMISE on the wire before this response's HEADERS),
- * then answers 200. A client that refuses push gets `Link: </crt>; rel=preload`.
+ * GET /push: answers 200; the push manifest (push-manifest.json) pushes /crt before
+ * it. `pushCrt` is the hand-made push that /autoPush repeats on its timer.
  */
 import type { RequestHandler, Response } from 'express'
 import createDebug from 'debug'
@@ -8,8 +8,6 @@ import { getPusher, type PushOutcome } from '../src/transports/pusher.js'
 import type { CrtResponse } from './crt.js'
 
 const debug = createDebug('express-h2-push:routes')
-
-export const CRT_PRELOAD_LINK = '</crt>; rel=preload; as=fetch; crossorigin'
 
 /**
  * Pushes the /crt response on `res`'s stream. Resolves `false` when this response
@@ -37,10 +35,12 @@ export async function pushCrt(
   }
 }
 
-export function push(crt: CrtResponse, securityHeaders: Readonly<Record<string, string>>): RequestHandler {
-  return async function pushRoute(_req, res) {
-    const pushed = await pushCrt(res, crt, securityHeaders)
-    if (!pushed) res.setHeader('Link', CRT_PRELOAD_LINK)
-    res.status(200).type('text/plain').send(pushed ? 'pushed /crt\n' : 'push not accepted by this client: /crt is preloaded instead\n')
+/**
+ * The /push route itself only answers: what it pushes (/crt) is declared in the
+ * push manifest, and the push middleware promises it before this response.
+ */
+export function push(): RequestHandler {
+  return function pushRoute(_req, res) {
+    res.status(200).type('text/plain').send('This response comes with /crt: pushed where the client accepts push, else preloaded (Link).\n')
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The demo server: `npm run dev` (from source, reloads on change) or `npm start` (built).
  * Environment: PORT (8443), HOST (localhost), TLS_CERT/TLS_KEY (PEM files; a
- * development certificate otherwise), AUTOPUSH_INTERVAL_MS (5000).
+ * development certificate otherwise), AUTOPUSH_INTERVAL_MS (5000), PUSH_MANIFEST
+ * (push-manifest.json, reloaded on edits outside production).
  */
 import { createServer, resolveTls } from './index.js'
 import { createDemoApp } from '../routes/index.js'
@@ -23,7 +24,8 @@ const autoPushIntervalMs = intFromEnv('AUTOPUSH_INTERVAL_MS', 5000, 1, 24 * 3600
 
 try {
   const tls = await resolveTls()
-  const app = createDemoApp({ certificate: tls.cert, autoPushIntervalMs })
+  const manifest = process.env['PUSH_MANIFEST'] || 'push-manifest.json'
+  const app = createDemoApp({ certificate: tls.cert, autoPushIntervalMs, manifest })
   const server = await createServer(app, { ...tls, handleSignals: true })
   server.listen(port, host, () => {
     const address = server.address()

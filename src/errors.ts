@@ -3,7 +3,7 @@
  * Every code here is listed in the README ("Errors").
  */
 export const ErrorCodes = {
-  /** createServer was given an option it does not know, or a bad value. */
+  /** createServer or pushManifest was given an option it does not know, or a bad value (or pushManifest was mounted without being called). */
   ERR_H2PUSH_INVALID_OPTION: 'ERR_H2PUSH_INVALID_OPTION',
   /** No TLS key/certificate, and no development certificate may be generated. */
   ERR_H2PUSH_TLS_MISSING: 'ERR_H2PUSH_TLS_MISSING',
@@ -15,6 +15,12 @@ export const ErrorCodes = {
   ERR_H2PUSH_INVALID_PUSH: 'ERR_H2PUSH_INVALID_PUSH',
   /** The transport refused the PUSH_PROMISE for another reason. */
   ERR_H2PUSH_PUSH_FAILED: 'ERR_H2PUSH_PUSH_FAILED',
+  /** The push manifest file cannot be read. */
+  ERR_PUSH_MANIFEST_READ: 'ERR_PUSH_MANIFEST_READ',
+  /** The push manifest is not valid JSON. */
+  ERR_PUSH_MANIFEST_SYNTAX: 'ERR_PUSH_MANIFEST_SYNTAX',
+  /** The push manifest is JSON but breaks the format (schema, route pattern, URL rules, limits). */
+  ERR_PUSH_MANIFEST_INVALID: 'ERR_PUSH_MANIFEST_INVALID',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes
@@ -27,5 +33,43 @@ export class H2PushError extends Error {
     super(message, options)
     this.name = 'H2PushError'
     this.code = code
+  }
+}
+
+/** Where in a push manifest a problem is. */
+export interface ManifestLocation {
+  /** The manifest file, or `"(object)"` for a manifest passed as an object. */
+  readonly file: string
+  /** JSON pointer (RFC 6901) of the bad value, `""` for the whole document. */
+  readonly pointer: string
+  /** 1-based line and column, for syntax errors. */
+  readonly line?: number
+  readonly column?: number
+}
+
+/** A push manifest that cannot be used: what, where (file, JSON pointer or line/column), the value, the fix. */
+export class PushManifestError extends H2PushError implements ManifestLocation {
+  readonly file: string
+  readonly pointer: string
+  readonly line?: number
+  readonly column?: number
+  readonly value?: unknown
+
+  constructor(
+    code: 'ERR_PUSH_MANIFEST_READ' | 'ERR_PUSH_MANIFEST_SYNTAX' | 'ERR_PUSH_MANIFEST_INVALID',
+    where: ManifestLocation,
+    problem: string,
+    fix: string,
+    details: { value?: unknown; cause?: unknown } = {},
+  ) {
+    const at =
+      where.line !== undefined ? `${where.file}:${where.line}:${where.column ?? 1}` : `${where.file} at ${where.pointer === '' ? '/' : where.pointer}`
+    super(code, `push manifest ${at}: ${problem}. Fix: ${fix}`, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'PushManifestError'
+    this.file = where.file
+    this.pointer = where.pointer
+    if (where.line !== undefined) this.line = where.line
+    if (where.column !== undefined) this.column = where.column
+    if ('value' in details) this.value = details.value
   }
 }

@@ -22,4 +22,12 @@ export {
   type PushOutcome,
   type PushBody,
 } from './transports/pusher.js'
-export { H2PushError, ErrorCodes, type ErrorCode } from './errors.js'
+export { H2PushError, PushManifestError, ErrorCodes, type ErrorCode, type ManifestLocation } from './errors.js'
+export {
+  pushManifest,
+  type PushManifestOptions,
+  type PushManifestMiddleware,
+} from '../middleware/push-manifest.js'
+export type { PushManifest, PushManifestEntry } from './manifest/load.js'
+export type { PushEvent, PushStats, SkipReason } from './push/events.js'
+export { pushManifestSchema } from './manifest/schema.js'

@@ -4,7 +4,15 @@
  */
 import { H2PushError } from '../errors.js'
 
-export type OptionType = 'string' | 'boolean' | 'object' | 'pem' | 'non-negative number' | readonly string[]
+export type OptionType =
+  | 'string'
+  | 'boolean'
+  | 'object'
+  | 'function'
+  | 'pem'
+  | 'non-negative number'
+  | 'positive integer'
+  | readonly string[]
 
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i)
@@ -45,6 +53,10 @@ function matches(value: unknown, type: OptionType): boolean {
       return typeof value === 'object' && value !== null && !Array.isArray(value)
     case 'pem':
       return typeof value === 'string' || Buffer.isBuffer(value)
+    case 'function':
+      return typeof value === 'function'
+    case 'positive integer':
+      return Number.isInteger(value) && (value as number) > 0
     case 'non-negative number':
       return typeof value === 'number' && Number.isFinite(value) && value >= 0
     default:

@@ -35,8 +35,8 @@ export interface PushStream {
 
 export interface PushOptions {
   /**
-   * Request headers of the promised request. Default: `accept-encoding`,
-   * `accept-language` and `user-agent` copied from the parent request (as Go does).
+   * Request headers of the promised request. Default: `accept`, `accept-encoding`,
+   * `accept-language` and `user-agent` copied from the parent request.
    */
   requestHeaders?: IncomingHttpHeaders
 }
@@ -49,6 +49,8 @@ export interface Pusher {
    * `ERR_H2PUSH_STREAM_CLOSED`, `ERR_H2PUSH_INVALID_PUSH`, `ERR_H2PUSH_PUSH_FAILED`).
    */
   push(path: string, options?: PushOptions): Promise<PushStream>
+  /** Bytes the client lets us send on this connection right now (its HTTP/2 flow-control window). */
+  remoteWindow(): number
 }
 
 /** A transport's way to tell whether (and how) a response can push. */
@@ -99,7 +101,7 @@ const FORBIDDEN_PUSH_REQUEST_HEADERS = new Set([
   'upgrade',
 ])
 
-const COPIED_REQUEST_HEADERS = ['accept-encoding', 'accept-language', 'user-agent'] as const
+const COPIED_REQUEST_HEADERS = ['accept', 'accept-encoding', 'accept-language', 'user-agent'] as const
 
 /** Checks a push target and builds its request headers; throws ERR_H2PUSH_INVALID_PUSH. */
 export function pushRequestHeaders(

@@ -101,6 +101,10 @@ class SpdyPusher implements Pusher {
     this.#stream = stream
   }
 
+  remoteWindow(): number {
+    return Math.max(0, this.#stream.connection._spdyState.window.send.getCurrent())
+  }
+
   push(path: string, options?: PushOptions): Promise<PushStream> {
     const req = this.#res.req as SpdyRequest
     let requestHeaders

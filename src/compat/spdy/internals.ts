@@ -21,6 +21,7 @@ export interface SpdyConnectionState {
   goaway: number | false
   framer: SpdyFramer
   parser: { kill(): void }
+  window: { send: { getCurrent(): number } }
   stream: {
     map: Record<string, SpdyStream>
     count: number

@@ -1,0 +1,200 @@
+/**
+ * pushManifest(): the middleware users mount. It reads a per-route JSON push
+ * manifest once (and again on edits, when watching), and for each matching GET
+ * pushes the route's resources before the route's own response, or sends
+ * `Link: rel=preload` where the client cannot take a push.
+ */
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import createDebug from 'debug'
+import { H2PushError, PushManifestError } from '../src/errors.js'
+import { validateOptions } from '../src/server/options.js'
+import { compileManifest, loadManifestFile, OBJECT_SOURCE, type CompiledManifest, type PushManifest } from '../src/manifest/load.js'
+import { createRouteTable, type RouteTable } from '../src/manifest/match.js'
+import { watchFile } from '../src/manifest/watch.js'
+import { fileUnderRoot } from '../src/push/sources.js'
+import { isDispatched } from '../src/push/dispatch.js'
+import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
+import { pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
+
+const debug = createDebug('express-h2-push:manifest')
+
+export interface PushManifestOptions {
+  /** The manifest: a JSON file path (or file URL), or the manifest object itself. Required. */
+  manifest: string | URL | PushManifest
+  /** Folder of static files: a manifest URL naming a file here is streamed from disk; others are dispatched through the app. */
+  root?: string
+  /** Push at most this many resources per response; the rest get a Link header. Default 16. */
+  maxPushesPerResponse?: number
+  /** Push at most this many body bytes per response (and never more than the client's connection window). Default 1 MiB. */
+  maxPushBytes?: number
+  /** Refuse a manifest route with more URLs than this. Default 64. */
+  maxEntriesPerRoute?: number
+  /** Send `Link: <url>; rel=preload; as=<type>` for what is not pushed. Default true. */
+  preloadHeader?: boolean
+  /** Reload the manifest file when it changes. Default: on when NODE_ENV is not "production". */
+  watch?: boolean
+  /** Cache-Control of files pushed from `root`. Default "public, max-age=0". */
+  cacheControl?: string
+  /** How long a dispatched push may take, in ms, before it is dropped. Default 2000. */
+  dispatchTimeout?: number
+  /** Called for every push, skip, cancel and reload. */
+  onEvent?: (event: PushEvent) => void
+}
+
+export interface PushManifestMiddleware extends RequestHandler {
+  /** Counters since start: pushed, bytes, cancelled, skipped by reason. */
+  readonly stats: Readonly<PushStats>
+  /** Reloads the manifest file now (what `watch` does on a change). Throws on an invalid manifest, keeping the last good one. */
+  reload(): void
+  /** Stops watching the manifest file. */
+  close(): void
+}
+
+const DEFAULTS = {
+  maxPushesPerResponse: 16,
+  maxPushBytes: 1024 * 1024,
+  maxEntriesPerRoute: 64,
+  preloadHeader: true,
+  cacheControl: 'public, max-age=0',
+  dispatchTimeout: 2000,
+} as const
+
+const OPTION_TYPES = {
+  manifest: 'object',
+  root: 'string',
+  maxPushesPerResponse: 'positive integer',
+  maxPushBytes: 'non-negative number',
+  maxEntriesPerRoute: 'positive integer',
+  preloadHeader: 'boolean',
+  watch: 'boolean',
+  cacheControl: 'string',
+  dispatchTimeout: 'positive integer',
+  onEvent: 'function',
+} as const
+
+function optionError(message: string): H2PushError {
+  return new H2PushError('ERR_H2PUSH_INVALID_OPTION', `pushManifest: ${message}`)
+}
+
+function looksLikeRequest(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'method' in value && 'headers' in value && 'socket' in value
+}
+
+/**
+ * Pushes what a JSON push manifest lists for each route, before the route answers;
+ * where the client cannot take a push, sends `Link: rel=preload` instead.
+ *
+ * @param options.manifest The manifest file (or object): `{ "/route": { "/url": { "type": "style" } } }`.
+ * @param options.root Folder of static files pushed from disk. Default: none (everything is dispatched through the app).
+ * @param options.maxPushesPerResponse Default 16.
+ * @param options.maxPushBytes Default 1 MiB, and never more than the client's connection window.
+ * @param options.maxEntriesPerRoute Default 64.
+ * @param options.preloadHeader Default true.
+ * @param options.watch Default: `process.env.NODE_ENV !== 'production'`.
+ * @param options.cacheControl Default "public, max-age=0".
+ * @param options.dispatchTimeout Default 2000 (ms).
+ * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
+ * @example
+ * ```ts
+ * app.use(helmet())
+ * app.use(pushManifest({ manifest: 'push-manifest.json', root: 'public' }))
+ * app.use(express.static('public'))
+ * ```
+ */
+export function pushManifest(options: Readonly<PushManifestOptions>): PushManifestMiddleware {
+  if (arguments.length === 3 || looksLikeRequest(options)) {
+    throw optionError('it is a factory: mount it with app.use(pushManifest({ manifest: "push-manifest.json" })), not app.use(pushManifest)')
+  }
+  if (options === undefined || options === null || typeof options !== 'object') {
+    throw optionError(`expected an options object with a \`manifest\`, got ${JSON.stringify(options)}`)
+  }
+  const { manifest: source, ...rest } = options
+  validateOptions('pushManifest', rest, OPTION_TYPES)
+  if (source === undefined) throw optionError('the `manifest` option is required: a JSON file path, or the manifest object')
+  if (typeof source !== 'string' && !(source instanceof URL) && (typeof source !== 'object' || source === null || Array.isArray(source))) {
+    throw optionError(`\`manifest\` must be a file path, a file URL or an object, got ${JSON.stringify(source)}`)
+  }
+  const settings: PushSettings & { maxEntriesPerRoute: number } = { ...DEFAULTS, ...withoutUndefined(rest) }
+  const file = typeof source === 'string' ? resolve(source) : source instanceof URL ? fileURLToPath(source) : undefined
+  const root = options.root === undefined ? undefined : resolve(options.root)
+  if (root !== undefined) {
+    let isDirectory = false
+    try {
+      isDirectory = statSync(root).isDirectory()
+    } catch {
+      // reported below
+    }
+    if (!isDirectory) throw optionError(`\`root\` ${JSON.stringify(options.root)} is not a folder (resolved to ${root})`)
+  }
+  const onEvent = options.onEvent
+  const stats = emptyStats()
+  const report = (event: PushEvent): void => {
+    if (event.type === 'pushed') {
+      stats.pushed++
+      stats.bytes += event.bytes
+    } else if (event.type === 'cancelled') stats.cancelled++
+    else if (event.type === 'skipped') stats.skipped[event.reason]++
+    onEvent?.(event)
+  }
+
+  const prepare = (compiled: CompiledManifest): RouteTable<PreparedEntry> =>
+    createRouteTable(
+      compiled.routes.map((route) => ({
+        matcher: route.matcher,
+        entries: route.entries.map((entry) => ({ ...entry, file: root === undefined ? undefined : fileUnderRoot(root, entry.url) })),
+      })),
+    )
+  const load = (): CompiledManifest =>
+    file === undefined
+      ? compileManifest(source, OBJECT_SOURCE, settings)
+      : loadManifestFile(file, settings)
+
+  let table = prepare(load())
+  const reload = (): void => {
+    table = prepare(load())
+    debug('reloaded %s', file ?? OBJECT_SOURCE)
+    report({ type: 'reloaded', file: file ?? OBJECT_SOURCE })
+  }
+
+  const watching = options.watch ?? process.env['NODE_ENV'] !== 'production'
+  const stopWatching =
+    watching && file !== undefined
+      ? watchFile(file, () => {
+          try {
+            reload()
+          } catch (err) {
+            if (!(err instanceof PushManifestError)) throw err
+            console.error(`express-h2-push: ${err.message} (the last good manifest stays in force)`)
+            report({ type: 'reload-failed', file, error: err })
+          }
+        })
+      : () => {}
+
+  const middleware = async function pushManifestMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || isDispatched(req)) return next()
+    const entries = table.lookup(req.path)
+    if (entries.length === 0) return next()
+    let sendPushes: (() => void) | undefined
+    try {
+      sendPushes = await pushEntries(req, res, entries, settings, report)
+    } catch (err) {
+      debug('push for %s failed: %s', req.path, (err as Error).message)
+    }
+    next()
+    sendPushes?.()
+  } as PushManifestMiddleware
+
+  Object.defineProperties(middleware, {
+    stats: { get: () => stats, enumerable: true },
+    reload: { value: reload },
+    close: { value: stopWatching },
+  })
+  return middleware
+}
+
+function withoutUndefined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>
+}

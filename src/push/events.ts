@@ -1,0 +1,72 @@
+/**
+ * What the push middleware reports: one event per push, skip and cancel, and the
+ * counters they add up to.
+ */
+import type { PushManifestError } from '../errors.js'
+
+/** Why an entry was not pushed. */
+export type SkipReason =
+  /** the entry says `"nopush": true` */
+  | 'nopush'
+  /** the client cannot take a push here: HTTP/1.1, SETTINGS_ENABLE_PUSH = 0, GOAWAY */
+  | 'push-unsupported'
+  /** HEAD request: Link headers only */
+  | 'method'
+  /** the URL is the request's own */
+  | 'same-url'
+  /** more entries than `maxPushesPerResponse` */
+  | 'limit'
+  /** it would pass `maxPushBytes` or the client's flow-control window */
+  | 'bytes'
+  /** no such file, and the app answered 404 */
+  | 'not-found'
+  /** the app answered another status than 200 */
+  | 'status'
+  /** the app's response may not be cached (no-store, private, Set-Cookie, Vary: *) */
+  | 'not-cacheable'
+  /** the app did not answer within `dispatchTimeout` */
+  | 'timeout'
+  /** the transport refused the PUSH_PROMISE */
+  | 'refused'
+  /** producing the response failed */
+  | 'error'
+
+export type PushEvent =
+  | { readonly type: 'pushed'; readonly url: string; readonly parent: string; readonly bytes: number }
+  | { readonly type: 'skipped'; readonly url: string; readonly parent: string; readonly reason: SkipReason; readonly detail?: string }
+  | { readonly type: 'cancelled'; readonly url: string; readonly parent: string; readonly bytes: number; readonly reason: string }
+  | { readonly type: 'reloaded'; readonly file: string }
+  | { readonly type: 'reload-failed'; readonly file: string; readonly error: PushManifestError }
+
+export interface PushStats {
+  /** Pushed responses sent in full. */
+  pushed: number
+  /** Body bytes of those pushes. */
+  bytes: number
+  /** Promised pushes reset by the client or cut by the connection. */
+  cancelled: number
+  /** Entries not pushed, by reason. */
+  skipped: Record<SkipReason, number>
+}
+
+export function emptyStats(): PushStats {
+  return {
+    pushed: 0,
+    bytes: 0,
+    cancelled: 0,
+    skipped: {
+      nopush: 0,
+      'push-unsupported': 0,
+      method: 0,
+      'same-url': 0,
+      limit: 0,
+      bytes: 0,
+      'not-found': 0,
+      status: 0,
+      'not-cacheable': 0,
+      timeout: 0,
+      refused: 0,
+      error: 0,
+    },
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The request path of the push middleware: for the manifest entries of one request,
+ * decide push or hint, produce the pushed responses, promise them (every
+ * PUSH_PROMISE before the response's HEADERS), set the Link header for the rest.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { Request, Response } from 'express'
+import createDebug from 'debug'
+import { getPusher, pushRequestHeaders, type Pusher, type PushStream } from '../transports/pusher.js'
+import type { CompiledEntry } from '../manifest/load.js'
+import type { PushEvent, SkipReason } from './events.js'
+import { loadDispatched, loadFile, type LoadResult, type PushableResponse } from './sources.js'
+import { canDispatch } from './dispatch.js'
+
+const debug = createDebug('express-h2-push:push')
+
+export interface PreparedEntry extends CompiledEntry {
+  /** The file under `root` that serves this URL, when one may. */
+  readonly file: string | undefined
+}
+
+export interface PushSettings {
+  readonly maxPushesPerResponse: number
+  readonly maxPushBytes: number
+  readonly preloadHeader: boolean
+  readonly cacheControl: string
+  readonly dispatchTimeout: number
+}
+
+export type Report = (event: PushEvent) => void
+
+/** Headers of the parent that describe the parent itself, not the origin's policy: never copied onto pushes. */
+const NOT_INHERITED = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'content-disposition',
+  'etag',
+  'last-modified',
+  'cache-control',
+  'expires',
+  'vary',
+  'link',
+  'location',
+  'set-cookie',
+  'age',
+  'date',
+])
+
+/** The origin-wide headers already on the parent (helmet's, when it runs first). */
+function inheritedHeaders(res: Response): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (!NOT_INHERITED.has(name) && value !== undefined) headers[name] = value
+  }
+  return headers
+}
+
+interface Planned {
+  entry: PreparedEntry
+  load: Promise<LoadResult>
+}
+
+function skip(report: Report, hints: string[] | undefined, entry: PreparedEntry, parent: string, reason: SkipReason, detail?: string): void {
+  debug('skip %s for %s: %s%s', entry.url, parent, reason, detail ? ` (${detail})` : '')
+  report(detail === undefined ? { type: 'skipped', url: entry.url, parent, reason } : { type: 'skipped', url: entry.url, parent, reason, detail })
+  hints?.push(entry.link)
+}
+
+async function load(
+  entry: PreparedEntry,
+  req: Request,
+  requestHeaders: IncomingHttpHeaders,
+  settings: PushSettings,
+): Promise<LoadResult> {
+  if (entry.file !== undefined) {
+    const file = await loadFile(entry.file, settings.cacheControl)
+    if (file) return { ok: true, response: file }
+  }
+  if (!canDispatch(req.app)) return { ok: false, reason: 'not-found', detail: 'no file under root, and the app is not an Express 5 app to dispatch to' }
+  const headers = { ...requestHeaders, host: req.headers.host ?? String(req.headers[':authority'] ?? 'localhost') }
+  return loadDispatched(req.app, entry.url, headers, req.socket?.remoteAddress, settings.dispatchTimeout)
+}
+
+/**
+ * Plans and promises the pushes of one request. Resolves, once every PUSH_PROMISE is
+ * queued and the Link header set, to a function that sends the pushed responses
+ * (call it after the route has been started with `next()`).
+ */
+export async function pushEntries(
+  req: Request,
+  res: Response,
+  entries: readonly PreparedEntry[],
+  settings: PushSettings,
+  report: Report,
+): Promise<() => void> {
+  const parent = req.path
+  const hints: string[] = []
+  const pusher: Pusher | undefined = req.method === 'GET' ? getPusher(res) : undefined
+  const requestHeaders = pusher ? pushRequestHeaders('/', req.headers, undefined) : {}
+  const planned: Planned[] = []
+  for (const entry of entries) {
+    if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
+    else if (!pusher) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
+    else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
+    else if (planned.length >= settings.maxPushesPerResponse) skip(report, hints, entry, parent, 'limit')
+    else planned.push({ entry, load: load(entry, req, requestHeaders, settings) })
+  }
+
+  const promised: Array<{ entry: PreparedEntry; stream: Promise<PushStream>; response: PushableResponse }> = []
+  if (pusher && planned.length > 0) {
+    let budget = Math.min(settings.maxPushBytes, pusher.remoteWindow())
+    const inherited = inheritedHeaders(res)
+    for (const { entry, load: loading } of planned) {
+      const result = await loading
+      if (!result.ok) {
+        skip(report, result.reason === 'not-found' || result.reason === 'status' ? undefined : hints, entry, parent, result.reason, result.detail)
+        continue
+      }
+      if (result.response.size > budget) {
+        skip(report, hints, entry, parent, 'bytes', `${result.response.size} bytes, ${budget} left`)
+        continue
+      }
+      budget -= result.response.size
+      const response = { ...result.response, headers: { ...inherited, ...result.response.headers } }
+      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders }), response })
+    }
+  }
+
+  const ready: Array<{ entry: PreparedEntry; stream: PushStream; response: PushableResponse }> = []
+  for (const { entry, stream, response } of promised) {
+    try {
+      ready.push({ entry, stream: await stream, response })
+    } catch (err) {
+      skip(report, hints, entry, parent, 'refused', (err as Error).message)
+    }
+  }
+  if (hints.length > 0 && settings.preloadHeader && !res.headersSent) res.append('Link', hints)
+
+  return function sendPushes() {
+    for (const { entry, stream, response } of ready) {
+      debug('push %s for %s (stream %d, %d bytes)', entry.url, parent, stream.id, response.size)
+      void stream.respond(200, response.headers, response.body()).then((outcome) => {
+        report(
+          outcome.status === 'sent'
+            ? { type: 'pushed', url: entry.url, parent, bytes: outcome.bytes }
+            : { type: 'cancelled', url: entry.url, parent, bytes: outcome.bytes, reason: outcome.reason ?? 'cancelled' },
+        )
+      })
+    }
+  }
+}

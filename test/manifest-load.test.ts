@@ -1,0 +1,132 @@
+/**
+ * Loading push manifests: a table of bad manifests, each with its exact code and
+ * JSON pointer; syntax errors with line and column; the good formats users have.
+ */
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { compileManifest, loadManifestFile, parseManifestText, readManifestFile } from '../src/manifest/load.js'
+import { PushManifestError } from '../src/index.js'
+
+const LIMITS = { maxEntriesPerRoute: 4 }
+
+const BAD: Array<[name: string, manifest: unknown, pointer: string, message: RegExp]> = [
+  ['not an object', [], '', /must be a JSON object/],
+  ['a string', 'x', '', /must be a JSON object/],
+  ['route key without a slash', { about: { '/a.css': { type: 'style' } } }, '/about', /route key "about" is not a route pattern/],
+  ['route key that is a full URL', { 'https://x.example/': { '/a.css': { type: 'style' } } }, '/https:~1~1x.example~1', /not a route pattern/],
+  ['html key with traversal', { '../secret.html': { '/a.css': { type: 'style' } } }, '/..~1secret.html', /not a route pattern/],
+  ['entries not an object', { '/': ['/a.css'] }, '/~1', /entries of a route must be an object/],
+  ['entry not an object', { '/': { '/a.css': 'style' } }, '/~1/~1a.css', /an entry must be an object/],
+  ['entry without type', { '/': { '/a.css': {} } }, '/~1/~1a.css/type', /the entry has no "type"/],
+  ['unknown type with a hint', { '/': { '/a.css': { type: 'styl' } } }, '/~1/~1a.css/type', /unknown type "styl".*did you mean "style"\?/],
+  ['unknown type without a hint', { '/': { '/a.css': { type: 'stylesheet-ish' } } }, '/~1/~1a.css/type', /unknown type "stylesheet-ish"\. Fix: type is a fetch destination/],
+  ['type not a string', { '/': { '/a.css': { type: 3 } } }, '/~1/~1a.css/type', /unknown type 3/],
+  ['unknown field with a hint', { '/': { '/a.css': { type: 'style', weigth: 1 } } }, '/~1/~1a.css/weigth', /unknown field "weigth".*did you mean "weight"\?/],
+  ['method field (only GET is pushed)', { '/': { '/a.css': { type: 'style', method: 'POST' } } }, '/~1/~1a.css/method', /unknown field "method"/],
+  ['bad crossorigin', { '/': { '/f.woff2': { type: 'font', crossorigin: 'yes' } } }, '/~1/~1f.woff2/crossorigin', /crossorigin "yes" is not allowed/],
+  ['weight not a number', { '/': { '/a.css': { type: 'style', weight: 'high' } } }, '/~1/~1a.css/weight', /"high" is not a number/],
+  ['nopush not a boolean', { '/': { '/a.css': { type: 'style', nopush: 'yes' } } }, '/~1/~1a.css/nopush', /"yes" is not true or false/],
+  ['relative URL', { '/': { 'a.css': { type: 'style' } } }, '/~1/a.css', /"a.css" is not an absolute path.*"\/a.css"/],
+  ['absolute URL to another origin', { '/': { 'https://cdn.example/a.css': { type: 'style' } } }, '/~1/https:~1~1cdn.example~1a.css', /is an absolute URL.*"\/a.css"/],
+  ['protocol-relative URL', { '/': { '//cdn.example/a.css': { type: 'style' } } }, '/~1/~1~1cdn.example~1a.css', /not an absolute path/],
+  ['data: URL', { '/': { 'data:text/css,x': { type: 'style' } } }, '/~1/data:text~1css,x', /is an absolute URL/],
+  ['.. traversal', { '/': { '/css/../../etc/passwd': { type: 'style' } } }, '/~1/~1css~1..~1..~1etc~1passwd', /has a "\.\." segment/],
+  ['encoded .. traversal', { '/': { '/%2e%2e/secret': { type: 'fetch' } } }, '/~1/~1%2e%2e~1secret', /has a "\.\." segment/],
+  ['URL with a space', { '/': { '/a b.css': { type: 'style' } } }, '/~1/~1a b.css', /space, backslash or control character/],
+  ['URL with a backslash', { '/': { '/a\\b.css': { type: 'style' } } }, '/~1/~1a\\b.css', /space, backslash or control character/],
+  ['more URLs than maxEntriesPerRoute', { '/': Object.fromEntries(['/1', '/2', '/3', '/4', '/5'].map((u) => [u, { type: 'fetch' }])) }, '/~1', /lists 5 URLs, more than maxEntriesPerRoute \(4\)/],
+  ['route pattern that does not compile', { '/users/:': { '/a.css': { type: 'style' } } }, '/~1users~1:', /does not compile.*Express 5 route syntax/],
+  ['regular expression that does not compile', { '^/(unclosed': { '/a.css': { type: 'style' } } }, '/^~1(unclosed', /does not compile.*regular expression/],
+  ['$schema not a string', { $schema: 1 }, '/$schema', /"\$schema" must be a string, got 1/],
+]
+
+describe('bad manifests: code, pointer, message with the fix', () => {
+  for (const [name, manifest, pointer, message] of BAD) {
+    test(name, () => {
+      assert.throws(
+        () => compileManifest(manifest, 'push-manifest.json', LIMITS),
+        (err: PushManifestError) => {
+          assert.ok(err instanceof PushManifestError)
+          assert.equal(err.code, 'ERR_PUSH_MANIFEST_INVALID')
+          assert.equal(err.file, 'push-manifest.json')
+          assert.equal(err.pointer, pointer)
+          assert.match(err.message, message)
+          assert.match(err.message, /^push manifest push-manifest\.json at .+?: .+\. Fix: .+/)
+          return true
+        },
+      )
+    })
+  }
+})
+
+describe('syntax and read errors', () => {
+  const SYNTAX: Array<[string, string, number, number]> = [
+    ['trailing comma', '{\n  "/": {\n    "/a.css": { "type": "style" },\n  }\n}', 4, 3],
+    ['comment', '{\n  // push\n  "/": {}\n}', 2, 3],
+    ['unterminated', '{ "/": {', 1, 9],
+  ]
+  for (const [name, text, line, column] of SYNTAX) {
+    test(`${name}: ERR_PUSH_MANIFEST_SYNTAX at line ${line}`, () => {
+      assert.throws(
+        () => parseManifestText(text, 'm.json'),
+        (err: PushManifestError) => {
+          assert.equal(err.code, 'ERR_PUSH_MANIFEST_SYNTAX')
+          assert.equal(err.line, line)
+          assert.ok(err.column !== undefined && Math.abs(err.column - column) <= 1, `column ${err.column}, expected about ${column}`)
+          assert.match(err.message, new RegExp(`^push manifest m\\.json:${line}:\\d+: not valid JSON: .+\\. Fix: `))
+          return true
+        },
+      )
+    })
+  }
+
+  test('a missing file: ERR_PUSH_MANIFEST_READ naming the file', () => {
+    assert.throws(() => readManifestFile('/nonexistent/push-manifest.json'), {
+      code: 'ERR_PUSH_MANIFEST_READ',
+      message: /\/nonexistent\/push-manifest\.json.*ENOENT.*check the `manifest` path/,
+    })
+  })
+})
+
+describe('good manifests', () => {
+  test('the formats users already have: http2-push-manifest / Polymer / preact-cli / prpl-server', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-manifest-'))
+    const file = join(dir, 'push-manifest.json')
+    await writeFile(
+      file,
+      '\ufeff' +
+        JSON.stringify({
+          $schema: './node_modules/express-h2-push/push-manifest.schema.json',
+          'index.html': { '/css/app.css': { type: 'style', weight: 1 }, '/js/app.js': { type: 'script' } },
+          '/users/:id': { '/js/user.js': { type: 'script', crossorigin: 'use-credentials' } },
+          '/docs/*': { '/fonts/a.woff2': { type: 'font' } },
+          '^/blog/[0-9]+$': { '/css/blog.css': { type: 'style', nopush: true } },
+        }),
+    )
+    const compiled = loadManifestFile(file, { maxEntriesPerRoute: 64 })
+    assert.deepEqual(compiled.routes.map((r) => r.key), ['index.html', '/users/:id', '/docs/*', '^/blog/[0-9]+$'])
+    assert.deepEqual(compiled.routes[0]!.entries.map((e) => e.link), [
+      '</css/app.css>; rel=preload; as=style',
+      '</js/app.js>; rel=preload; as=script',
+    ])
+    assert.equal(compiled.routes[1]!.entries[0]!.link, '</js/user.js>; rel=preload; as=script; crossorigin=use-credentials')
+    assert.equal(compiled.routes[2]!.entries[0]!.link, '</fonts/a.woff2>; rel=preload; as=font; crossorigin')
+    assert.equal(compiled.routes[3]!.entries[0]!.link, '</css/blog.css>; rel=preload; as=style; nopush')
+    assert.equal(compiled.routes[3]!.entries[0]!.nopush, true)
+  })
+
+  test('the manifest object is not modified', () => {
+    const manifest = Object.freeze({ '/': Object.freeze({ '/a.css': Object.freeze({ type: 'style' }) }) })
+    const before = JSON.stringify(manifest)
+    compileManifest(manifest, '(object)', LIMITS)
+    assert.equal(JSON.stringify(manifest), before)
+  })
+
+  test("the demo's push-manifest.json is valid", () => {
+    const compiled = loadManifestFile('push-manifest.json', LIMITS)
+    assert.deepEqual(compiled.routes.map((r) => [r.key, r.entries.map((e) => e.url)]), [['/push', ['/crt']]])
+  })
+})
