@@ -137,7 +137,7 @@ export async function pushEntries(
       skip(report, hints, entry, parent, 'refused', (err as Error).message)
     }
   }
-  if (hints.length > 0 && settings.preloadHeader && !res.headersSent) res.append('Link', hints)
+  if (hints.length > 0 && settings.preloadHeader && !res.headersSent) res.append('Link', hints.join(', '))
 
   return function sendPushes() {
     for (const { entry, stream, response } of ready) {

@@ -1,0 +1,313 @@
+/**
+ * pushManifest() over real HTTP/2 (spdy): what is pushed, in which order, with which
+ * headers and bodies; what is hinted instead, and why; limits, resets, hot reload.
+ */
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import http2 from 'node:http2'
+import { once } from 'node:events'
+import express from 'express'
+import { pushManifest, type PushEvent, type PushManifest, type PushManifestOptions } from '../src/index.js'
+import { security } from '../middleware/security.js'
+import { H2Client, h2get } from './helpers/h2.js'
+import { startServer, type Running } from './helpers/server.js'
+import { nghttp, requestStreamId } from './helpers/nghttp.js'
+
+const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
+
+const MANIFEST: PushManifest = {
+  '/page': { '/css/app.css': { type: 'style' }, '/js/app.js': { type: 'script' }, '/api/data': { type: 'fetch' } },
+  '/nopush': { '/css/app.css': { type: 'style', nopush: true } },
+  '/mixed': { '/private': { type: 'fetch' }, '/missing.css': { type: 'style' }, '/css/app.css': { type: 'style' } },
+  '/self': { '/self': { type: 'document' }, '/js/app.js': { type: 'script' } },
+  '/api/data': { '/css/app.css': { type: 'style' } },
+}
+
+function testApp(options: Partial<PushManifestOptions> = {}) {
+  const events: PushEvent[] = []
+  const app = express()
+  app.use(security())
+  const middleware = pushManifest({ manifest: MANIFEST, root: SITE, watch: false, onEvent: (e) => events.push(e), ...options })
+  app.use(middleware)
+  app.use(express.static(SITE))
+  app.get('/api/data', (_req, res) => {
+    res.set('cache-control', 'public, max-age=60').json({ data: [1, 2, 3] })
+  })
+  app.get('/private', (_req, res) => {
+    res.set('cache-control', 'no-store').json({ secret: true })
+  })
+  for (const path of ['/page', '/nopush', '/mixed', '/self']) {
+    app.get(path, (_req, res) => {
+      res.type('html').send(`<h1>${path}</h1>`)
+    })
+  }
+  app.post('/page', (_req, res) => {
+    res.json({ posted: true })
+  })
+  return { app, middleware, events }
+}
+
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 50))
+}
+
+describe('pushManifest on spdy', () => {
+  let running: Running
+  let events: PushEvent[]
+  let middleware: ReturnType<typeof pushManifest>
+
+  before(async () => {
+    const made = testApp()
+    events = made.events
+    middleware = made.middleware
+    running = await startServer(made.app)
+  })
+  after(() => running.close())
+
+  test('every PUSH_PROMISE is on the wire before the response HEADERS (nghttp -nv)', async () => {
+    const { frames } = await nghttp(`${running.url}/page`)
+    const id = requestStreamId(frames)
+    const promises = frames.flatMap((f, i) => (f.dir === 'recv' && f.type === 'PUSH_PROMISE' && f.streamId === id ? [i] : []))
+    const headers = frames.findIndex((f) => f.dir === 'recv' && f.type === 'HEADERS' && f.streamId === id)
+    assert.equal(promises.length, 3)
+    assert.ok(promises.every((i) => i < headers), `HEADERS at #${headers}, PUSH_PROMISEs at ${promises.join(', ')}`)
+    assert.deepEqual(promises.map((i) => frames[i]!.promisedId), [2, 4, 6])
+  })
+
+  test('pushed bodies and headers equal what a GET returns, static and dispatched, with helmet headers', async () => {
+    const res = await h2get(running.url, '/page', { headers: { 'user-agent': 'agent/1' } })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers['link'], undefined, 'everything was pushed: no Link needed')
+    assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css', '/js/app.js', '/api/data'])
+    for (const push of res.pushes) {
+      const get = await h2get(running.url, push.path)
+      assert.equal(push.headers[':status'], 200)
+      assert.ok(push.ended, `${push.path} not ended`)
+      assert.equal(push.body.toString(), get.body.toString(), `${push.path} body`)
+      assert.equal(push.headers['content-type'], get.headers['content-type'], `${push.path} content-type`)
+      assert.equal(push.headers['content-length'], String(get.body.length), `${push.path} content-length`)
+      assert.equal(push.headers['etag'], get.headers['etag'], `${push.path} etag`)
+      assert.equal(push.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', `${push.path} helmet`)
+      assert.ok(push.headers['content-security-policy'])
+      assert.equal(push.requestHeaders['user-agent'], 'agent/1')
+      assert.equal(push.requestHeaders[':authority'], `127.0.0.1:${running.port}`)
+    }
+    const css = res.pushes[0]!
+    assert.match(String(css.headers['content-type']), /^text\/css/)
+    assert.ok(css.headers['last-modified'])
+    assert.equal(css.headers['cache-control'], 'public, max-age=0')
+    assert.equal(res.pushes[2]!.headers['cache-control'], 'public, max-age=60')
+    // A dispatched push leaves the app intact for real requests.
+    assert.deepEqual(JSON.parse((await h2get(running.url, '/api/data')).body.toString()), { data: [1, 2, 3] })
+    await settle()
+    assert.ok(events.some((e) => e.type === 'pushed' && e.url === '/api/data' && e.bytes === Buffer.byteLength(JSON.stringify({ data: [1, 2, 3] }))))
+  })
+
+  test('a dispatched request never pushes in turn', async () => {
+    events.length = 0
+    await h2get(running.url, '/page')
+    await settle()
+    assert.deepEqual(events.filter((e) => 'parent' in e && e.parent === '/api/data'), [])
+  })
+
+  test('a client that refuses push gets Link headers and no push attempt (node:http2 enablePush: false)', async () => {
+    events.length = 0
+    const res = await h2get(running.url, '/page', { enablePush: false })
+    assert.equal(res.pushes.length, 0)
+    assert.deepEqual(String(res.headers['link']).split(', '), [
+      '</css/app.css>; rel=preload; as=style',
+      '</js/app.js>; rel=preload; as=script',
+      '</api/data>; rel=preload; as=fetch',
+    ])
+    assert.deepEqual(events.map((e) => e.type === 'skipped' && e.reason), ['push-unsupported', 'push-unsupported', 'push-unsupported'])
+  })
+
+  test('curl (which refuses push) gets the Link header', async () => {
+    const { stdout } = await promisify(execFile)('curl', ['-sk', '--http2', '-D', '-', '-o', '/dev/null', `${running.url}/page`])
+    assert.match(stdout, /^HTTP\/2 200/)
+    assert.match(stdout, /^link: <\/css\/app\.css>; rel=preload; as=style, <\/js\/app\.js>; rel=preload; as=script, <\/api\/data>; rel=preload; as=fetch\r?$/m)
+  })
+
+  test('HEAD: Link only, no push; POST: neither', async () => {
+    const head = await h2get(running.url, '/page', { headers: { ':method': 'HEAD' } })
+    assert.equal(head.pushes.length, 0)
+    assert.match(String(head.headers['link']), /<\/css\/app\.css>/)
+    const client = new H2Client(running.url)
+    try {
+      const post = client.open('/page', { ':method': 'POST' })
+      post.stream.end('{}')
+      const headers = await post.response
+      await post.closed
+      assert.equal(headers[':status'], 200)
+      assert.equal(headers['link'], undefined)
+      assert.equal(client.pushes.length, 0)
+    } finally {
+      await client.close()
+    }
+  })
+
+  test('nopush entries are preloaded with the nopush attribute, never pushed', async () => {
+    const res = await h2get(running.url, '/nopush')
+    assert.equal(res.pushes.length, 0)
+    assert.equal(res.headers['link'], '</css/app.css>; rel=preload; as=style; nopush')
+  })
+
+  test('only cacheable 200s are pushed: no-store is hinted, a 404 is dropped, the rest pushed', async () => {
+    events.length = 0
+    const res = await h2get(running.url, '/mixed')
+    assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
+    assert.equal(res.headers['link'], '</private>; rel=preload; as=fetch')
+    const skipped = events.filter((e) => e.type === 'skipped')
+    assert.deepEqual(skipped.map((e) => e.type === 'skipped' && [e.url, e.reason]), [
+      ['/private', 'not-cacheable'],
+      ['/missing.css', 'not-found'],
+    ])
+  })
+
+  test("the request's own URL is never pushed", async () => {
+    const res = await h2get(running.url, '/self')
+    assert.deepEqual(res.pushes.map((p) => p.path), ['/js/app.js'])
+  })
+
+  test('a client RST_STREAM of a pushed stream cancels that push only', async () => {
+    events.length = 0
+    const session = http2.connect(running.url, { rejectUnauthorized: false })
+    session.on('stream', (pushed) => {
+      pushed.on('error', () => {})
+      pushed.close(http2.constants.NGHTTP2_CANCEL)
+    })
+    const req = session.request({ ':path': '/page' })
+    req.resume()
+    await once(req, 'end')
+    await settle()
+    session.close()
+    assert.equal(events.filter((e) => e.type === 'pushed' || e.type === 'cancelled').length, 3)
+    assert.equal((await h2get(running.url, '/page')).pushes.length, 3)
+  })
+
+  test('stats add the events up', () => {
+    const stats = middleware.stats
+    assert.ok(stats.pushed >= 6)
+    assert.ok(stats.bytes > 0)
+    assert.ok(stats.skipped['push-unsupported'] >= 3)
+    assert.ok(stats.skipped['not-cacheable'] >= 1)
+  })
+})
+
+describe('limits', () => {
+  test('maxPushesPerResponse: the rest are hinted', async () => {
+    const { app, events } = testApp({ maxPushesPerResponse: 2 })
+    const running = await startServer(app)
+    try {
+      const res = await h2get(running.url, '/page')
+      assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css', '/js/app.js'])
+      assert.equal(res.headers['link'], '</api/data>; rel=preload; as=fetch')
+      assert.ok(events.some((e) => e.type === 'skipped' && e.reason === 'limit'))
+    } finally {
+      await running.close()
+    }
+  })
+
+  test('maxPushBytes: a response that would pass the cap is hinted, smaller ones still pushed', async () => {
+    const { app, events } = testApp({ maxPushBytes: 25 })
+    const running = await startServer(app)
+    try {
+      const res = await h2get(running.url, '/page')
+      // app.css is 21 bytes, app.js 19, /api/data 16: after app.css, neither fits in 25.
+      assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
+      assert.equal(res.headers['link'], '</js/app.js>; rel=preload; as=script, </api/data>; rel=preload; as=fetch')
+      assert.equal(events.filter((e) => e.type === 'skipped' && e.reason === 'bytes').length, 2)
+    } finally {
+      await running.close()
+    }
+  })
+
+  test('preloadHeader: false sends no Link header', async () => {
+    const { app } = testApp({ preloadHeader: false })
+    const running = await startServer(app)
+    try {
+      const res = await h2get(running.url, '/page', { enablePush: false })
+      assert.equal(res.headers['link'], undefined)
+    } finally {
+      await running.close()
+    }
+  })
+})
+
+describe('hot reload', () => {
+  test('a bad edit is logged and the last good manifest stays; a good edit takes effect', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-watch-'))
+    const file = join(dir, 'push-manifest.json')
+    await writeFile(file, JSON.stringify({ '/page': { '/css/app.css': { type: 'style' } } }))
+    const logged: string[] = []
+    t.mock.method(console, 'error', (message: string) => logged.push(message))
+    const { app, events, middleware } = testApp({ manifest: file, watch: true })
+    const running = await startServer(app)
+    const next = (type: PushEvent['type']) =>
+      new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (events.some((e) => e.type === type)) {
+            clearInterval(timer)
+            resolve()
+          }
+        }, 20)
+      })
+    try {
+      assert.deepEqual((await h2get(running.url, '/page')).pushes.map((p) => p.path), ['/css/app.css'])
+
+      await writeFile(file, '{ "/page": { "/js/app.js": { "type": "scrip" } } }')
+      await next('reload-failed')
+      assert.equal(logged.length, 1)
+      assert.match(logged[0]!, /^express-h2-push: push manifest .*push-manifest\.json at \/~1page\/~1js~1app\.js\/type: unknown type "scrip"\. Fix: did you mean "script"\?.*\(the last good manifest stays in force\)$/)
+      assert.deepEqual((await h2get(running.url, '/page')).pushes.map((p) => p.path), ['/css/app.css'])
+
+      await writeFile(file, JSON.stringify({ '/page': { '/js/app.js': { type: 'script' } } }))
+      await next('reloaded')
+      assert.deepEqual((await h2get(running.url, '/page')).pushes.map((p) => p.path), ['/js/app.js'])
+    } finally {
+      middleware.close()
+      await running.close()
+    }
+  })
+})
+
+describe('options', () => {
+  test('app.use(pushManifest) without the call is caught', () => {
+    const call = pushManifest as unknown as (...args: unknown[]) => unknown
+    assert.throws(() => call({ method: 'GET', headers: {}, socket: {} }, {}, () => {}), {
+      code: 'ERR_H2PUSH_INVALID_OPTION',
+      message: /it is a factory: mount it with app\.use\(pushManifest\(\{ manifest/,
+    })
+  })
+
+  test('an unknown option gets a "did you mean"', () => {
+    assert.throws(() => pushManifest({ manifest: MANIFEST, maxPushBytez: 1 } as never), {
+      code: 'ERR_H2PUSH_INVALID_OPTION',
+      message: /unknown option "maxPushBytez"\. Did you mean `maxPushBytes`\?/,
+    })
+  })
+
+  test('bad values name the option', () => {
+    assert.throws(() => pushManifest({ manifest: MANIFEST, maxPushesPerResponse: 0 }), /`maxPushesPerResponse` must be a positive integer, got 0/)
+    assert.throws(() => pushManifest({} as never), /the `manifest` option is required/)
+    assert.throws(() => pushManifest({ manifest: 42 as never }), /`manifest` must be a file path, a file URL or an object, got 42/)
+    assert.throws(() => pushManifest({ manifest: MANIFEST, root: '/nonexistent/folder' }), /`root` "\/nonexistent\/folder" is not a folder/)
+  })
+
+  test('a manifest file that cannot be read or parsed fails at construction', () => {
+    assert.throws(() => pushManifest({ manifest: '/nonexistent/push-manifest.json', watch: false }), { code: 'ERR_PUSH_MANIFEST_READ' })
+    assert.throws(() => pushManifest({ manifest: { '/': { '/a.css': { type: 'nope' } } }, watch: false }), { code: 'ERR_PUSH_MANIFEST_INVALID' })
+  })
+
+  test('the options object is not modified', () => {
+    const options = Object.freeze({ manifest: Object.freeze({ ...MANIFEST }), watch: false })
+    pushManifest(options)
+    assert.deepEqual(Object.keys(options), ['manifest', 'watch'])
+  })
+})
