@@ -173,10 +173,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
         })
       : () => {}
 
-  const middleware = async function pushManifestMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || isDispatched(req)) return next()
-    const entries = table.lookup(req.path)
-    if (entries.length === 0) return next()
+  const pushThen = async (req: Request, res: Response, next: NextFunction, entries: readonly PreparedEntry[]): Promise<void> => {
     let sendPushes: (() => void) | undefined
     try {
       sendPushes = await pushEntries(req, res, entries, settings, report)
@@ -185,6 +182,14 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     }
     next()
     sendPushes?.()
+  }
+
+  // Not async: a request with nothing to push costs a method check and a lookup.
+  const middleware = function pushManifestMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || isDispatched(req)) return next()
+    const entries = table.lookup(req.path)
+    if (entries.length === 0) return next()
+    void pushThen(req, res, next, entries)
   } as PushManifestMiddleware
 
   Object.defineProperties(middleware, {

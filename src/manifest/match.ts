@@ -4,7 +4,7 @@
  * router uses (same major version), case-insensitive with an optional trailing slash
  * as Express routes are by default.
  */
-import { match } from 'path-to-regexp'
+import { pathToRegexp } from 'path-to-regexp'
 
 export type RouteMatcher =
   | { readonly kind: 'exact'; readonly paths: readonly string[] }
@@ -37,8 +37,8 @@ export function compileRouteKey(key: string): RouteMatcher {
   let wildcard = 0
   // Express 4 style "/docs/*" → Express 5 "/docs/*wildcard0".
   const pattern = key.replace(/\*(?![A-Za-z_$])/g, () => `*wildcard${wildcard++}`)
-  const matches = match(pattern, { sensitive: false, trailing: true, end: true, decode: false })
-  return { kind: 'pattern', test: (path) => matches(path) !== false }
+  const { regexp } = pathToRegexp(pattern, { sensitive: false, trailing: true, end: true })
+  return { kind: 'pattern', test: (path) => regexp.test(path) }
 }
 
 /** Looks a request path up: the entries of every route that matches, in manifest order, each URL once. */

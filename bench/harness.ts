@@ -1,0 +1,110 @@
+/**
+ * Shared by the benchmarks: start servers (bench/server.ts) in child processes, load
+ * them with h2load in alternating rounds, print medians and the ratio to the
+ * baseline measured in the same run, write bench/results/<name>.json.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+
+const run = promisify(execFile)
+const root = fileURLToPath(new URL('../', import.meta.url))
+
+export const ROUNDS = Number(process.env['ROUNDS'] ?? 5)
+export const REQUESTS = Number(process.env['REQUESTS'] ?? 20000)
+export const CLIENTS = Number(process.env['CLIENTS'] ?? 50)
+export const STREAMS = Number(process.env['STREAMS'] ?? 10)
+
+export async function requireH2load(): Promise<void> {
+  try {
+    await run('h2load', ['--version'])
+  } catch {
+    console.error('bench: h2load not found; install it with `apt-get install nghttp2-client`')
+    process.exit(1)
+  }
+}
+
+interface BenchServer {
+  child: ChildProcess
+  port: number | undefined
+  error: string
+}
+
+async function startServer(mode: string): Promise<BenchServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
+    cwd: root,
+    env: { ...process.env, MODE: mode, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const port = await new Promise<number | undefined>((resolve) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      const m = /listening (\d+)/.exec(out)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', () => resolve(undefined))
+  })
+  return { child, port, error: err.split('\n').find((l) => /Error/.test(l))?.trim() ?? 'exited' }
+}
+
+async function h2load(port: number, path: string) {
+  const { stdout } = await run('h2load', ['-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS), `https://127.0.0.1:${port}${path}`], {
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1])
+  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
+  return { rps, failed: Number(m?.[2]), errored: Number(m?.[3]) }
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN
+}
+
+/** Loads `path` on each mode's server, alternating, and prints the table; the first mode is the baseline. */
+export async function compare(name: string, title: string, path: string, modes: readonly string[]): Promise<void> {
+  await requireH2load()
+  const servers = new Map<string, BenchServer>()
+  for (const mode of modes) servers.set(mode, await startServer(mode))
+  const results = new Map(modes.map((m) => [m, { rps: [] as number[], failed: 0, errored: 0 }]))
+  try {
+    for (const mode of modes) if (servers.get(mode)!.port !== undefined) await h2load(servers.get(mode)!.port!, path) // warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of round % 2 ? [...modes].reverse() : modes) {
+        const port = servers.get(mode)!.port
+        if (port === undefined) continue
+        const r = await h2load(port, path)
+        const into = results.get(mode)!
+        into.rps.push(r.rps)
+        into.failed += r.failed
+        into.errored += r.errored
+      }
+    }
+  } finally {
+    for (const s of servers.values()) s.child.kill('SIGTERM')
+  }
+  const base = median(results.get(modes[0]!)!.rps)
+  console.log(`\n${title}: GET ${path}, h2load -n ${REQUESTS} -c ${CLIENTS} -m ${STREAMS}, ${ROUNDS} alternating rounds, Node ${process.version}\n`)
+  console.log(`| server | median req/s | rounds | failed | errored | vs ${modes[0]} |`)
+  console.log('|---|---|---|---|---|---|')
+  for (const mode of modes) {
+    const server = servers.get(mode)!
+    const r = results.get(mode)!
+    if (server.port === undefined) {
+      console.log(`| ${mode} | – | – | – | – | does not start: ${server.error} |`)
+      continue
+    }
+    const med = median(r.rps)
+    const ratio = Number.isFinite(base) ? `${(med / base).toFixed(2)}×` : 'n/a'
+    console.log(`| ${mode} | ${med.toFixed(0)} | ${r.rps.map((x) => x.toFixed(0)).join(' ')} | ${r.failed} | ${r.errored} | ${ratio} |`)
+  }
+  await mkdir(new URL('results/', import.meta.url), { recursive: true })
+  await writeFile(
+    new URL(`results/${name}.json`, import.meta.url),
+    JSON.stringify({ node: process.version, path, REQUESTS, CLIENTS, STREAMS, results: Object.fromEntries(results) }, null, 2),
+  )
+}
