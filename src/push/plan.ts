@@ -79,7 +79,9 @@ async function load(
     const file = await loadFile(entry.file, settings.cacheControl)
     if (file) return { ok: true, response: file }
   }
-  if (!canDispatch(req.app)) return { ok: false, reason: 'not-found', detail: 'no file under root, and the app is not an Express 5 app to dispatch to' }
+  if (!canDispatch(req.app)) {
+    return { ok: false, reason: 'error', detail: 'no file under root, and only an Express 5 app can produce a push by dispatch' }
+  }
   const headers = { ...requestHeaders, host: req.headers.host ?? String(req.headers[':authority'] ?? 'localhost') }
   return loadDispatched(req.app, entry.url, headers, req.socket?.remoteAddress, settings.dispatchTimeout)
 }
