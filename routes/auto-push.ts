@@ -1,11 +1,12 @@
 /**
- * GET /autoPush: `X-custom-header`, status 204, flushed; then pushes /crt every
+ * GET /autoPush: `X-custom-header`, status 204 (200 on node:http2), flushed; then pushes /crt every
  * `intervalMs` on the held stream (promised ids 2, 4, 6, ...). The timer stops
  * when the client leaves or the server shuts down.
  */
 import type { RequestHandler } from 'express'
 import { CUSTOM_HEADER } from './header.js'
 import { holdOpen } from './hold-open.js'
+import { heldStatus } from '../src/transports/held-status.js'
 import { pushCrt } from './push.js'
 import type { CrtResponse } from './crt.js'
 
@@ -21,7 +22,7 @@ export function autoPush(
   }
   return function autoPushRoute(req, res) {
     res.setHeader(CUSTOM_HEADER[0], CUSTOM_HEADER[1])
-    res.status(204)
+    res.status(heldStatus(res))
     res.flushHeaders()
     const timer = setInterval(() => void pushCrt(res, crt, securityHeaders), intervalMs)
     holdOpen(req, res, () => clearInterval(timer))

@@ -1,10 +1,10 @@
 /**
  * The demo server: `npm run dev` (from source, reloads on change) or `npm start` (built).
- * Environment: PORT (8443), HOST (localhost), TLS_CERT/TLS_KEY (PEM files; a
+ * Environment: PORT (8443), HOST (localhost), TRANSPORT (spdy | http2), TLS_CERT/TLS_KEY (PEM files; a
  * development certificate otherwise), AUTOPUSH_INTERVAL_MS (5000), PUSH_MANIFEST
  * (push-manifest.json, reloaded on edits outside production).
  */
-import { createServer, resolveTls } from './index.js'
+import { createServer, resolveTls, type Transport } from './index.js'
 import { createDemoApp } from '../routes/index.js'
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
@@ -21,12 +21,17 @@ function intFromEnv(name: string, fallback: number, min: number, max: number): n
 const port = intFromEnv('PORT', 8443, 0, 65535)
 const host = process.env['HOST'] || 'localhost'
 const autoPushIntervalMs = intFromEnv('AUTOPUSH_INTERVAL_MS', 5000, 1, 24 * 3600 * 1000)
+const transport = (process.env['TRANSPORT'] || 'spdy') as Transport
+if (transport !== 'spdy' && transport !== 'http2') {
+  console.error(`express-h2-push demo: TRANSPORT=${JSON.stringify(transport)} is not "spdy" or "http2"`)
+  process.exit(1)
+}
 
 try {
   const tls = await resolveTls()
   const manifest = process.env['PUSH_MANIFEST'] || 'push-manifest.json'
   const app = createDemoApp({ certificate: tls.cert, autoPushIntervalMs, manifest })
-  const server = await createServer(app, { ...tls, handleSignals: true })
+  const server = await createServer(app, { ...tls, transport, handleSignals: true })
   server.listen(port, host, () => {
     const address = server.address()
     const actualPort = typeof address === 'object' && address ? address.port : port

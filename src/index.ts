@@ -2,8 +2,11 @@
  * express-h2-push: HTTP/2 server push for Express apps.
  */
 import './transports/spdy-pusher.js'
+import './transports/http2-pusher.js'
 
 export { installSpdyCompat } from './compat/spdy/index.js'
+export { expressOverHttp2 } from './transports/http2/bridge.js'
+export { heldStatus } from './transports/held-status.js'
 export {
   createServer,
   resolveTls,

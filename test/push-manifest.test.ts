@@ -16,7 +16,7 @@ import express from 'express'
 import { pushManifest, type PushEvent, type PushManifest, type PushManifestOptions } from '../src/index.js'
 import { security } from '../middleware/security.js'
 import { H2Client, h2get } from './helpers/h2.js'
-import { startServer, type Running } from './helpers/server.js'
+import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { nghttp, requestStreamId } from './helpers/nghttp.js'
 
 const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
@@ -57,7 +57,7 @@ async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 50))
 }
 
-describe('pushManifest on spdy', () => {
+for (const transport of TRANSPORTS) describe(`pushManifest on ${transport}`, () => {
   let running: Running
   let events: PushEvent[]
   let middleware: ReturnType<typeof pushManifest>
@@ -66,7 +66,7 @@ describe('pushManifest on spdy', () => {
     const made = testApp()
     events = made.events
     middleware = made.middleware
-    running = await startServer(made.app)
+    running = await startServer(made.app, { transport })
   })
   after(() => running.close())
 
@@ -200,10 +200,10 @@ describe('pushManifest on spdy', () => {
   })
 })
 
-describe('limits', () => {
+for (const transport of TRANSPORTS) describe(`limits (${transport})`, () => {
   test('maxPushesPerResponse: the rest are hinted', async () => {
     const { app, events } = testApp({ maxPushesPerResponse: 2 })
-    const running = await startServer(app)
+    const running = await startServer(app, { transport })
     try {
       const res = await h2get(running.url, '/page')
       assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css', '/js/app.js'])
@@ -216,7 +216,7 @@ describe('limits', () => {
 
   test('maxPushBytes: a response that would pass the cap is hinted, smaller ones still pushed', async () => {
     const { app, events } = testApp({ maxPushBytes: 25 })
-    const running = await startServer(app)
+    const running = await startServer(app, { transport })
     try {
       const res = await h2get(running.url, '/page')
       // app.css is 21 bytes, app.js 19, /api/data 16: after app.css, neither fits in 25.
@@ -230,7 +230,7 @@ describe('limits', () => {
 
   test('preloadHeader: false sends no Link header', async () => {
     const { app } = testApp({ preloadHeader: false })
-    const running = await startServer(app)
+    const running = await startServer(app, { transport })
     try {
       const res = await h2get(running.url, '/page', { enablePush: false })
       assert.equal(res.headers['link'], undefined)

@@ -11,7 +11,7 @@ import { once } from 'node:events'
 import express from 'express'
 import { getPusher, type PushOutcome } from '../src/index.js'
 import { H2Client, h2get } from './helpers/h2.js'
-import { startServer, type Running } from './helpers/server.js'
+import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 
 function deferred<T>() {
   let resolve!: (value: T) => void
@@ -21,7 +21,7 @@ function deferred<T>() {
 
 const BIG = Buffer.alloc(4 * 1024 * 1024, 7)
 
-describe('getPusher and Pusher.push (spdy)', () => {
+for (const transport of TRANSPORTS) describe(`getPusher and Pusher.push (${transport})`, () => {
   let running: Running
   const seen: Record<string, unknown> = {}
   let bigOutcome = deferred<PushOutcome>()
@@ -80,7 +80,7 @@ describe('getPusher and Pusher.push (spdy)', () => {
       }))
       res.end('parent')
     })
-    running = await startServer(app)
+    running = await startServer(app, { transport })
   })
   after(() => running.close())
 

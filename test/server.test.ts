@@ -11,8 +11,8 @@ import { X509Certificate } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import express from 'express'
 import { createServer, loadDevCertificate, resolveTls, H2PushError } from '../src/index.js'
-import { H2Client } from './helpers/h2.js'
-import { startDemo } from './helpers/server.js'
+import { H2Client, h2get } from './helpers/h2.js'
+import { spawnDemo, startDemo, TRANSPORTS } from './helpers/server.js'
 
 function withEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
@@ -54,7 +54,7 @@ describe('createServer options', () => {
   test('a wrongly typed option names the option and the value', async () => {
     await assert.rejects(createServer(express(), { transport: 'quic' as never }), (err: H2PushError) => {
       assert.equal(err.code, 'ERR_H2PUSH_INVALID_OPTION')
-      assert.match(err.message, /option `transport` must be one of "spdy", got "quic"/)
+      assert.match(err.message, /option `transport` must be one of "spdy", "http2", got "quic"/)
       return true
     })
   })
@@ -106,9 +106,9 @@ describe('TLS material', () => {
   })
 })
 
-describe('HTTP/1.1 clients and shutdown', () => {
+for (const transport of TRANSPORTS) describe(`HTTP/1.1 clients and shutdown (${transport})`, () => {
   test('an HTTP/1.1 client (ALPN http/1.1) gets /crt, and /push answers with the Link header', async () => {
-    const demo = await startDemo()
+    const demo = await startDemo({}, { transport })
     try {
       const crt = await http1Get(demo.url, '/crt')
       assert.equal(crt.alpn, 'http/1.1')
@@ -124,7 +124,7 @@ describe('HTTP/1.1 clients and shutdown', () => {
   })
 
   test('shutdown(): GOAWAY, held streams ended (not reset), timers cleared, resolves well within the timeout', async () => {
-    const demo = await startDemo({ autoPushIntervalMs: 50 })
+    const demo = await startDemo({ autoPushIntervalMs: 50 }, { transport })
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     const client = new H2Client(demo.url)
     let goaway = false
@@ -146,5 +146,26 @@ describe('HTTP/1.1 clients and shutdown', () => {
     await sleep(50)
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     assert.ok(timersAfter <= timersBefore, `timers left: ${timersAfter} > ${timersBefore}`)
+  })
+})
+
+describe('the demo server', () => {
+  test('TRANSPORT=http2: logs its transport, serves and pushes, exits 0 on SIGTERM', async () => {
+    const demo = await spawnDemo({ TRANSPORT: 'http2' })
+    try {
+      assert.match(demo.stdout(), /\(transport: http2\)/)
+      const res = await h2get(demo.url, '/push')
+      assert.equal(res.status, 200)
+      assert.deepEqual(res.pushes.map((p) => p.path), ['/crt'])
+    } finally {
+      const { code } = await demo.stop('SIGTERM')
+      assert.equal(code, 0)
+    }
+  })
+
+  test('a bad TRANSPORT or PORT is one clear line and exit 1', async () => {
+    for (const env of [{ TRANSPORT: 'quic' }, { PORT: 'eighty' }]) {
+      await assert.rejects(spawnDemo(env), /exited with 1: .*(TRANSPORT="quic" is not "spdy" or "http2"|PORT="eighty" is not an integer)/s)
+    }
   })
 })

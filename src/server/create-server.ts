@@ -4,21 +4,24 @@
  */
 import type { IncomingMessage, RequestListener } from 'node:http'
 import type { Server as HttpsServer, ServerOptions } from 'node:https'
+import type { Http2SecureServer, Http2ServerRequest, Http2Session } from 'node:http2'
+import http2 from 'node:http2'
 import type { Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import createDebug from 'debug'
 import { H2PushError } from '../errors.js'
 import { installSpdyCompat } from '../compat/spdy/index.js'
 import type { SpdyConnection, SpdyRequest } from '../compat/spdy/internals.js'
+import { expressOverHttp2 } from '../transports/http2/bridge.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
 
 const debug = createDebug('express-h2-push:server')
 
-export type Transport = 'spdy'
+export type Transport = 'spdy' | 'http2'
 
 export interface CreateServerOptions {
-  /** HTTP/2 implementation. Default `'spdy'`. */
+  /** HTTP/2 implementation: `'spdy'` (spdy with the compatibility layer) or `'http2'` (Node's own http2, Express 5). Default `'spdy'`. */
   transport?: Transport
   /** PEM private key. Default: the file named by `TLS_KEY`, else a development key (not in production). */
   key?: string | Buffer
@@ -39,7 +42,10 @@ export interface TlsMaterial {
   cert: string | Buffer
 }
 
-/** The server `createServer` answers: an `https.Server` (spdy's) with a graceful `shutdown()`. */
+/**
+ * The server `createServer` answers: an `https.Server` (spdy's) or an
+ * `Http2SecureServer` (node:http2), with a graceful `shutdown()`.
+ */
 export interface H2PushServer extends HttpsServer {
   readonly transport: Transport
   /** The PEM certificate the server presents. */
@@ -53,7 +59,7 @@ export interface H2PushServer extends HttpsServer {
 const DEFAULTS = { transport: 'spdy', handleSignals: false, shutdownTimeout: 5000 } as const
 
 const OPTION_TYPES = {
-  transport: ['spdy'],
+  transport: ['spdy', 'http2'],
   key: 'pem',
   cert: 'pem',
   certDir: 'string',
@@ -124,37 +130,22 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
   validateOptions('createServer', options, OPTION_TYPES)
   const settings = { ...DEFAULTS, ...options }
   const tls = await resolveTls(settings)
-  const spdy = installSpdyCompat()
+  const { server, goaway } =
+    settings.transport === 'http2' ? http2Server(app, tls, settings.serverOptions) : spdyServer(app, tls, settings.serverOptions)
   const controller = new AbortController()
-  const server = spdy.createServer(
-    {
-      minVersion: 'TLSv1.2',
-      ...settings.serverOptions,
-      key: tls.key,
-      cert: tls.cert,
-      spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false },
-    },
-    app,
-  ) as H2PushServer
+  signals.set(server, controller.signal)
+  server.on('session', (session: Http2Session) => signals.set(session, controller.signal))
 
   const sockets = new Set<Socket>()
-  const connections = new Set<SpdyConnection>()
   server.on('secureConnection', (socket: Socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
-  })
-  server.prependListener('request', (req: IncomingMessage) => {
-    const connection = (req as SpdyRequest).spdyStream?.connection
-    if (connection && !connections.has(connection)) {
-      connections.add(connection)
-      connection.once('close', () => connections.delete(connection))
-    }
   })
 
   let closing: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
-      debug('shutdown: %d connections, %d sockets', connections.size, sockets.size)
+      debug('shutdown: %d sockets', sockets.size)
       controller.abort()
       let done = false
       const finish = (): void => {
@@ -166,15 +157,10 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
       }
       const timer = setTimeout(finish, settings.shutdownTimeout)
       server.close(() => finish())
-      server.closeIdleConnections()
-      for (const connection of connections) {
-        const state = connection._spdyState
-        if (state.goaway === false) connection._goaway({ lastId: state.stream.lastId.received, code: 'OK', send: true })
-      }
-      // TLS connections that never sent a request have nothing to finish.
-      for (const socket of sockets) {
-        if (![...connections].some((c) => c.socket === socket)) socket.end()
-      }
+      ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+      const finishing = goaway()
+      // TLS connections with nothing to finish: idle HTTP/1.1, HTTP/2 connections without a request.
+      for (const socket of sockets) if (!finishing(socket)) socket.end()
     })
     return closing
   }
@@ -185,7 +171,6 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
     shutdownSignal: { value: controller.signal, enumerable: true },
     shutdown: { value: shutdown },
   })
-  serverSignals.set(server, controller.signal)
 
   if (settings.handleSignals) {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -202,14 +187,76 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
   return server
 }
 
-const serverSignals = new WeakMap<object, AbortSignal>()
+/** Shutdown signals by server, and by HTTP/2 session for node:http2. */
+const signals = new WeakMap<object, AbortSignal>()
 
 /**
  * The shutdown signal of the server that received `req` (aborted when its graceful
  * shutdown starts), or `undefined` when the server was not made by `createServer`.
  * Routes that hold a stream open end it on this signal.
  */
-export function getShutdownSignal(req: IncomingMessage): AbortSignal | undefined {
+export function getShutdownSignal(req: IncomingMessage | Http2ServerRequest): AbortSignal | undefined {
+  const session = (req as Http2ServerRequest).stream?.session
+  if (session) return signals.get(session)
   const server = (req.socket as Socket & { server?: object } | null)?.server
-  return server ? serverSignals.get(server) : undefined
+  return server ? signals.get(server) : undefined
+}
+
+interface TransportServer {
+  server: H2PushServer
+  /** Sends GOAWAY on every HTTP/2 connection; answers which TLS sockets now finish by themselves. */
+  goaway(): (socket: Socket) => boolean
+}
+
+function spdyServer(app: RequestListener, tls: TlsMaterial, serverOptions: Readonly<ServerOptions> | undefined): TransportServer {
+  const spdy = installSpdyCompat()
+  const server = spdy.createServer(
+    { minVersion: 'TLSv1.2', ...serverOptions, key: tls.key, cert: tls.cert, spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false } },
+    app,
+  ) as H2PushServer
+  const connections = new Set<SpdyConnection>()
+  server.prependListener('request', (req: IncomingMessage) => {
+    const connection = (req as SpdyRequest).spdyStream?.connection
+    if (connection && !connections.has(connection)) {
+      connections.add(connection)
+      connection.once('close', () => connections.delete(connection))
+    }
+  })
+  return {
+    server,
+    goaway() {
+      const busy = new Set<Socket>()
+      for (const connection of connections) {
+        const state = connection._spdyState
+        if (state.goaway === false) connection._goaway({ lastId: state.stream.lastId.received, code: 'OK', send: true })
+        busy.add(connection.socket as Socket)
+      }
+      return (socket) => busy.has(socket)
+    },
+  }
+}
+
+function http2Server(app: RequestListener, tls: TlsMaterial, serverOptions: Readonly<ServerOptions> | undefined): TransportServer {
+  const server = http2.createSecureServer(
+    { minVersion: 'TLSv1.2', ...(serverOptions as object), key: tls.key, cert: tls.cert, allowHTTP1: true },
+    expressOverHttp2(app) as never,
+  ) as Http2SecureServer as unknown as H2PushServer
+  const sessions = new Set<Http2Session>()
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+    session.on('error', (err: Error) => debug('session error: %s', err.message))
+  })
+  return {
+    server,
+    goaway() {
+      for (const session of sessions) {
+        // GOAWAY with the last stream this session processed, then close once its streams end.
+        if (!session.closed && !session.destroyed) session.goaway(http2.constants.NGHTTP2_NO_ERROR)
+        session.close()
+      }
+      // Every HTTP/2 connection has a session here, closed above.
+      return (socket) => (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2'
+    },
+  }
 }

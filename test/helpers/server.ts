@@ -8,6 +8,16 @@ import { createServer, type CreateServerOptions, type H2PushServer } from '../..
 import { createDemoApp, type DemoAppOptions } from '../../routes/index.js'
 import { testCertificate } from './tls.js'
 
+import type { Transport } from '../../src/index.js'
+
+/** Every transport the transport-independent suites run on. */
+export const TRANSPORTS: readonly Transport[] = ['spdy', 'http2']
+
+/** The status of a held-open response: 204, except on node:http2 (which ends every 204). */
+export function heldStatusOn(transport: Transport): number {
+  return transport === 'http2' ? 200 : 204
+}
+
 export interface Running {
   server: H2PushServer
   url: string
