@@ -40,6 +40,11 @@ export interface PushManifestOptions {
   cacheControl?: string
   /** How long a dispatched push may take, in ms, before it is dropped. Default 2000. */
   dispatchTimeout?: number
+  /**
+   * 103 Early Hints with the Link values of what is not pushed: `true` over HTTP/2,
+   * `'always'` over HTTP/1.1 too, `false` never. Default true.
+   */
+  earlyHints?: boolean | 'always'
   /** Called for every push, skip, cancel and reload. */
   onEvent?: (event: PushEvent) => void
 }
@@ -60,6 +65,7 @@ const DEFAULTS = {
   preloadHeader: true,
   cacheControl: 'public, max-age=0',
   dispatchTimeout: 2000,
+  earlyHints: true,
 } as const
 
 const OPTION_TYPES = {
@@ -72,6 +78,7 @@ const OPTION_TYPES = {
   watch: 'boolean',
   cacheControl: 'string',
   dispatchTimeout: 'positive integer',
+  earlyHints: [true, false, 'always'] as unknown as readonly string[],
   onEvent: 'function',
 } as const
 
@@ -96,6 +103,7 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.watch Default: `process.env.NODE_ENV !== 'production'`.
  * @param options.cacheControl Default "public, max-age=0".
  * @param options.dispatchTimeout Default 2000 (ms).
+ * @param options.earlyHints Default true: a 103 Early Hints over HTTP/2 for what is not pushed.
  * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
  * @example
  * ```ts
@@ -117,7 +125,9 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
   if (typeof source !== 'string' && !(source instanceof URL) && (typeof source !== 'object' || source === null || Array.isArray(source))) {
     throw optionError(`\`manifest\` must be a file path, a file URL or an object, got ${JSON.stringify(source)}`)
   }
-  const settings: PushSettings & { maxEntriesPerRoute: number } = { ...DEFAULTS, ...withoutUndefined(rest) }
+  const settings: PushSettings & { maxEntriesPerRoute: number } = { ...DEFAULTS, ...withoutUndefined(rest) } as PushSettings & {
+    maxEntriesPerRoute: number
+  }
   const file = typeof source === 'string' ? resolve(source) : source instanceof URL ? fileURLToPath(source) : undefined
   const root = options.root === undefined ? undefined : resolve(options.root)
   if (root !== undefined) {

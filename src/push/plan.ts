@@ -11,6 +11,7 @@ import type { CompiledEntry } from '../manifest/load.js'
 import type { PushEvent, SkipReason } from './events.js'
 import { loadDispatched, loadFile, type LoadResult, type PushableResponse } from './sources.js'
 import { canDispatch } from './dispatch.js'
+import { sendEarlyHints, type EarlyHintsMode } from '../transports/early-hints.js'
 
 const debug = createDebug('express-h2-push:push')
 
@@ -25,6 +26,7 @@ export interface PushSettings {
   readonly preloadHeader: boolean
   readonly cacheControl: string
   readonly dispatchTimeout: number
+  readonly earlyHints: EarlyHintsMode
 }
 
 export type Report = (event: PushEvent) => void
@@ -139,7 +141,11 @@ export async function pushEntries(
       skip(report, hints, entry, parent, 'refused', (err as Error).message)
     }
   }
-  if (hints.length > 0 && settings.preloadHeader && !res.headersSent) res.append('Link', hints.join(', '))
+  if (hints.length > 0 && !res.headersSent) {
+    const link = hints.join(', ')
+    if (sendEarlyHints(res, hints, settings.earlyHints)) debug('103 Early Hints for %s: %s', parent, link)
+    if (settings.preloadHeader) res.append('Link', link)
+  }
 
   return function sendPushes() {
     for (const { entry, stream, response } of ready) {

@@ -14,6 +14,8 @@ export interface Frame {
   promisedId?: number
   /** error code of RST_STREAM / GOAWAY */
   errorCode?: string
+  /** the header fields of a received HEADERS / PUSH_PROMISE frame */
+  headers?: Record<string, string>
 }
 
 const FRAME = /^\[\s*[\d.]+\] (send|recv) (\w+) frame <length=(\d+), flags=0x([0-9a-f]+), stream_id=(\d+)>/
@@ -21,10 +23,25 @@ const FRAME = /^\[\s*[\d.]+\] (send|recv) (\w+) frame <length=(\d+), flags=0x([0
 export function parseTrace(text: string): Frame[] {
   const frames: Frame[] = []
   let last: Frame | undefined
+  // nghttp prints a received header block's fields before the frame line.
+  const pending = new Map<number, Record<string, string>>()
   for (const line of text.split('\n')) {
+    const field = /^\[\s*[\d.]+\] recv \(stream_id=(\d+)\) (:?[^:]+): (.*)$/.exec(line)
+    if (field) {
+      const id = Number(field[1])
+      const fields = pending.get(id) ?? {}
+      fields[field[2]!] = field[3]!
+      pending.set(id, fields)
+      continue
+    }
     const m = FRAME.exec(line)
     if (m) {
       last = { dir: m[1] as 'send' | 'recv', type: m[2]!, length: Number(m[3]), flags: parseInt(m[4]!, 16), streamId: Number(m[5]) }
+      if (last.dir === 'recv' && (last.type === 'HEADERS' || last.type === 'PUSH_PROMISE')) {
+        const fields = pending.get(last.streamId)
+        if (fields) last.headers = fields
+        pending.delete(last.streamId)
+      }
       frames.push(last)
       continue
     }

@@ -4,7 +4,7 @@
  * node_modules is edited); each lives in the module named after what it fixes.
  */
 import { loadSpdy } from './load.js'
-import { spdyEnd, spdyWriteHead } from './response.js'
+import { spdyEnd, spdyWriteEarlyHints, spdyWriteHead } from './response.js'
 import { socketFinal, socketWrite, socketWritev, releaseParserAfterEmit } from './socket.js'
 import {
   goaway,
@@ -47,6 +47,11 @@ export function installSpdyCompat(): SpdyModule {
 
   const handleProto = spdy.handle.prototype
   handleProto.emitRequest = releaseParserAfterEmit(handleProto.emitRequest)
+  const assignResponse = handleProto['assignResponse'] as (this: unknown, res: Record<string, unknown>) => void
+  handleProto['assignResponse'] = function assignResponseWithEarlyHints(this: unknown, res: Record<string, unknown>): void {
+    assignResponse.call(this, res)
+    res['writeEarlyHints'] = spdyWriteEarlyHints
+  }
 
   const connProto = transport.Connection.prototype
   connProto._handleFrame = ignoreFramesForClosedStreams(connProto._handleFrame)

@@ -73,3 +73,26 @@ export function spdyEnd(this: SpdyResponse, ...args: EndArgs): SpdyResponse {
   nodeEnd.apply(this, args)
   return this
 }
+
+/**
+ * Replacement for `res.writeEarlyHints` on spdy responses. Node's own writes the
+ * HTTP/1.1 text `HTTP/1.1 103 Early Hints` through the per-stream socket, which spdy
+ * sends as the first DATA frame: clients reset the stream. An HTTP/2 103 is a HEADERS
+ * frame with `:status 103`, which the spdy-transport stream sends with `respond(103)`.
+ */
+export function spdyWriteEarlyHints(
+  this: SpdyResponse,
+  hints: Record<string, string | readonly string[]>,
+  callback?: () => void,
+): void {
+  const stream = (this.socket as SpdySocket | null)?._handle?._spdyState.stream
+  if (!stream || this._header) {
+    if (callback) process.nextTick(callback)
+    return
+  }
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(hints)) {
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  stream.respond(103, headers, () => callback?.())
+}
