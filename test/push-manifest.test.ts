@@ -128,9 +128,11 @@ for (const transport of TRANSPORTS) describe(`pushManifest on ${transport}`, () 
     assert.deepEqual(events.map((e) => e.type === 'skipped' && e.reason), ['push-unsupported', 'push-unsupported', 'push-unsupported'])
   })
 
-  test('curl (which refuses push) gets the Link header', async () => {
+  test('curl (which refuses push) gets a 103 and the Link header', async () => {
     const { stdout } = await promisify(execFile)('curl', ['-sk', '--http2', '-D', '-', '-o', '/dev/null', `${running.url}/page`])
-    assert.match(stdout, /^HTTP\/2 200/)
+    const [early, final] = stdout.split(/\r?\n\r?\n/)
+    assert.match(early!, /^HTTP\/2 103/)
+    assert.match(final!, /^HTTP\/2 200/)
     assert.match(stdout, /^link: <\/css\/app\.css>; rel=preload; as=style, <\/js\/app\.js>; rel=preload; as=script, <\/api\/data>; rel=preload; as=fetch\r?$/m)
   })
 

@@ -109,10 +109,13 @@ for (const transport of TRANSPORTS) describe(`demo routes over HTTP/2 (${transpo
     assert.ok(!frames.some((f) => f.dir === 'recv' && f.type === 'RST_STREAM'))
   })
 
-  test('curl --http2 (refuses push): /push answers 200 with the Link header', async () => {
+  test('curl --http2 (refuses push): /push answers 103 then 200, both with the Link header', async () => {
     const { stdout } = await promisify(execFile)('curl', ['-sk', '--http2', '-D', '-', '-o', '/dev/null', `${demo.url}/push`])
-    assert.match(stdout, /^HTTP\/2 200/)
-    assert.match(stdout, /^link: <\/crt>; rel=preload/m)
+    const [early, final] = stdout.split(/\r?\n\r?\n/)
+    assert.match(early!, /^HTTP\/2 103/)
+    assert.match(early!, /^link: <\/crt>; rel=preload; as=fetch\r?$/m)
+    assert.match(final!, /^HTTP\/2 200/)
+    assert.match(final!, /^link: <\/crt>; rel=preload; as=fetch\r?$/m)
   })
 
   test(`GET /autoPush: ${heldStatusOn(transport)} held open, /crt pushed on every tick (ids 2, 4, ...), timer cleared when the client leaves`, async () => {
