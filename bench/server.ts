@@ -3,6 +3,7 @@
  * MODE:
  * - stock:          the demo app on stock spdy (no compatibility layer)
  * - compat:         the demo app through createServer (spdy + compatibility layer)
+ * - http2:          the demo app through createServer({ transport: 'http2' }) (node:http2)
  * - plain:          helmet + a small route, through createServer
  * - plain+manifest: the same with pushManifest mounted (the route is not in the manifest)
  */
@@ -43,8 +44,9 @@ let server: Server
 if (mode === 'stock') {
   const spdy = createRequire(import.meta.url)('spdy') as { createServer(o: object, a: unknown): Server }
   server = spdy.createServer({ key: tls.key, cert: tls.cert }, createDemoApp({ certificate: tls.cert, logRequests: false, watchManifest: false }))
-} else if (mode === 'compat') {
-  server = await createServer(createDemoApp({ certificate: tls.cert, logRequests: false, watchManifest: false }), { ...tls, handleSignals: true })
+} else if (mode === 'compat' || mode === 'http2') {
+  const transport = mode === 'http2' ? 'http2' : 'spdy'
+  server = await createServer(createDemoApp({ certificate: tls.cert, logRequests: false, watchManifest: false }), { ...tls, transport, handleSignals: true })
 } else {
   server = await createServer(plainApp(mode === 'plain+manifest'), { ...tls, handleSignals: true })
 }
