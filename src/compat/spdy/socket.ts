@@ -21,6 +21,7 @@
  * timeouts.
  */
 import { writableEnded, writableFinished, type SpdyHandle, type SpdySocket, type SpdyStream } from './internals.js'
+import { markBodyOfUnknownLength } from '../../transports/request-body.js'
 
 interface WritevChunk {
   chunk: Buffer | string
@@ -77,10 +78,15 @@ export function socketFinal(this: SpdySocket, cb: Callback): void {
   stream.end(() => cb())
 }
 
-/** Wraps spdy's `Handle#emitRequest` to release the request's parser from the timeout list. */
+/**
+ * Wraps spdy's `Handle#emitRequest` to release the request's parser from the timeout
+ * list, and to mark a request body of unknown length (see markBodyOfUnknownLength).
+ */
 export function releaseParserAfterEmit(emitRequest: (this: SpdyHandle) => void) {
   return function emitRequestWithoutTimeouts(this: SpdyHandle): void {
     const socket = this._spdyState.socket
+    const stream = this._spdyState.stream
+    markBodyOfUnknownLength(stream.headers as Record<string, unknown>, !(stream as unknown as { _readableState: { ended: boolean } })._readableState.ended)
     emitRequest.call(this)
     socket?.parser?.remove?.()
   }

@@ -13,6 +13,7 @@
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { H2PushError } from '../../errors.js'
+import { markBodyOfUnknownLength } from '../request-body.js'
 
 interface ExpressApp {
   (req: IncomingMessage, res: ServerResponse): void
@@ -60,6 +61,7 @@ export function expressOverHttp2(app: (req: IncomingMessage, res: ServerResponse
     const headers = req.headers
     const authority = headers[':authority']
     if (headers.host === undefined && typeof authority === 'string') headers.host = authority
+    markBodyOfUnknownLength(headers, !(req as Http2ServerRequest).stream.endAfterHeaders)
     dispatcher.handle(req, res)
   }
 }
