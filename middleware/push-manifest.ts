@@ -18,6 +18,7 @@ import { fileUnderRoot } from '../src/push/sources.js'
 import { isDispatched } from '../src/push/dispatch.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
 import { pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
+import { digestShape } from '../src/cache/digest.js'
 
 const debug = createDebug('express-h2-push:manifest')
 
@@ -45,8 +46,27 @@ export interface PushManifestOptions {
    * `'always'` over HTTP/1.1 too, `false` never. Default true.
    */
   earlyHints?: boolean | 'always'
+  /** How many pushed resources each HTTP/2 connection remembers (never pushed twice on it). Default 256. */
+  diarySize?: number
+  /**
+   * The cache digest cookie: remembers across connections what a client was pushed, so a
+   * returning client is not pushed it again. `true` (default) with the defaults below,
+   * `false` for none, or settings.
+   */
+  cacheDigest?: boolean | CacheDigestOptions
   /** Called for every push, skip, cancel and reload. */
   onEvent?: (event: PushEvent) => void
+}
+
+export interface CacheDigestOptions {
+  /** Cookie name. Default "h2push". */
+  cookieName?: string
+  /** Cookie Max-Age in seconds (at most 400 days). Default 604800 (7 days). */
+  maxAge?: number
+  /** False-positive rate at capacity (an asset wrongly taken as cached: preloaded, not pushed). Default 1/128. */
+  falsePositiveRate?: number
+  /** Keys the digest holds before it starts again. Default 256. */
+  capacity?: number
 }
 
 export interface PushManifestMiddleware extends RequestHandler {
@@ -66,6 +86,15 @@ const DEFAULTS = {
   cacheControl: 'public, max-age=0',
   dispatchTimeout: 2000,
   earlyHints: true,
+  diarySize: 256,
+} as const
+
+const DIGEST_DEFAULTS = { cookieName: 'h2push', maxAge: 7 * 24 * 3600, falsePositiveRate: 1 / 128, capacity: 256 } as const
+const DIGEST_OPTION_TYPES = {
+  cookieName: 'string',
+  maxAge: 'positive integer',
+  falsePositiveRate: 'non-negative number',
+  capacity: 'positive integer',
 } as const
 
 const OPTION_TYPES = {
@@ -79,6 +108,8 @@ const OPTION_TYPES = {
   cacheControl: 'string',
   dispatchTimeout: 'positive integer',
   earlyHints: [true, false, 'always'] as unknown as readonly string[],
+  diarySize: 'positive integer',
+  cacheDigest: 'boolean or object',
   onEvent: 'function',
 } as const
 
@@ -104,6 +135,8 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.cacheControl Default "public, max-age=0".
  * @param options.dispatchTimeout Default 2000 (ms).
  * @param options.earlyHints Default true: a 103 Early Hints over HTTP/2 for what is not pushed.
+ * @param options.diarySize Default 256 resources remembered per connection.
+ * @param options.cacheDigest Default true: the `h2push` cookie, 7 days, 1/128 false positives at 256 keys.
  * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
  * @example
  * ```ts
@@ -125,9 +158,12 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
   if (typeof source !== 'string' && !(source instanceof URL) && (typeof source !== 'object' || source === null || Array.isArray(source))) {
     throw optionError(`\`manifest\` must be a file path, a file URL or an object, got ${JSON.stringify(source)}`)
   }
-  const settings: PushSettings & { maxEntriesPerRoute: number } = { ...DEFAULTS, ...withoutUndefined(rest) } as PushSettings & {
-    maxEntriesPerRoute: number
-  }
+  const { cacheDigest, ...plain } = rest
+  const settings: PushSettings & { maxEntriesPerRoute: number } = {
+    ...DEFAULTS,
+    ...withoutUndefined(plain),
+    cacheDigest: digestSettings(cacheDigest),
+  } as PushSettings & { maxEntriesPerRoute: number }
   const file = typeof source === 'string' ? resolve(source) : source instanceof URL ? fileURLToPath(source) : undefined
   const root = options.root === undefined ? undefined : resolve(options.root)
   if (root !== undefined) {
@@ -208,6 +244,26 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     close: { value: stopWatching },
   })
   return middleware
+}
+
+function digestSettings(option: boolean | CacheDigestOptions | undefined): PushSettings['cacheDigest'] {
+  if (option === false) return false
+  if (option !== undefined && option !== true && (typeof option !== 'object' || option === null || Array.isArray(option))) {
+    throw optionError(`\`cacheDigest\` must be true, false or an object, got ${JSON.stringify(option)}`)
+  }
+  const given = typeof option === 'object' ? option : {}
+  validateOptions('pushManifest: cacheDigest', given, DIGEST_OPTION_TYPES)
+  const config = { ...DIGEST_DEFAULTS, ...withoutUndefined(given) }
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(config.cookieName)) {
+    throw optionError(`\`cacheDigest.cookieName\` ${JSON.stringify(config.cookieName)} is not a valid cookie name (letters, digits, and !#$%&'*+-.^_\`|~)`)
+  }
+  if (config.maxAge > 400 * 24 * 3600) throw optionError(`\`cacheDigest.maxAge\` is in seconds and at most 400 days (34560000), got ${config.maxAge}`)
+  if (!(config.falsePositiveRate > 0 && config.falsePositiveRate <= 0.5)) {
+    throw optionError(`\`cacheDigest.falsePositiveRate\` must be above 0 and at most 0.5 (1/128 = 0.0078125), got ${config.falsePositiveRate}`)
+  }
+  const shape = digestShape(config.falsePositiveRate, config.capacity)
+  if (shape.p + shape.capacityLog > 30) throw optionError('`cacheDigest`: capacity / falsePositiveRate above 2^30 are not supported')
+  return { cookieName: config.cookieName, maxAge: config.maxAge, shape }
 }
 
 function withoutUndefined<T extends object>(object: T): Partial<T> {

@@ -14,6 +14,8 @@ export type SkipReason =
   | 'method'
   /** the URL is the request's own */
   | 'same-url'
+  /** the client has it: pushed before on this connection, or listed in its cache digest cookie */
+  | 'cached'
   /** more entries than `maxPushesPerResponse` */
   | 'limit'
   /** it would pass `maxPushBytes` or the client's flow-control window */
@@ -59,6 +61,7 @@ export function emptyStats(): PushStats {
       'push-unsupported': 0,
       method: 0,
       'same-url': 0,
+      cached: 0,
       limit: 0,
       bytes: 0,
       'not-found': 0,

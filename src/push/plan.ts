@@ -12,6 +12,9 @@ import type { PushEvent, SkipReason } from './events.js'
 import { loadDispatched, loadFile, type LoadResult, type PushableResponse } from './sources.js'
 import { canDispatch } from './dispatch.js'
 import { sendEarlyHints, type EarlyHintsMode } from '../transports/early-hints.js'
+import { diaryFor } from '../cache/diary.js'
+import { cacheKey, CacheDigest, type DigestShape } from '../cache/digest.js'
+import { parse as parseCookies, serialize as serializeCookie } from 'cookie'
 
 const debug = createDebug('express-h2-push:push')
 
@@ -27,6 +30,36 @@ export interface PushSettings {
   readonly cacheControl: string
   readonly dispatchTimeout: number
   readonly earlyHints: EarlyHintsMode
+  /** Entries remembered per connection. */
+  readonly diarySize: number
+  /** The cache digest cookie, or false for none. */
+  readonly cacheDigest: false | { readonly cookieName: string; readonly maxAge: number; readonly shape: DigestShape }
+}
+
+/** A hard reload (Cache-Control / Pragma: no-cache) asks for everything again. */
+function hardReload(headers: IncomingHttpHeaders): boolean {
+  return /(^|[\s,])no-cache([\s,]|$)/i.test(String(headers['cache-control'] ?? '')) || /no-cache/i.test(String(headers['pragma'] ?? ''))
+}
+
+interface DigestState {
+  digest: CacheDigest
+  /** The cookie must be (re)written: something was added, or the one sent was not a digest. */
+  dirty: boolean
+  /** Whether to skip what the digest lists (not on a hard reload). */
+  honoured: boolean
+}
+
+function readDigest(req: Request, settings: PushSettings): DigestState | undefined {
+  const config = settings.cacheDigest
+  if (!config) return undefined
+  let raw: string | undefined
+  try {
+    raw = req.headers.cookie ? parseCookies(req.headers.cookie)[config.cookieName] : undefined
+  } catch {
+    raw = ''
+  }
+  const decoded = raw === undefined ? undefined : CacheDigest.decode(raw, config.shape)
+  return { digest: decoded ?? new CacheDigest(config.shape), dirty: raw !== undefined && decoded === undefined, honoured: !hardReload(req.headers) }
 }
 
 export type Report = (event: PushEvent) => void
@@ -113,8 +146,10 @@ export async function pushEntries(
     else planned.push({ entry, load: load(entry, req, requestHeaders, settings) })
   }
 
-  const promised: Array<{ entry: PreparedEntry; stream: Promise<PushStream>; response: PushableResponse }> = []
-  if (pusher && planned.length > 0) {
+  const promised: Array<{ entry: PreparedEntry; stream: Promise<PushStream>; response: PushableResponse; key: string }> = []
+  const diary = pusher && planned.length > 0 ? diaryFor(pusher.connection, settings.diarySize) : undefined
+  const digest = pusher && planned.length > 0 ? readDigest(req, settings) : undefined
+  if (pusher && diary && planned.length > 0) {
     let budget = Math.min(settings.maxPushBytes, pusher.remoteWindow())
     const inherited = inheritedHeaders(res)
     for (const { entry, load: loading } of planned) {
@@ -123,23 +158,49 @@ export async function pushEntries(
         skip(report, result.reason === 'not-found' || result.reason === 'status' ? undefined : hints, entry, parent, result.reason, result.detail)
         continue
       }
+      const key = cacheKey(entry.url, result.response.headers['etag'], result.response.headers['last-modified'])
+      if (diary.has(key)) {
+        skip(report, hints, entry, parent, 'cached', 'pushed before on this connection')
+        continue
+      }
+      if (digest?.honoured && digest.digest.has(key)) {
+        skip(report, hints, entry, parent, 'cached', 'listed in the cache digest cookie')
+        continue
+      }
       if (result.response.size > budget) {
         skip(report, hints, entry, parent, 'bytes', `${result.response.size} bytes, ${budget} left`)
         continue
       }
       budget -= result.response.size
       const response = { ...result.response, headers: { ...inherited, ...result.response.headers } }
-      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders }), response })
+      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders }), response, key })
     }
   }
 
   const ready: Array<{ entry: PreparedEntry; stream: PushStream; response: PushableResponse }> = []
-  for (const { entry, stream, response } of promised) {
+  for (const { entry, stream, response, key } of promised) {
     try {
       ready.push({ entry, stream: await stream, response })
     } catch (err) {
       skip(report, hints, entry, parent, 'refused', (err as Error).message)
+      continue
     }
+    diary!.add(key)
+    if (digest) {
+      // A full digest starts again with what is pushed now.
+      if (!digest.digest.add(key)) {
+        digest.digest = new CacheDigest(digest.digest.shape)
+        digest.digest.add(key)
+      }
+      digest.dirty = true
+    }
+  }
+  const config = settings.cacheDigest
+  if (digest?.dirty && config && !res.headersSent) {
+    res.append(
+      'Set-Cookie',
+      serializeCookie(config.cookieName, digest.digest.encode(), { secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: config.maxAge }),
+    )
   }
   if (hints.length > 0 && !res.headersSent) {
     const link = hints.join(', ')

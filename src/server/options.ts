@@ -8,6 +8,7 @@ export type OptionType =
   | 'string'
   | 'boolean'
   | 'object'
+  | 'boolean or object'
   | 'function'
   | 'pem'
   | 'non-negative number'
@@ -53,6 +54,8 @@ function matches(value: unknown, type: OptionType): boolean {
       return typeof value === 'object' && value !== null && !Array.isArray(value)
     case 'pem':
       return typeof value === 'string' || Buffer.isBuffer(value)
+    case 'boolean or object':
+      return typeof value === 'boolean' || (typeof value === 'object' && value !== null && !Array.isArray(value))
     case 'function':
       return typeof value === 'function'
     case 'positive integer':

@@ -105,6 +105,10 @@ class Http2Pusher implements Pusher {
     return Math.max(0, this.#stream.session?.state.remoteWindowSize ?? 0)
   }
 
+  get connection(): object {
+    return this.#stream.session ?? this.#stream
+  }
+
   push(path: string, options?: PushOptions): Promise<PushStream> {
     let requestHeaders
     try {

@@ -51,6 +51,8 @@ export interface Pusher {
   push(path: string, options?: PushOptions): Promise<PushStream>
   /** Bytes the client lets us send on this connection right now (its HTTP/2 flow-control window). */
   remoteWindow(): number
+  /** The HTTP/2 connection this response is on (one object per connection, for per-connection state). */
+  readonly connection: object
 }
 
 /** A transport's way to tell whether (and how) a response can push. */

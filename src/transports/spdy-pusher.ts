@@ -105,6 +105,10 @@ class SpdyPusher implements Pusher {
     return Math.max(0, this.#stream.connection._spdyState.window.send.getCurrent())
   }
 
+  get connection(): object {
+    return this.#stream.connection
+  }
+
   push(path: string, options?: PushOptions): Promise<PushStream> {
     const req = this.#res.req as SpdyRequest
     let requestHeaders
