@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 import {
+  cancelWhenParentCloses,
   pushRequestHeaders,
   registerPusherFactory,
   type PushBody,
@@ -32,6 +33,10 @@ class Http2PushStream implements PushStream {
   readonly #stream: ServerHttp2Stream
   #bytes = 0
   #responded = false
+
+  get responded(): boolean {
+    return this.#responded
+  }
   readonly #outcome: Promise<PushOutcome>
 
   constructor(stream: ServerHttp2Stream, path: string, parent: ServerHttp2Stream) {
@@ -48,11 +53,8 @@ class Http2PushStream implements PushStream {
         else resolve({ status: 'cancelled', bytes: this.#bytes, reason: reason ?? `RST_STREAM code ${stream.rstCode ?? 'none'}` })
       })
     })
-    const onParentClose = (): void => {
-      if (!this.#responded) this.cancel()
-    }
-    parent.once('close', onParentClose)
-    stream.once('close', () => parent.removeListener('close', onParentClose))
+    const watch = cancelWhenParentCloses(parent, this)
+    stream.once('close', () => watch.settled())
   }
 
   respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome> {

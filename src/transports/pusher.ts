@@ -138,3 +138,34 @@ export function pushRequestHeaders(
   }
   return headers
 }
+
+interface Unanswered {
+  readonly responded: boolean
+  cancel(): void
+}
+
+const unansweredByParent = new WeakMap<object, Set<Unanswered>>()
+
+/**
+ * A promised stream nobody answers must not hold the connection: once its parent
+ * stream closes, an unanswered push is reset. One 'close' listener per parent, however
+ * many pushes it carries; `settled` takes a push out once its own stream closed.
+ */
+export function cancelWhenParentCloses(
+  parent: { once(event: 'close', listener: () => void): unknown },
+  push: Unanswered,
+): { settled(): void } {
+  let pending = unansweredByParent.get(parent)
+  if (!pending) {
+    const set = new Set<Unanswered>()
+    pending = set
+    unansweredByParent.set(parent, set)
+    parent.once('close', () => {
+      unansweredByParent.delete(parent)
+      for (const unanswered of set) if (!unanswered.responded) unanswered.cancel()
+    })
+  }
+  pending.add(push)
+  const set = pending
+  return { settled: () => set.delete(push) }
+}

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../compat/spdy/internals.js'
 import {
+  cancelWhenParentCloses,
   pushRequestHeaders,
   registerPusherFactory,
   type PushBody,
@@ -39,6 +40,10 @@ class SpdyPushStream implements PushStream {
   readonly #stream: SpdyStream
   #bytes = 0
   #responded = false
+
+  get responded(): boolean {
+    return this.#responded
+  }
   #outcome: Promise<PushOutcome>
 
   constructor(stream: SpdyStream, path: string, parent: SpdyStream) {
@@ -47,11 +52,8 @@ class SpdyPushStream implements PushStream {
     this.path = path
     // A promise nobody answers must not hold the connection: once the parent
     // stream closes, an unanswered push is reset.
-    const onParentClose = (): void => {
-      if (!this.#responded) this.cancel()
-    }
-    parent.once('close', onParentClose)
-    stream.once('close', () => parent.removeListener('close', onParentClose))
+    const watch = cancelWhenParentCloses(parent, this)
+    stream.once('close', () => watch.settled())
     this.#outcome = new Promise((resolve) => {
       let reason: string | undefined
       stream.on('error', (err: Error) => {
