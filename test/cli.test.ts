@@ -1,0 +1,183 @@
+/**
+ * The `express-h2-push` command as users run it: `inspect` against the demo server,
+ * its error lines, and `generate` on a fixture site.
+ */
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { once } from 'node:events'
+import https from 'node:https'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { ROOT, startDemo, TRANSPORTS, type Running } from './helpers/server.js'
+import { testCertificate } from './helpers/tls.js'
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bin/express-h2-push.ts', ...args], { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
+    })
+  })
+}
+
+function eventLines(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => l.startsWith('['))
+}
+
+for (const transport of TRANSPORTS) {
+  describe(`inspect (${transport})`, () => {
+    let demo: Running
+    before(async () => {
+      demo = await startDemo({ autoPushIntervalMs: 200 }, { transport })
+    })
+    after(() => demo.close())
+
+    test('/push: the PUSH_PROMISE for /crt comes before the response HEADERS; a summary ends it', async () => {
+      const run = await cli('inspect', `${demo.url}/push`, '-k')
+      assert.equal(run.code, 0, run.stderr)
+      const lines = eventLines(run.stdout)
+      assert.match(lines[0]!, /→ HEADERS stream 1 GET \/push$/)
+      const promise = lines.findIndex((l) => /← PUSH_PROMISE promised stream 2 \/crt/.test(l))
+      const headers = lines.findIndex((l) => /← HEADERS stream 1 200 /.test(l))
+      assert.ok(promise > 0 && promise < headers, run.stdout)
+      assert.ok(lines.some((l) => /← DATA stream 2 \(pushed\) 573 bytes/.test(l) || /← DATA stream 2 \(pushed\) \d+ bytes/.test(l)))
+      assert.match(run.stdout, /^summary: status 200, time to first byte [\d.]+ ms, 0 early hints, 1 pushes promised, 1 completed, \d+ bytes pushed/m)
+    })
+
+    test('/autoPush with a 200 ms interval over 1 s: at least 3 promises, ids 2, 4, 6', async () => {
+      const run = await cli('inspect', `${demo.url}/autoPush`, '-k', '--duration', '1s')
+      assert.equal(run.code, 0, run.stderr)
+      const ids = [...run.stdout.matchAll(/← PUSH_PROMISE promised stream (\d+) \/crt/g)].map((m) => Number(m[1]))
+      assert.ok(ids.length >= 3, run.stdout)
+      assert.deepEqual(ids.slice(0, 3), [2, 4, 6])
+      assert.match(run.stdout, /→ RST_STREAM stream 1 CANCEL \(end of --duration\)/)
+    })
+
+    test('--no-push: a 103 and no promises', async () => {
+      const run = await cli('inspect', `${demo.url}/push`, '-k', '--no-push')
+      assert.equal(run.code, 0, run.stderr)
+      assert.match(run.stdout, /← 103 stream 1 link: <\/crt>; rel=preload; as=fetch/)
+      assert.doesNotMatch(run.stdout, /PUSH_PROMISE/)
+      assert.match(run.stdout, /1 early hints, 0 pushes promised/)
+    })
+
+    test('--json: one JSON object per line, ending with the summary', async () => {
+      const run = await cli('inspect', `${demo.url}/push`, '-k', '--json')
+      const objects = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; t?: number })
+      assert.deepEqual(objects.map((o) => o.event).slice(0, 2), ['request', 'push_promise'])
+      assert.equal(objects.at(-1)!.event, 'summary')
+      assert.ok(objects.slice(0, -1).every((o) => typeof o.t === 'number'))
+    })
+  })
+}
+
+describe('inspect: one clear line and a non-zero exit', () => {
+  test('a certificate that is not trusted asks for --insecure', async () => {
+    const demo = await startDemo()
+    try {
+      const run = await cli('inspect', `${demo.url}/crt`)
+      assert.equal(run.code, 1)
+      assert.match(run.stdout, /^error: the certificate of 127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); for a development certificate add --insecure \(-k\)$/m)
+    } finally {
+      await demo.close()
+    }
+  })
+
+  test('an HTTP/1.1-only server', async () => {
+    const tls = await testCertificate()
+    const server = https.createServer(tls, (_req, res) => res.end('http/1.1')).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const run = await cli('inspect', `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, '-k')
+      assert.equal(run.code, 1)
+      assert.match(run.stdout, /does not speak HTTP\/2 .*HTTP\/1\.1 only/)
+    } finally {
+      server.close()
+    }
+  })
+
+  test('a refused connection, a non-TLS URL, a bad URL, a bad --duration', async () => {
+    const closed = https.createServer().listen(0, '127.0.0.1')
+    await once(closed, 'listening')
+    const port = (closed.address() as AddressInfo).port
+    closed.close()
+    await once(closed, 'close')
+    const refused = await cli('inspect', `https://127.0.0.1:${port}/`, '-k')
+    assert.equal(refused.code, 1)
+    assert.match(refused.stdout, /cannot connect to 127\.0\.0\.1:\d+: connection refused/)
+    const plain = await cli('inspect', 'http://127.0.0.1:8080/')
+    assert.equal(plain.code, 1)
+    assert.match(plain.stderr, /is not TLS: inspect speaks HTTP\/2 over TLS only; use https:\/\//)
+    const bad = await cli('inspect', 'not a url')
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /not a URL: "not a url"/)
+    const duration = await cli('inspect', 'https://127.0.0.1/', '--duration', 'soon')
+    assert.equal(duration.code, 2)
+    assert.match(duration.stderr, /--duration "soon": use a number with ms, s or m/)
+    const unknown = await cli('frobnicate')
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown command "frobnicate"/)
+  })
+})
+
+describe('generate', () => {
+  const SITE = join(ROOT, 'test/fixtures/generate')
+  const EXPECTED = {
+    '/': {
+      '/css/main.css': { type: 'style' },
+      '/js/vendor.mjs': { type: 'script' },
+      '/fonts/inter.woff2': { type: 'font', crossorigin: true },
+      '/img/hero.webp': { type: 'image' },
+      '/js/app.mjs': { type: 'script' },
+    },
+    '/about': { '/css/main.css': { type: 'style' }, '/about/about.css?v=2': { type: 'style' } },
+    '/blog/post.html': { '/js/app.mjs': { type: 'script' }, '/data/post.json': { type: 'fetch', crossorigin: 'use-credentials' } },
+  }
+
+  test('writes the manifest of a built site, with notes for what it skips', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'h2push-gen-')), 'push-manifest.json')
+    const run = await cli('generate', SITE, '--out', out)
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /wrote .*push-manifest\.json: 3 routes, 9 URLs/)
+    const written = JSON.parse(await readFile(out, 'utf8')) as Record<string, unknown>
+    assert.equal(written['$schema'], './node_modules/express-h2-push/push-manifest.schema.json')
+    delete written['$schema']
+    assert.deepEqual(written, EXPECTED)
+    assert.match(run.stderr, /note: index\.html: skipped https:\/\/cdn\.example\.com\/lib\.js: cross-origin/)
+    assert.match(run.stderr, /note: about\/index\.html: skipped \/\/cdn\.example\.com\/x\.js: cross-origin/)
+    assert.match(run.stderr, /note: index\.html: skipped a data: URL/)
+  })
+
+  test('--check: 0 when up to date, 1 with the drift listed', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'h2push-gen-')), 'push-manifest.json')
+    await cli('generate', SITE, '--out', out)
+    const fresh = await cli('generate', SITE, '--out', out, '--check')
+    assert.equal(fresh.code, 0, fresh.stderr)
+    assert.match(fresh.stdout, /is up to date \(3 routes\)/)
+    const manifest = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>
+    delete manifest['/about']!['/about/about.css?v=2']
+    manifest['/']!['/old.js'] = { type: 'script' }
+    await writeFile(out, JSON.stringify(manifest))
+    const drift = await cli('generate', SITE, '--out', out, '--check')
+    assert.equal(drift.code, 1)
+    assert.match(drift.stderr, /route \/about: \/about\/about\.css\?v=2 missing/)
+    assert.match(drift.stderr, /route \/: \/old\.js not referenced by the page any more/)
+  })
+
+  test('--base prefixes the routes', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'h2push-gen-')), 'm.json')
+    const run = await cli('generate', SITE, '--out', out, '--base', '/app')
+    assert.equal(run.code, 0, run.stderr)
+    const written = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>
+    assert.deepEqual(Object.keys(written).filter((k) => k !== '$schema').sort(), ['/app/', '/app/about', '/app/blog/post.html'])
+    assert.ok(written['/app/']!['/app/css/main.css'] === undefined && written['/app/']!['/css/main.css'], 'absolute URLs stay as written')
+  })
+})
