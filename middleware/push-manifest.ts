@@ -46,6 +46,8 @@ export interface PushManifestOptions {
    * `'always'` over HTTP/1.1 too, `false` never. Default true.
    */
   earlyHints?: boolean | 'always'
+  /** A pushed stream with no progress for this long (ms) is reset and its body released. Default 30000. */
+  pushTimeout?: number
   /** How many pushed resources each HTTP/2 connection remembers (never pushed twice on it). Default 256. */
   diarySize?: number
   /**
@@ -87,6 +89,7 @@ const DEFAULTS = {
   dispatchTimeout: 2000,
   earlyHints: true,
   diarySize: 256,
+  pushTimeout: 30_000,
 } as const
 
 const DIGEST_DEFAULTS = { cookieName: 'h2push', maxAge: 7 * 24 * 3600, falsePositiveRate: 1 / 128, capacity: 256 } as const
@@ -109,6 +112,7 @@ const OPTION_TYPES = {
   dispatchTimeout: 'positive integer',
   earlyHints: [true, false, 'always'] as unknown as readonly string[],
   diarySize: 'positive integer',
+  pushTimeout: 'positive integer',
   cacheDigest: 'boolean or object',
   onEvent: 'function',
 } as const
@@ -136,6 +140,7 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.dispatchTimeout Default 2000 (ms).
  * @param options.earlyHints Default true: a 103 Early Hints over HTTP/2 for what is not pushed.
  * @param options.diarySize Default 256 resources remembered per connection.
+ * @param options.pushTimeout Default 30000 (ms without progress before a push is reset).
  * @param options.cacheDigest Default true: the `h2push` cookie, 7 days, 1/128 false positives at 256 keys.
  * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
  * @example

@@ -126,3 +126,27 @@ describe('plain HTTP/1.1 (an app behind a TLS-terminating proxy)', () => {
     }
   })
 })
+
+for (const transport of TRANSPORTS) {
+  describe(`mounted sub-apps (${transport})`, () => {
+    test('app.use("/api", subApp): the sub-app and the middleware after it both work', async () => {
+      const api = express()
+      api.get('/items/:id', (req, res) => {
+        res.json({ id: req.params.id, baseUrl: req.baseUrl })
+      })
+      const app = express()
+      app.use('/api', api)
+      app.get('/after', (_req, res) => {
+        res.type('text').send('after the sub-app')
+      })
+      const running = await startServer(app, { transport })
+      try {
+        assert.deepEqual(JSON.parse((await h2get(running.url, '/api/items/7')).body.toString()), { id: '7', baseUrl: '/api' })
+        assert.equal((await h2get(running.url, '/after')).body.toString(), 'after the sub-app')
+        assert.equal((await h2get(running.url, '/api/none')).status, 404)
+      } finally {
+        await running.close()
+      }
+    })
+  })
+}

@@ -313,3 +313,37 @@ describe('options', () => {
     assert.deepEqual(Object.keys(options), ['manifest', 'watch'])
   })
 })
+
+for (const transport of TRANSPORTS) {
+  describe(`dispatch through mounted sub-apps (${transport})`, () => {
+    test('a push served by a sub-app, and a sub-app with its own manifest', async () => {
+      const api = express()
+      api.get('/v1/data', (_req, res) => {
+        res.set('cache-control', 'public, max-age=60').json({ from: 'sub-app' })
+      })
+      const inner = express()
+      inner.use(pushManifest({ manifest: { '/inner': { '/api/v1/data': { type: 'fetch' } } }, watch: false }))
+      inner.get('/inner', (_req, res) => {
+        res.send('inner page')
+      })
+      const app = express()
+      app.use(pushManifest({ manifest: { '/page': { '/api/v1/data': { type: 'fetch' } } }, watch: false }))
+      app.use('/api', api)
+      app.get('/page', (_req, res) => {
+        res.send('page')
+      })
+      app.use(inner)
+      const running = await startServer(app, { transport })
+      try {
+        for (const path of ['/page', '/inner']) {
+          const res = await h2get(running.url, path)
+          assert.deepEqual(res.pushes.map((p) => p.path), ['/api/v1/data'], path)
+          assert.deepEqual(JSON.parse(res.pushes[0]!.body.toString()), { from: 'sub-app' }, path)
+        }
+        assert.deepEqual(JSON.parse((await h2get(running.url, '/api/v1/data')).body.toString()), { from: 'sub-app' })
+      } finally {
+        await running.close()
+      }
+    })
+  })
+}

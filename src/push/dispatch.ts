@@ -2,10 +2,11 @@
  * Producing a pushed response by dispatching a synthetic GET through the Express app
  * itself (like Go's `Pusher.Push`), with light-my-request. The app is not handed to
  * light-my-request directly (its Express detection re-points the app's own
- * request/response prototypes for good); instead a dispatcher that inherits from the
- * app carries Express's request/response methods layered over light-my-request's own
- * prototypes, built once per app. Express 5 re-prototypes each request onto
- * `this.request`, so the dispatched request keeps the injection's capture.
+ * request/response prototypes for good). Express re-prototypes every request and
+ * response onto `app.request`/`app.response` (a mounted sub-app onto its own), which
+ * would drop light-my-request's capture; so the injected request and response get the
+ * members of light-my-request's prototypes as their own properties (descriptors
+ * computed once), and keep them whatever prototype Express puts behind them.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { inject } from 'light-my-request'
@@ -29,14 +30,22 @@ export function isDispatched(req: object): boolean {
   return dispatched.has(req)
 }
 
-let injectionPrototypes: Promise<[object, object]> | undefined
+let injectionMembers: Promise<[PropertyDescriptorMap, PropertyDescriptorMap]> | undefined
 
-function probeInjectionPrototypes(): Promise<[object, object]> {
-  injectionPrototypes ??= (async () => {
-    let found: [object, object] | undefined
+function ownMembers(proto: object): PropertyDescriptorMap {
+  const descriptors: PropertyDescriptorMap = { ...Object.getOwnPropertyDescriptors(proto) }
+  Reflect.deleteProperty(descriptors, 'constructor')
+  for (const descriptor of Object.values(descriptors)) descriptor.configurable = true
+  return descriptors
+}
+
+/** The members of light-my-request's Request/Response prototypes, read once from a probe injection. */
+function probeInjectionMembers(): Promise<[PropertyDescriptorMap, PropertyDescriptorMap]> {
+  injectionMembers ??= (async () => {
+    let found: [PropertyDescriptorMap, PropertyDescriptorMap] | undefined
     await inject(
       (req, res) => {
-        found = [Object.getPrototypeOf(req) as object, Object.getPrototypeOf(res) as object]
+        found = [ownMembers(Object.getPrototypeOf(req) as object), ownMembers(Object.getPrototypeOf(res) as object)]
         res.end()
       },
       { method: 'GET', url: '/' },
@@ -44,39 +53,18 @@ function probeInjectionPrototypes(): Promise<[object, object]> {
     if (!found) throw new Error('light-my-request did not dispatch its probe request')
     return found
   })()
-  return injectionPrototypes
+  return injectionMembers
 }
 
-function layered(base: object, ...sources: object[]): object {
-  const proto = Object.create(base) as object
-  for (const source of sources) Object.defineProperties(proto, Object.getOwnPropertyDescriptors(source))
-  return proto
-}
-
-const dispatchers = new WeakMap<object, Promise<ExpressLike>>()
-
-/** Whether `app` is an Express 5 app (whose `handle` re-prototypes requests onto `this.request`). */
+/** Whether `app` is an Express 5 app. */
 export function canDispatch(app: unknown): app is ExpressLike {
-  const candidate = app as Partial<ExpressLike> & { lazyrouter?: unknown } | undefined
+  const candidate = app as (Partial<ExpressLike> & { lazyrouter?: unknown }) | undefined
   return (
     typeof candidate?.handle === 'function' &&
     typeof candidate.request === 'object' &&
     typeof candidate.response === 'object' &&
-    candidate.lazyrouter === undefined // Express 4 re-prototypes in its init middleware, onto the real app's objects
+    candidate.lazyrouter === undefined // Express 4: not supported for dispatch
   )
-}
-
-function dispatcherFor(app: ExpressLike): Promise<ExpressLike> {
-  let dispatcher = dispatchers.get(app)
-  if (!dispatcher) {
-    dispatcher = probeInjectionPrototypes().then(([requestProto, responseProto]) => {
-      const request = layered(requestProto, Object.getPrototypeOf(app.request) as object, app.request)
-      const response = layered(responseProto, Object.getPrototypeOf(app.response) as object, app.response)
-      return Object.create(app, { request: { value: request }, response: { value: response } }) as ExpressLike
-    })
-    dispatchers.set(app, dispatcher)
-  }
-  return dispatcher
 }
 
 /** GETs `url` through `app`; rejects after `timeoutMs`. */
@@ -87,12 +75,14 @@ export async function dispatchGet(
   remoteAddress: string | undefined,
   timeoutMs: number,
 ): Promise<DispatchedResponse> {
-  const dispatcher = await dispatcherFor(app)
+  const [requestMembers, responseMembers] = await probeInjectionMembers()
   const signal = AbortSignal.timeout(timeoutMs)
   const response = await inject(
     (req, res) => {
+      Object.defineProperties(req, requestMembers)
+      Object.defineProperties(res, responseMembers)
       dispatched.add(req)
-      dispatcher.handle(req, res)
+      app.handle(req, res)
     },
     {
       method: 'GET',

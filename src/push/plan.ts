@@ -32,6 +32,8 @@ export interface PushSettings {
   readonly earlyHints: EarlyHintsMode
   /** Entries remembered per connection. */
   readonly diarySize: number
+  /** ms without progress before a pushed stream is reset. */
+  readonly pushTimeout: number
   /** The cache digest cookie, or false for none. */
   readonly cacheDigest: false | { readonly cookieName: string; readonly maxAge: number; readonly shape: DigestShape }
 }
@@ -114,11 +116,14 @@ async function load(
     const file = await loadFile(entry.file, settings.cacheControl)
     if (file) return { ok: true, response: file }
   }
-  if (!canDispatch(req.app)) {
+  // URLs are absolute paths on the origin: dispatch through the top app, not a mounted sub-app.
+  let app: unknown = req.app
+  while ((app as { parent?: unknown } | undefined)?.parent) app = (app as { parent: unknown }).parent
+  if (!canDispatch(app)) {
     return { ok: false, reason: 'error', detail: 'no file under root, and only an Express 5 app can produce a push by dispatch' }
   }
   const headers = { ...requestHeaders, host: req.headers.host ?? String(req.headers[':authority'] ?? 'localhost') }
-  return loadDispatched(req.app, entry.url, headers, req.socket?.remoteAddress, settings.dispatchTimeout)
+  return loadDispatched(app, entry.url, headers, req.socket?.remoteAddress, settings.dispatchTimeout)
 }
 
 /**
@@ -173,7 +178,7 @@ export async function pushEntries(
       }
       budget -= result.response.size
       const response = { ...result.response, headers: { ...inherited, ...result.response.headers } }
-      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders }), response, key })
+      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders, timeout: settings.pushTimeout }), response, key })
     }
   }
 

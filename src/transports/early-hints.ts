@@ -7,7 +7,8 @@
  * for (`'always'`).
  */
 import type { ServerResponse } from 'node:http'
-import { Http2ServerResponse } from 'node:http2'
+import type { Http2ServerResponse } from 'node:http2'
+import { isNodeHttp2Response } from './http2/bridge.js'
 import type { SpdyResponse } from '../compat/spdy/internals.js'
 
 /** `true`: 103 over HTTP/2; `'always'`: also over HTTP/1.1; `false`: never. */
@@ -15,7 +16,7 @@ export type EarlyHintsMode = boolean | 'always'
 
 /** Whether `res` goes out over HTTP/2 (spdy or node:http2). */
 export function isHttp2Response(res: ServerResponse | Http2ServerResponse): boolean {
-  return res instanceof Http2ServerResponse || (res as SpdyResponse).spdyStream !== undefined
+  return isNodeHttp2Response(res) || (res as SpdyResponse).spdyStream !== undefined
 }
 
 /** Sends one 103 with these Link values; answers whether it did. Never throws. */

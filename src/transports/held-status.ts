@@ -4,8 +4,9 @@
  * every 204/205/304 response at once, so there the held response is a 200.
  */
 import type { ServerResponse } from 'node:http'
-import { Http2ServerResponse } from 'node:http2'
+import type { Http2ServerResponse } from 'node:http2'
+import { isNodeHttp2Response } from './http2/bridge.js'
 
 export function heldStatus(res: ServerResponse | Http2ServerResponse): 200 | 204 {
-  return res instanceof Http2ServerResponse ? 200 : 204
+  return isNodeHttp2Response(res) ? 200 : 204
 }

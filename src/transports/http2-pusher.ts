@@ -1,12 +1,14 @@
 /**
  * The Pusher for responses served by Node's http2 (`Http2ServerResponse`).
  */
-import { Http2ServerResponse, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
+import type { Http2ServerResponse, ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2'
+import { isNodeHttp2Response } from './http2/bridge.js'
 import type { ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 import {
   cancelWhenParentCloses,
+  DEFAULT_PUSH_TIMEOUT,
   pushRequestHeaders,
   registerPusherFactory,
   type PushBody,
@@ -39,8 +41,10 @@ class Http2PushStream implements PushStream {
   }
   readonly #outcome: Promise<PushOutcome>
 
-  constructor(stream: ServerHttp2Stream, path: string, parent: ServerHttp2Stream) {
+  constructor(stream: ServerHttp2Stream, path: string, parent: ServerHttp2Stream, timeout: number) {
     this.#stream = stream
+    // No activity for `timeout` ms (flow control stuck, client gone quiet): reset, release the body.
+    stream.setTimeout(timeout, () => this.cancel())
     this.id = stream.id ?? 0
     this.path = path
     let reason: string | undefined
@@ -136,7 +140,7 @@ class Http2Pusher implements Pusher {
               return
             }
             pushStream.on('error', () => {})
-            resolve(new Http2PushStream(pushStream, path, parent))
+            resolve(new Http2PushStream(pushStream, path, parent, options?.timeout ?? DEFAULT_PUSH_TIMEOUT))
           },
         )
       } catch (err) {
@@ -147,7 +151,7 @@ class Http2Pusher implements Pusher {
 }
 
 function http2PusherFor(res: ServerResponse): Pusher | undefined {
-  if (!(res instanceof Http2ServerResponse)) return undefined
+  if (!isNodeHttp2Response(res)) return undefined
   const stream = res.stream
   if (!stream || !canPushOn(stream)) return undefined
   return new Http2Pusher(res, stream)

@@ -39,7 +39,14 @@ export interface PushOptions {
    * `accept-language` and `user-agent` copied from the parent request.
    */
   requestHeaders?: IncomingHttpHeaders
+  /**
+   * A pushed stream that makes no progress for this long (a client that stopped reading,
+   * a zero flow-control window) is reset with CANCEL and its body released. Default 30 000 ms.
+   */
+  timeout?: number
 }
+
+export const DEFAULT_PUSH_TIMEOUT = 30_000
 
 export interface Pusher {
   /**

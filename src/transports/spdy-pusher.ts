@@ -7,6 +7,7 @@ import { H2PushError } from '../errors.js'
 import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../compat/spdy/internals.js'
 import {
   cancelWhenParentCloses,
+  DEFAULT_PUSH_TIMEOUT,
   pushRequestHeaders,
   registerPusherFactory,
   type PushBody,
@@ -46,8 +47,10 @@ class SpdyPushStream implements PushStream {
   }
   #outcome: Promise<PushOutcome>
 
-  constructor(stream: SpdyStream, path: string, parent: SpdyStream) {
+  constructor(stream: SpdyStream, path: string, parent: SpdyStream, timeout: number) {
     this.#stream = stream
+    // No frame for `timeout` ms (flow control stuck, client gone quiet): reset, release the body.
+    stream.setTimeout(timeout, () => this.cancel())
     this.id = stream.id
     this.path = path
     // A promise nobody answers must not hold the connection: once the parent
@@ -146,7 +149,7 @@ class SpdyPusher implements Pusher {
             reject(new H2PushError('ERR_H2PUSH_PUSH_FAILED', `push ${path}: ${err.message}`, { cause: err }))
             return
           }
-          resolve(new SpdyPushStream(stream ?? promised, path, parent))
+          resolve(new SpdyPushStream(stream ?? promised, path, parent, options?.timeout ?? DEFAULT_PUSH_TIMEOUT))
         },
       ) as SpdyStream | undefined
     })

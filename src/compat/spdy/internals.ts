@@ -90,6 +90,7 @@ export interface SpdyStream extends Duplex {
   abort(code?: string | ((err: Error | null) => void), callback?: (err: Error | null) => void): void
   pushPromise(uri: SpdyPushUri, callback: (err: Error | null, push: SpdyStream) => void): SpdyStream
   _checkEnded(callback?: (err: Error) => void): boolean
+  setTimeout(delay: number, callback?: () => void): void
 }
 
 export interface SpdyHandle {

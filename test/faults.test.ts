@@ -1,0 +1,265 @@
+/**
+ * The fault suite (short form; `npm run soak` runs the long one): a server under
+ * abuse keeps serving, raises no uncaught error or rejection, and releases its timers,
+ * streams and sockets. Loopback only, bounded in count and time.
+ */
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import http2 from 'node:http2'
+import https from 'node:https'
+import tls from 'node:tls'
+import { once } from 'node:events'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createReadStream } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import express from 'express'
+import { getPusher, pushManifest, type PushEvent, type PushOutcome } from '../src/index.js'
+import { createDemoApp } from '../routes/index.js'
+import { H2Client, h2get } from './helpers/h2.js'
+import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
+import { testCertificate } from './helpers/tls.js'
+
+const SCALE = Number(process.env['FAULT_SCALE'] ?? 1)
+const run = promisify(execFile)
+
+function resourceCounts(): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1
+  return counts
+}
+
+async function settles(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(25)
+  }
+}
+
+const problems: unknown[] = []
+process.on('uncaughtException', (err) => problems.push(err))
+process.on('unhandledRejection', (err) => problems.push(err))
+
+for (const transport of TRANSPORTS) {
+  describe(`faults (${transport})`, () => {
+    let running: Running
+    let site: string
+    const events: PushEvent[] = []
+    const bigOutcomes: PushOutcome[] = []
+    let baseline: Record<string, number>
+
+    before(async () => {
+      site = await mkdtemp(join(tmpdir(), 'h2push-faults-'))
+      await writeFile(join(site, 'big.bin'), Buffer.alloc(10 * 1024 * 1024, 1))
+      await writeFile(join(site, 'small.css'), 'a {}\n')
+      const { cert } = await testCertificate()
+      const demo = createDemoApp({ certificate: cert, logRequests: false, autoPushIntervalMs: 30, watchManifest: false })
+      const app = express()
+      app.use(pushManifest({ manifest: { '/page': { '/small.css': { type: 'style' }, '/big.bin': { type: 'fetch' } } }, root: site, watch: false, onEvent: (e) => events.push(e) }))
+      app.get('/page', (_req, res) => {
+        res.send('page')
+      })
+      // A handler pushing 10 MB by hand: the Pusher API does not cap bytes, its timeout must.
+      app.get('/push-big', async (_req, res) => {
+        const pusher = getPusher(res)
+        if (pusher) {
+          const stream = await pusher.push('/big.bin', { timeout: 300 })
+          void stream.respond(200, { 'content-type': 'application/octet-stream' }, createReadStream(join(site, 'big.bin'))).then((o) => bigOutcomes.push(o))
+        }
+        res.send('parent')
+      })
+      app.use(demo)
+      running = await startServer(app, { transport })
+      await h2get(running.url, '/crt') // warm up
+      await sleep(50)
+      baseline = resourceCounts()
+    })
+
+    after(async () => {
+      await running.close()
+    })
+
+    async function healthy(what: string): Promise<void> {
+      const res = await h2get(running.url, '/crt')
+      assert.equal(res.status, 200, `${what}: the server stopped serving`)
+      assert.deepEqual(problems, [], `${what}: uncaught errors`)
+      // Timers, TLS sockets and HTTP/2 sessions of the fault must all be released.
+      await settles(() => {
+        const now = resourceCounts()
+        return ['Timeout', 'TLSSocketWrap', 'TCPSocketWrap', 'Http2Session'].every((k) => (now[k] ?? 0) <= (baseline[k] ?? 0))
+      }, `${what}: resources back to ${JSON.stringify(baseline)} (now ${JSON.stringify(resourceCounts())})`)
+    }
+
+    test('the client resets every pushed stream (RST_STREAM CANCEL)', async () => {
+      const session = http2.connect(running.url, { rejectUnauthorized: false })
+      session.on('stream', (pushed) => {
+        pushed.on('error', () => {})
+        pushed.close(http2.constants.NGHTTP2_CANCEL)
+      })
+      await Promise.all(
+        Array.from({ length: 50 * SCALE }, async () => {
+          const req = session.request({ ':path': '/push' })
+          req.resume()
+          await once(req, 'close')
+        }),
+      )
+      session.close()
+      await healthy('RST of pushes')
+    })
+
+    test('the client destroys its TCP socket mid-push and mid-held-stream, 100 times', async () => {
+      for (let i = 0; i < 100 * SCALE; i++) {
+        let socket: tls.TLSSocket | undefined
+        const session = http2.connect(running.url, {
+          createConnection: () => (socket = tls.connect({ host: '127.0.0.1', port: running.port, rejectUnauthorized: false, ALPNProtocols: ['h2'] })),
+        })
+        session.on('error', () => {})
+        session.on('stream', (pushed) => pushed.on('error', () => {}))
+        const req = session.request({ ':path': i % 2 ? '/autoPush' : '/push' })
+        req.on('error', () => {})
+        await once(req, 'response')
+        if (i % 2) await sleep(35) // a push in flight on the held stream
+        socket!.destroy() // the TCP connection goes, no GOAWAY, no RST_STREAM
+        await once(session, 'close')
+      }
+      await healthy('socket destroyed')
+    })
+
+    test('clients with push disabled hammer a manifest route: every answer 200 with the Link', async () => {
+      const clients = Array.from({ length: 5 }, () => new H2Client(running.url, { enablePush: false }))
+      try {
+        const results = await Promise.all(clients.flatMap((c) => Array.from({ length: 100 * SCALE }, () => c.request('/push'))))
+        for (const res of results) {
+          assert.equal(res.status, 200)
+          assert.equal(res.pushes.length, 0)
+          assert.match(String(res.headers['link']), /<\/crt>/)
+        }
+      } finally {
+        await Promise.all(clients.map((c) => c.close()))
+      }
+      await healthy('push disabled')
+    })
+
+    test('a client that never reads (zero window): the manifest does not push 10 MB; a hand push stalls and is dropped', async () => {
+      events.length = 0
+      const session = http2.connect(running.url, { rejectUnauthorized: false, settings: { initialWindowSize: 0 } })
+      session.on('error', () => {})
+      session.on('stream', (pushed) => pushed.on('error', () => {}))
+      const page = session.request({ ':path': '/page' })
+      page.on('error', () => {})
+      await once(page, 'response')
+      await settles(() => events.some((e) => e.type === 'skipped' && e.url === '/big.bin'), 'the 10 MB entry to be skipped')
+      assert.ok(events.some((e) => e.type === 'skipped' && e.url === '/big.bin' && e.reason === 'bytes'))
+      const rssBefore = process.memoryUsage().rss
+      const big = session.request({ ':path': '/push-big' })
+      big.on('error', () => {})
+      await once(big, 'response')
+      await settles(() => bigOutcomes.length === 1, 'the stalled push to be dropped', 5000)
+      assert.equal(bigOutcomes[0]!.status, 'cancelled')
+      assert.ok(bigOutcomes[0]!.bytes < 2 * 1024 * 1024, `${bigOutcomes[0]!.bytes} bytes read from the 10 MB file for a client that reads nothing`)
+      assert.ok(process.memoryUsage().rss - rssBefore < 32 * 1024 * 1024, 'memory grew with the stalled push')
+      session.destroy()
+      await healthy('zero window')
+    })
+
+    test('GOAWAY from the client with pushes in flight', async () => {
+      for (let i = 0; i < 20 * SCALE; i++) {
+        const session = http2.connect(running.url, { rejectUnauthorized: false })
+        session.on('error', () => {})
+        session.on('stream', (pushed) => pushed.on('error', () => {}))
+        const req = session.request({ ':path': '/autoPush' })
+        req.on('error', () => {})
+        await once(req, 'response')
+        await sleep(40)
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR)
+        session.destroy()
+      }
+      await healthy('client GOAWAY')
+    })
+
+    test('1000 concurrent /autoPush streams that all leave at once', async () => {
+      const sessions = Array.from({ length: 10 }, () => {
+        const s = http2.connect(running.url, { rejectUnauthorized: false, settings: { enablePush: false } })
+        s.on('error', () => {})
+        return s
+      })
+      const streams = sessions.flatMap((s) =>
+        Array.from({ length: 100 * SCALE }, () => {
+          const req = s.request({ ':path': '/autoPush' })
+          req.on('error', () => {})
+          return req
+        }),
+      )
+      await Promise.all(streams.map((req) => once(req, 'response')))
+      assert.ok(resourceCounts()['Timeout']! >= 100, 'the held streams have their timers')
+      for (const s of sessions) s.destroy()
+      await healthy('1000 held streams left')
+    })
+
+    test('bad input on the wire: invalid :path, oversized headers, /push over HTTP/1.1', async () => {
+      for (const path of ['/../etc/passwd', '/%00', '/%2e%2e/secret', '/push?%zz']) {
+        const res = await h2get(running.url, path)
+        assert.ok(res.status >= 200 && res.status < 500, `${path}: ${res.status}`)
+      }
+      const huge = await new Promise<number | string>((resolve) => {
+        const session = http2.connect(running.url, { rejectUnauthorized: false, maxSendHeaderBlockLength: 1 << 20 })
+        session.on('error', (e) => resolve(`session error ${e.message}`))
+        const req = session.request({ ':path': '/crt', 'x-big': 'x'.repeat(200_000) })
+        req.on('response', (h) => resolve(Number(h[':status'])))
+        req.on('error', (e: Error) => resolve(`stream error ${e.message}`))
+        req.on('close', () => {
+          resolve(`closed ${req.rstCode}`)
+          session.destroy()
+        })
+        req.end()
+      })
+      assert.notEqual(huge, 200, 'a 200 KB header was accepted')
+      const http1 = await new Promise<number>((resolve, reject) => {
+        https
+          .get(`${running.url}/push`, { rejectUnauthorized: false, agent: false, ALPNProtocols: ['http/1.1'] } as https.RequestOptions, (res) => {
+            res.resume()
+            resolve(res.statusCode ?? 0)
+          })
+          .on('error', reject)
+      })
+      assert.equal(http1, 200)
+      // A TLS client that sends garbage instead of the HTTP/2 preface.
+      const garbage = tls.connect({ host: '127.0.0.1', port: running.port, rejectUnauthorized: false, ALPNProtocols: ['h2'] })
+      garbage.on('error', () => {})
+      await once(garbage, 'secureConnect')
+      garbage.end('GET / HTTP/9.9\r\n\r\n\u0000\u0001garbage')
+      await once(garbage, 'close')
+      await healthy('bad input')
+    })
+  })
+}
+
+describe('load (short form)', () => {
+  test('h2load: 20 000 requests over 100 connections across /crt, a manifest route and a plain route, zero failures', async () => {
+    const { cert } = await testCertificate()
+    const app = express()
+    app.use(createDemoApp({ certificate: cert, logRequests: false, watchManifest: false }))
+    const running: Running = await startServer(app)
+    try {
+      await run('h2load', ['-n', '2000', '-c', '10', `${running.url}/crt`])
+      const rssWarm = process.memoryUsage().rss
+      const { stdout } = await run('h2load', ['-n', String(20_000 * SCALE), '-c', '100', '-m', '10', `${running.url}/crt`, `${running.url}/push`, `${running.url}/`], {
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 120_000,
+      })
+      const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
+      assert.ok(m, stdout)
+      assert.equal(Number(m[2]), 20_000 * SCALE, stdout)
+      assert.equal(Number(m[3]), 0)
+      assert.equal(Number(m[4]), 0)
+      const growth = process.memoryUsage().rss - rssWarm
+      assert.ok(growth < 128 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MB under load`)
+    } finally {
+      await running.close()
+    }
+  })
+})
