@@ -107,7 +107,7 @@ for (const transport of TRANSPORTS) {
           await once(req, 'close')
         }),
       )
-      session.close()
+      session.destroy()
       await healthy('RST of pushes')
     })
 
@@ -200,24 +200,11 @@ for (const transport of TRANSPORTS) {
       await healthy('1000 held streams left')
     })
 
-    test('bad input on the wire: invalid :path, oversized headers, /push over HTTP/1.1', async () => {
+    test('bad input on the wire: invalid :path, /push over HTTP/1.1, garbage instead of the preface', async () => {
       for (const path of ['/../etc/passwd', '/%00', '/%2e%2e/secret', '/push?%zz']) {
         const res = await h2get(running.url, path)
         assert.ok(res.status >= 200 && res.status < 500, `${path}: ${res.status}`)
       }
-      const huge = await new Promise<number | string>((resolve) => {
-        const session = http2.connect(running.url, { rejectUnauthorized: false, maxSendHeaderBlockLength: 1 << 20 })
-        session.on('error', (e) => resolve(`session error ${e.message}`))
-        const req = session.request({ ':path': '/crt', 'x-big': 'x'.repeat(200_000) })
-        req.on('response', (h) => resolve(Number(h[':status'])))
-        req.on('error', (e: Error) => resolve(`stream error ${e.message}`))
-        req.on('close', () => {
-          resolve(`closed ${req.rstCode}`)
-          session.destroy()
-        })
-        req.end()
-      })
-      assert.notEqual(huge, 200, 'a 200 KB header was accepted')
       const http1 = await new Promise<number>((resolve, reject) => {
         https
           .get(`${running.url}/push`, { rejectUnauthorized: false, agent: false, ALPNProtocols: ['http/1.1'] } as https.RequestOptions, (res) => {
@@ -232,8 +219,30 @@ for (const transport of TRANSPORTS) {
       garbage.on('error', () => {})
       await once(garbage, 'secureConnect')
       garbage.end('GET / HTTP/9.9\r\n\r\n\u0000\u0001garbage')
-      await once(garbage, 'close')
+      await Promise.race([once(garbage, 'close'), sleep(2000)])
+      garbage.destroy()
       await healthy('bad input')
+    })
+
+    test('an oversized header block is refused, and the server keeps serving', async () => {
+      const openSessions: http2.ClientHttp2Session[] = []
+      const huge = await new Promise<number | string>((resolve) => {
+        setTimeout(() => resolve('no answer in 3 s'), 3000).unref()
+        const session = http2.connect(running.url, { rejectUnauthorized: false, maxSendHeaderBlockLength: 1 << 20 })
+        openSessions.push(session)
+        session.on('error', (e) => resolve(`session error ${e.message}`))
+        const req = session.request({ ':path': '/crt', 'x-big': 'x'.repeat(200_000) })
+        req.on('response', (h) => resolve(Number(h[':status'])))
+        req.on('error', (e: Error) => resolve(`stream error ${e.message}`))
+        req.on('close', () => resolve(`closed ${req.rstCode}`))
+        req.end()
+      }).finally(() => undefined)
+      for (const s of openSessions.splice(0)) s.destroy()
+      assert.notEqual(huge, 200, 'a 200 KB header was accepted')
+      assert.equal((await h2get(running.url, '/crt')).status, 200)
+      assert.deepEqual(problems, [])
+      // Not checked here: released sockets. On node:http2 the server session of such a
+      // client lingers until shutdown (seen with Node 20); see the notes of this suite.
     })
   })
 }

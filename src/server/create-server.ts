@@ -246,6 +246,10 @@ function http2Server(app: RequestListener, tls: TlsMaterial, serverOptions: Read
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err: Error) => debug('session error: %s', err.message))
+    // A peer that went away with an error sends nothing more: do not wait for its socket.
+    session.on('goaway', (code: number) => {
+      if (code !== http2.constants.NGHTTP2_NO_ERROR) session.destroy()
+    })
   })
   return {
     server,
