@@ -4,13 +4,13 @@
 import type { Http2ServerResponse, ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2'
 import { isNodeHttp2Response } from './http2/bridge.js'
 import type { ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 import {
   cancelWhenParentCloses,
   DEFAULT_PUSH_TIMEOUT,
   pushRequestHeaders,
   registerPusherFactory,
+  writePushBody,
   type PushBody,
   type PushOptions,
   type PushOutcome,
@@ -76,20 +76,9 @@ class Http2PushStream implements PushStream {
       stream.destroy(err as Error)
       return this.#outcome
     }
-    if (body === undefined) {
-      stream.end()
-    } else if (body instanceof Readable) {
-      body.on('data', (chunk: Buffer) => {
-        this.#bytes += chunk.length
-      })
-      body.once('error', (err) => stream.destroy(err))
-      stream.once('close', () => body.destroy())
-      body.pipe(stream)
-    } else {
-      const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : Buffer.from(body)
-      this.#bytes = buf.length
-      stream.end(buf)
-    }
+    writePushBody(stream, body, (bytes) => {
+      this.#bytes += bytes
+    })
     return this.#outcome
   }
 

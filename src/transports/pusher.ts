@@ -3,7 +3,7 @@
  * `getPusher(res)` answers a Pusher when this response can push, else `undefined`.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 
 /** What became of a pushed response once its stream closed. */
@@ -175,4 +175,24 @@ export function cancelWhenParentCloses(
   pending.add(push)
   const set = pending
   return { settled: () => set.delete(push) }
+}
+
+/**
+ * Writes a pushed body to its stream and ends it: a Readable is piped (and destroyed
+ * if the stream closes first), anything else written at once. `counted` hears the
+ * body bytes handed to the stream.
+ */
+export function writePushBody(stream: Writable, body: PushBody | undefined, counted: (bytes: number) => void): void {
+  if (body === undefined) {
+    stream.end()
+  } else if (body instanceof Readable) {
+    body.on('data', (chunk: Buffer) => counted(chunk.length))
+    body.once('error', (err) => stream.destroy(err))
+    stream.once('close', () => body.destroy())
+    body.pipe(stream)
+  } else {
+    const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : Buffer.from(body)
+    counted(buf.length)
+    stream.end(buf)
+  }
 }

@@ -2,7 +2,6 @@
  * The Pusher for responses served by spdy (HTTP/2 over spdy-transport).
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../compat/spdy/internals.js'
 import {
@@ -10,6 +9,7 @@ import {
   DEFAULT_PUSH_TIMEOUT,
   pushRequestHeaders,
   registerPusherFactory,
+  writePushBody,
   type PushBody,
   type PushOptions,
   type PushOutcome,
@@ -31,9 +31,6 @@ function parentIsOpen(stream: SpdyStream): boolean {
   )
 }
 
-function toBuffer(body: Exclude<PushBody, Readable>): Buffer {
-  return typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : Buffer.from(body)
-}
 
 class SpdyPushStream implements PushStream {
   readonly id: number
@@ -75,20 +72,9 @@ class SpdyPushStream implements PushStream {
     if (stream._spdyState.aborted || writableEnded(stream)) return this.#outcome
     this.#responded = true
     stream.respond(status, headers)
-    if (body === undefined) {
-      stream.end()
-    } else if (body instanceof Readable) {
-      body.on('data', (chunk: Buffer) => {
-        this.#bytes += chunk.length
-      })
-      body.once('error', (err) => stream.destroy(err))
-      stream.once('close', () => body.destroy())
-      body.pipe(stream)
-    } else {
-      const buf = toBuffer(body)
-      this.#bytes = buf.length
-      stream.end(buf)
-    }
+    writePushBody(stream, body, (bytes) => {
+      this.#bytes += bytes
+    })
     return this.#outcome
   }
 
