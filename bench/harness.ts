@@ -65,21 +65,46 @@ export function median(xs: readonly number[]): number {
   return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN
 }
 
-/** Loads `path` on each mode's server, alternating, and prints the table; the first mode is the baseline. */
-export async function compare(name: string, title: string, path: string, modes: readonly string[]): Promise<void> {
+export interface LoadResult {
+  rate: number
+  failed: number
+  errored: number
+}
+
+/** h2load on `path`: requests per second. */
+export function h2loadOn(path: string): (port: number) => Promise<LoadResult> {
+  return async (port) => {
+    const r = await h2load(port, path)
+    return { rate: r.rps, failed: r.failed, errored: r.errored }
+  }
+}
+
+/** Loads `path` on each mode's server with h2load, alternating, and prints the table; the first mode is the baseline. */
+export function compare(name: string, title: string, path: string, modes: readonly string[]): Promise<void> {
+  return compareWith(name, `${title}: GET ${path}, h2load -n ${REQUESTS} -c ${CLIENTS} -m ${STREAMS}`, 'req/s', modes, h2loadOn(path))
+}
+
+/** Runs `load` on each mode's server, alternating rounds, and prints medians and ratios to the first mode. */
+export async function compareWith(
+  name: string,
+  title: string,
+  unit: string,
+  modes: readonly string[],
+  load: (port: number) => Promise<LoadResult>,
+): Promise<void> {
   await requireH2load()
   const servers = new Map<string, BenchServer>()
   for (const mode of modes) servers.set(mode, await startServer(mode))
   const results = new Map(modes.map((m) => [m, { rps: [] as number[], failed: 0, errored: 0 }]))
   try {
-    for (const mode of modes) if (servers.get(mode)!.port !== undefined) await h2load(servers.get(mode)!.port!, path) // warm-up
+    for (const mode of modes) if (servers.get(mode)!.port !== undefined) await load(servers.get(mode)!.port!) // warm-up
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of round % 2 ? [...modes].reverse() : modes) {
         const port = servers.get(mode)!.port
         if (port === undefined) continue
-        const r = await h2load(port, path)
+        const r = await load(port)
         const into = results.get(mode)!
-        into.rps.push(r.rps)
+        into.rps.push(r.rate)
         into.failed += r.failed
         into.errored += r.errored
       }
@@ -88,8 +113,8 @@ export async function compare(name: string, title: string, path: string, modes: 
     for (const s of servers.values()) s.child.kill('SIGTERM')
   }
   const base = median(results.get(modes[0]!)!.rps)
-  console.log(`\n${title}: GET ${path}, h2load -n ${REQUESTS} -c ${CLIENTS} -m ${STREAMS}, ${ROUNDS} alternating rounds, Node ${process.version}\n`)
-  console.log(`| server | median req/s | rounds | failed | errored | vs ${modes[0]} |`)
+  console.log(`\n${title}, ${ROUNDS} alternating rounds, Node ${process.version}\n`)
+  console.log(`| server | median ${unit} | rounds | failed | errored | vs ${modes[0]} |`)
   console.log('|---|---|---|---|---|---|')
   for (const mode of modes) {
     const server = servers.get(mode)!
@@ -105,6 +130,6 @@ export async function compare(name: string, title: string, path: string, modes: 
   await mkdir(new URL('results/', import.meta.url), { recursive: true })
   await writeFile(
     new URL(`results/${name}.json`, import.meta.url),
-    JSON.stringify({ node: process.version, path, REQUESTS, CLIENTS, STREAMS, results: Object.fromEntries(results) }, null, 2),
+    JSON.stringify({ node: process.version, title, unit, results: Object.fromEntries(results) }, null, 2),
   )
 }

@@ -6,11 +6,18 @@
  * - http2:          the demo app through createServer({ transport: 'http2' }) (node:http2)
  * - plain:          helmet + a small route, through createServer
  * - plain+manifest: the same with pushManifest mounted (the route is not in the manifest)
+ * - push-handwritten: GET /p pushes 3 static assets with spdy's own res.push (no middleware)
+ * - push-manifest:  GET /p pushes the same 3 assets through pushManifest (files under root)
+ * - push-dynamic:   the same 3 assets pushed through pushManifest, produced by dispatching to routes
  */
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:https'
 import express from 'express'
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import etag from 'etag'
 import { createServer, generateLocalhostCertificate, pushManifest } from '../src/index.js'
 import { security } from '../middleware/security.js'
 import { createDemoApp } from '../routes/index.js'
@@ -40,8 +47,53 @@ function plainApp(withManifest: boolean) {
   return app
 }
 
+const ASSET_BYTES = Number(process.env['ASSET_BYTES'] ?? 1024)
+const ASSETS = ['/a.css', '/b.js', '/c.js'] as const
+const assetDir = mkdtempSync(join(tmpdir(), 'h2push-bench-assets-'))
+for (const [i, url] of ASSETS.entries()) writeFileSync(join(assetDir, url), Buffer.alloc(ASSET_BYTES, 97 + i))
+
+function pushApp(mode: string) {
+  const app = express()
+  const noCaching = { diarySize: 0, cacheDigest: false, earlyHints: false, watch: false } as const
+  const manifest = { '/p': Object.fromEntries(ASSETS.map((url) => [url, { type: url.endsWith('.css') ? 'style' : 'script' }])) }
+  if (mode === 'push-manifest') app.use(pushManifest({ manifest, root: assetDir, ...noCaching }))
+  if (mode === 'push-dynamic') {
+    app.use(pushManifest({ manifest, ...noCaching }))
+    for (const url of ASSETS) {
+      const body = readFileSync(join(assetDir, url))
+      app.get(url, (_req, res) => {
+        res.set('cache-control', 'public, max-age=0').type(url.endsWith('.css') ? 'css' : 'js').send(body)
+      })
+    }
+  }
+  if (mode === 'push-handwritten') {
+    const bodies = ASSETS.map((url) => [url, readFileSync(join(assetDir, url))] as const)
+    app.get('/p', (_req, res) => {
+      const push = (res as unknown as { push?: (path: string, h: object) => NodeJS.WritableStream & { on(e: string, f: () => void): void } }).push
+      if (push) {
+        for (const [url, body] of bodies) {
+          const stream = push.call(res, url, {
+            request: { accept: '*/*' },
+            response: { 'content-type': url.endsWith('.css') ? 'text/css' : 'text/javascript', 'content-length': String(body.length), etag: etag(body), 'cache-control': 'public, max-age=0' },
+          })
+          stream.on('error', () => {})
+          stream.end(body)
+        }
+      }
+      res.send('page')
+    })
+    return app
+  }
+  app.get('/p', (_req, res) => {
+    res.send('page')
+  })
+  return app
+}
+
 let server: Server
-if (mode === 'stock') {
+if (mode.startsWith('push-')) {
+  server = await createServer(pushApp(mode), { ...tls, handleSignals: true })
+} else if (mode === 'stock') {
   const spdy = createRequire(import.meta.url)('spdy') as { createServer(o: object, a: unknown): Server }
   server = spdy.createServer({ key: tls.key, cert: tls.cert }, createDemoApp({ certificate: tls.cert, logRequests: false, watchManifest: false }))
 } else if (mode === 'compat' || mode === 'http2') {

@@ -48,7 +48,7 @@ export interface PushManifestOptions {
   earlyHints?: boolean | 'always'
   /** A pushed stream with no progress for this long (ms) is reset and its body released. Default 30000. */
   pushTimeout?: number
-  /** How many pushed resources each HTTP/2 connection remembers (never pushed twice on it). Default 256. */
+  /** How many pushed resources each HTTP/2 connection remembers (never pushed twice on it); 0 turns the diary off. Default 256. */
   diarySize?: number
   /**
    * The cache digest cookie: remembers across connections what a client was pushed, so a
@@ -111,7 +111,7 @@ const OPTION_TYPES = {
   cacheControl: 'string',
   dispatchTimeout: 'positive integer',
   earlyHints: [true, false, 'always'] as unknown as readonly string[],
-  diarySize: 'positive integer',
+  diarySize: 'non-negative number',
   pushTimeout: 'positive integer',
   cacheDigest: 'boolean or object',
   onEvent: 'function',

@@ -12,6 +12,7 @@ export class PushDiary {
   }
 
   add(key: string): void {
+    if (this.size === 0) return
     this.#keys.delete(key)
     this.#keys.add(key)
     if (this.#keys.size > this.size) this.#keys.delete(this.#keys.values().next().value as string)

@@ -4,7 +4,7 @@
  * GET). Only a cacheable 200 is pushed.
  */
 import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { extname, resolve, sep } from 'node:path'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
@@ -34,6 +34,26 @@ export function fileUnderRoot(root: string, url: string): string | undefined {
   return file.startsWith(root.endsWith(sep) ? root : root + sep) ? file : undefined
 }
 
+/** Files up to this size are kept in memory between pushes (until their size or mtime changes). */
+const SMALL_FILE = 64 * 1024
+const SMALL_FILES_KEPT = 256
+const smallFiles = new Map<string, { size: number; mtimeMs: number; body: Buffer }>()
+
+async function smallFileBody(file: string, size: number, mtimeMs: number): Promise<Buffer | undefined> {
+  const kept = smallFiles.get(file)
+  if (kept && kept.size === size && kept.mtimeMs === mtimeMs) return kept.body
+  let body: Buffer
+  try {
+    body = await readFile(file)
+  } catch {
+    return undefined
+  }
+  if (body.length !== size) return undefined // changed while reading: stream it this time
+  if (smallFiles.size >= SMALL_FILES_KEPT) smallFiles.delete(smallFiles.keys().next().value as string)
+  smallFiles.set(file, { size, mtimeMs, body })
+  return body
+}
+
 export async function loadFile(file: string, cacheControl: string): Promise<PushableResponse | undefined> {
   let stats
   try {
@@ -42,6 +62,8 @@ export async function loadFile(file: string, cacheControl: string): Promise<Push
     return undefined
   }
   if (!stats.isFile()) return undefined
+  // One stat per push keeps ETag and content fresh; small bodies skip open/read/close.
+  const small = stats.size <= SMALL_FILE ? await smallFileBody(file, stats.size, stats.mtimeMs) : undefined
   return {
     size: stats.size,
     headers: {
@@ -51,7 +73,7 @@ export async function loadFile(file: string, cacheControl: string): Promise<Push
       'last-modified': stats.mtime.toUTCString(),
       'cache-control': cacheControl,
     },
-    body: () => createReadStream(file),
+    body: small ? () => small : () => createReadStream(file),
   }
 }
 
