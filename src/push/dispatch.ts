@@ -10,6 +10,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { inject } from 'light-my-request'
+import { ownMembers } from '../own-members.js'
 
 export interface DispatchedResponse {
   status: number
@@ -31,13 +32,6 @@ export function isDispatched(req: object): boolean {
 }
 
 let injectionMembers: Promise<[PropertyDescriptorMap, PropertyDescriptorMap]> | undefined
-
-function ownMembers(proto: object): PropertyDescriptorMap {
-  const descriptors: PropertyDescriptorMap = { ...Object.getOwnPropertyDescriptors(proto) }
-  Reflect.deleteProperty(descriptors, 'constructor')
-  for (const descriptor of Object.values(descriptors)) descriptor.configurable = true
-  return descriptors
-}
 
 /** The members of light-my-request's Request/Response prototypes, read once from a probe injection. */
 function probeInjectionMembers(): Promise<[PropertyDescriptorMap, PropertyDescriptorMap]> {

@@ -15,13 +15,7 @@ import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:h
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { H2PushError } from '../../errors.js'
 import { markBodyOfUnknownLength } from '../request-body.js'
-
-function ownMembers(proto: object): PropertyDescriptorMap {
-  const descriptors: PropertyDescriptorMap = { ...Object.getOwnPropertyDescriptors(proto) }
-  Reflect.deleteProperty(descriptors, 'constructor')
-  for (const descriptor of Object.values(descriptors)) descriptor.configurable = true
-  return descriptors
-}
+import { ownMembers } from '../../own-members.js'
 
 const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype)
 const RESPONSE_MEMBERS = ownMembers(http2.Http2ServerResponse.prototype)
