@@ -50,6 +50,7 @@ for (const transport of TRANSPORTS) {
     let site: string
     const events: PushEvent[] = []
     const bigOutcomes: PushOutcome[] = []
+    const threeOutcomes: PushOutcome[] = []
     let baseline: Record<string, number>
 
     before(async () => {
@@ -69,6 +70,17 @@ for (const transport of TRANSPORTS) {
         if (pusher) {
           const stream = await pusher.push('/big.bin', { timeout: 300 })
           void stream.respond(200, { 'content-type': 'application/octet-stream' }, createReadStream(join(site, 'big.bin'))).then((o) => bigOutcomes.push(o))
+        }
+        res.send('parent')
+      })
+      // Three hand pushes of 100 KB: with one stream allowed and nothing read, two wait for a slot.
+      app.get('/push-three', async (_req, res) => {
+        const pusher = getPusher(res)
+        if (pusher) {
+          for (const name of ['one', 'two', 'three']) {
+            const stream = await pusher.push(`/${name}.bin`, { timeout: 200 })
+            void stream.respond(200, { 'content-type': 'application/octet-stream' }, Buffer.alloc(100 * 1024, 2)).then((o) => threeOutcomes.push(o))
+          }
         }
         res.send('parent')
       })
@@ -164,6 +176,36 @@ for (const transport of TRANSPORTS) {
       assert.ok(process.memoryUsage().rss - rssBefore < 32 * 1024 * 1024, 'memory grew with the stalled push')
       session.destroy()
       await healthy('zero window')
+    })
+
+    test('a client that allows one stream at a time and reads nothing: waiting pushes time out in turn, nothing is held', async () => {
+      const session = http2.connect(running.url, { rejectUnauthorized: false, settings: { maxConcurrentStreams: 1, initialWindowSize: 0 } })
+      session.on('error', () => {})
+      session.on('stream', (pushed) => pushed.on('error', () => {}))
+      const parent = session.request({ ':path': '/push-three' })
+      parent.on('error', () => {})
+      await once(parent, 'response')
+      await settles(() => threeOutcomes.length === 3, 'the three stalled pushes to be dropped', 5000)
+      assert.deepEqual(threeOutcomes.map((o) => o.status), ['cancelled', 'cancelled', 'cancelled'])
+      session.destroy()
+      await healthy('one stream at a time, zero window')
+    })
+
+    test('a client that allows one stream at a time and resets every push', async () => {
+      for (let i = 0; i < 20 * SCALE; i++) {
+        const session = http2.connect(running.url, { rejectUnauthorized: false, settings: { maxConcurrentStreams: 1 } })
+        session.on('error', () => {})
+        session.on('stream', (pushed) => {
+          pushed.on('error', () => {})
+          pushed.close(http2.constants.NGHTTP2_CANCEL)
+        })
+        const req = session.request({ ':path': '/push-three' })
+        req.on('error', () => {})
+        req.resume()
+        await once(req, 'close')
+        session.destroy()
+      }
+      await healthy('one stream at a time, pushes reset')
     })
 
     test('GOAWAY from the client with pushes in flight', async () => {

@@ -17,7 +17,7 @@ import { pushManifest, type PushEvent, type PushManifest, type PushManifestOptio
 import { security } from '../middleware/security.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
-import { nghttp, requestStreamId } from './helpers/nghttp.js'
+import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
 
 const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
 
@@ -78,6 +78,21 @@ for (const transport of TRANSPORTS) describe(`pushManifest on ${transport}`, () 
     assert.equal(promises.length, 3)
     assert.ok(promises.every((i) => i < headers), `HEADERS at #${headers}, PUSH_PROMISEs at ${promises.join(', ')}`)
     assert.deepEqual(promises.map((i) => frames[i]!.promisedId), [2, 4, 6])
+  })
+
+  test("the client's SETTINGS_MAX_CONCURRENT_STREAMS holds for pushed streams (nghttp -m 3 --max-concurrent-streams=N)", async () => {
+    for (const limit of [1, 2]) {
+      const { frames, stderr } = await nghttp(`${running.url}/page`, ['-m', '3', `--max-concurrent-streams=${limit}`])
+      assert.doesNotMatch(stderr, /not processed/, `limit ${limit}: ${stderr}`)
+      assert.equal(frames.filter((f) => f.type === 'GOAWAY').length, 1, 'only the client’s closing GOAWAY')
+      const promised = frames.filter((f) => f.dir === 'recv' && f.type === 'PUSH_PROMISE').map((f) => f.promisedId!)
+      // The first request pushes all three; the connection's diary may skip them for the others.
+      assert.ok(promised.length >= 3, `${promised.length} pushes`)
+      const ended = new Set(frames.filter((f) => f.dir === 'recv' && (f.type === 'DATA' || f.type === 'HEADERS') && f.streamId % 2 === 0 && (f.flags & END_STREAM) !== 0).map((f) => f.streamId))
+      assert.deepEqual([...ended].sort((a, b) => a - b), [...promised].sort((a, b) => a - b), 'every push ends with END_STREAM')
+      const most = mostOpenPushedStreams(frames)
+      assert.ok(most >= 1 && most <= limit, `${most} pushed streams open at once, the client allows ${limit}`)
+    }
   })
 
   test('pushed bodies and headers equal what a GET returns, static and dispatched, with helmet headers', async () => {

@@ -10,7 +10,7 @@ import express from 'express'
 import compression from 'compression'
 import { H2Client, h2get } from './helpers/h2.js'
 import { spawnDemo, startServer, startDemo, type ChildServer, type Running } from './helpers/server.js'
-import { nghttp, requestStreamId, END_STREAM } from './helpers/nghttp.js'
+import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
 import type { SpdyConnection, SpdyRequest } from '../src/compat/spdy/internals.js'
 
 function deferred<T = void>() {
@@ -80,6 +80,18 @@ describe('spdy compatibility layer (in-process server)', () => {
       push.end('pushed')
       res.end('parent')
     })
+    app.get('/raw-push3', (_req, res) => {
+      // spdy's own push API sends each PUSH_PROMISE and its response HEADERS together.
+      for (const name of ['a', 'b', 'c']) {
+        const push = (res as unknown as { push: (p: string, h: object) => NodeJS.WritableStream }).push(`/${name}.txt`, {
+          request: { accept: '*/*' },
+          response: { 'content-type': 'text/plain' },
+        })
+        push.on('error', () => {})
+        push.end(name.repeat(3000))
+      }
+      res.end('parent')
+    })
     running = await startServer(app)
   })
   after(() => running.close())
@@ -136,6 +148,19 @@ describe('spdy compatibility layer (in-process server)', () => {
       assert.ok(data.at(-1)!.flags & END_STREAM, `run ${run}: no END_STREAM`)
       const rst = frames.find((f) => f.dir === 'recv' && f.type === 'RST_STREAM')
       assert.equal(rst, undefined, `run ${run}: server sent RST_STREAM ${rst?.errorCode}`)
+    }
+  })
+
+  test("pushed streams stay within the client's SETTINGS_MAX_CONCURRENT_STREAMS, through spdy's own res.push too", async () => {
+    // Stock spdy ignores the setting: libnghttp2 answers HEADERS for a pushed stream
+    // over the limit with GOAWAY(PROTOCOL_ERROR), and every request on it is lost.
+    for (let run = 0; run < 5; run++) {
+      const { frames, stderr } = await nghttp(`${running.url}/raw-push3`, ['-m', '2', '--max-concurrent-streams=1'])
+      assert.doesNotMatch(stderr, /not processed/, `run ${run}: ${stderr}`)
+      assert.equal(mostOpenPushedStreams(frames), 1, `run ${run}`)
+      const bodies = new Map<number, number>()
+      for (const f of frames) if (f.dir === 'recv' && f.type === 'DATA' && f.streamId % 2 === 0) bodies.set(f.streamId, (bodies.get(f.streamId) ?? 0) + f.length)
+      assert.deepEqual([...bodies.values()], [3000, 3000, 3000, 3000, 3000, 3000], `run ${run}: six whole pushed bodies`)
     }
   })
 

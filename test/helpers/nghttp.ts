@@ -66,3 +66,23 @@ export function requestStreamId(frames: Frame[]): number {
   if (!headers) throw new Error('no request HEADERS in trace')
   return headers.streamId
 }
+
+/**
+ * The most pushed streams open at once in a trace: a pushed stream opens with its
+ * response HEADERS and closes with END_STREAM or RST_STREAM (RFC 9113 §5.1; reserved
+ * streams do not count towards SETTINGS_MAX_CONCURRENT_STREAMS).
+ */
+export function mostOpenPushedStreams(frames: Frame[]): number {
+  const open = new Set<number>()
+  let most = 0
+  for (const f of frames) {
+    if (f.dir !== 'recv' || f.streamId === 0 || f.streamId % 2 !== 0) continue
+    if (f.type === 'HEADERS') open.add(f.streamId)
+    if (f.type === 'RST_STREAM' || ((f.type === 'DATA' || f.type === 'HEADERS') && (f.flags & END_STREAM) !== 0)) {
+      most = Math.max(most, open.size)
+      open.delete(f.streamId)
+    }
+    most = Math.max(most, open.size)
+  }
+  return most
+}

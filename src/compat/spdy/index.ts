@@ -13,6 +13,7 @@ import {
   releaseFailedPushes,
   removeStreamOnce,
 } from './connection.js'
+import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import type { SpdyModule } from './internals.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
@@ -55,10 +56,17 @@ export function installSpdyCompat(): SpdyModule {
 
   const connProto = transport.Connection.prototype
   connProto._handleFrame = ignoreFramesForClosedStreams(connProto._handleFrame)
-  connProto._handleSettings = keepPushSetting(connProto._handleSettings)
+  connProto._handleSettings = recordPeerStreamLimit(keepPushSetting(connProto._handleSettings))
   connProto._removeStream = removeStreamOnce(connProto._removeStream)
   connProto._goaway = goaway
   connProto['pushPromise'] = releaseFailedPushes(connProto['pushPromise'] as Parameters<typeof releaseFailedPushes>[0])
+
+  const streamProto = transport.Stream.prototype
+  streamProto.respond = respondWithinStreamLimit(streamProto.respond)
+  streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
+
+  const framerProto = transport.protocol.http2.framer.prototype
+  framerProto.dataFrame = reportEndStreamWritten(framerProto.dataFrame)
 
   marked[installed] = true
   return spdy

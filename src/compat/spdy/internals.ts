@@ -91,6 +91,9 @@ export interface SpdyStream extends Duplex {
   pushPromise(uri: SpdyPushUri, callback: (err: Error | null, push: SpdyStream) => void): SpdyStream
   _checkEnded(callback?: (err: Error) => void): boolean
   setTimeout(delay: number, callback?: () => void): void
+  /** Holds writes (in order) until as many `_hardUncork()` calls. */
+  _hardCork(): void
+  _hardUncork(): void
 }
 
 export interface SpdyHandle {
@@ -130,4 +133,14 @@ export interface SpdyModule {
 export interface SpdyTransportModule {
   Connection: { prototype: SpdyConnection & Record<string, unknown> }
   Stream: { prototype: SpdyStream & Record<string, unknown> }
+  protocol: {
+    http2: {
+      /** The HTTP/2 Framer constructor (the module's export). */
+      framer: {
+        prototype: {
+          dataFrame(this: SpdyFramer, frame: { id: number; fin?: boolean }, callback?: (err?: Error | null) => void): void
+        }
+      }
+    }
+  }
 }
