@@ -31,8 +31,13 @@ interface BenchServer {
   error: string
 }
 
+/** CPU_PROF=1: each server writes a V8 CPU profile on exit (read it with bench/profile.ts). */
+export const PROFILE_DIR = 'bench/results/profiles'
+
 async function startServer(mode: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
+  // One folder per server: the main thread's profile is the one with thread id 0 in its name.
+  const profile = process.env['CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${mode}`] : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/server.ts'], {
     cwd: root,
     env: { ...process.env, MODE: mode, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,7 +115,15 @@ export async function compareWith(
       }
     }
   } finally {
-    for (const s of servers.values()) s.child.kill('SIGTERM')
+    // Wait for the exits: a CPU profile is written as the process exits.
+    await Promise.all(
+      [...servers.values()].map((s) => {
+        if (s.child.exitCode !== null) return undefined
+        const exited = new Promise((resolve) => s.child.once('exit', resolve))
+        s.child.kill('SIGTERM')
+        return exited
+      }),
+    )
   }
   const base = median(results.get(modes[0]!)!.rps)
   console.log(`\n${title}, ${ROUNDS} alternating rounds, Node ${process.version}\n`)

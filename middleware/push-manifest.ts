@@ -39,6 +39,12 @@ export interface PushManifestOptions {
   watch?: boolean
   /** Cache-Control of files pushed from `root`. Default "public, max-age=0". */
   cacheControl?: string
+  /**
+   * How long (ms) a file pushed from `root` is pushed as last seen before its stat is
+   * checked again; concurrent pushes of a file share one stat. 0 checks on every push.
+   * Default 1000.
+   */
+  fileRecheckMs?: number
   /** How long a dispatched push may take, in ms, before it is dropped. Default 2000. */
   dispatchTimeout?: number
   /**
@@ -86,6 +92,7 @@ const DEFAULTS = {
   maxEntriesPerRoute: 64,
   preloadHeader: true,
   cacheControl: 'public, max-age=0',
+  fileRecheckMs: 1000,
   dispatchTimeout: 2000,
   earlyHints: true,
   diarySize: 256,
@@ -109,6 +116,7 @@ const OPTION_TYPES = {
   preloadHeader: 'boolean',
   watch: 'boolean',
   cacheControl: 'string',
+  fileRecheckMs: 'non-negative number',
   dispatchTimeout: 'positive integer',
   earlyHints: [true, false, 'always'] as unknown as readonly string[],
   diarySize: 'non-negative number',
@@ -137,6 +145,7 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.preloadHeader Default true.
  * @param options.watch Default: `process.env.NODE_ENV !== 'production'`.
  * @param options.cacheControl Default "public, max-age=0".
+ * @param options.fileRecheckMs Default 1000 (ms a file's stat is reused).
  * @param options.dispatchTimeout Default 2000 (ms).
  * @param options.earlyHints Default true: a 103 Early Hints over HTTP/2 for what is not pushed.
  * @param options.diarySize Default 256 resources remembered per connection.

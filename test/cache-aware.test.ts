@@ -9,6 +9,7 @@ import { cp, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
 import express from 'express'
 import { pushManifest, type PushEvent } from '../src/index.js'
@@ -33,7 +34,8 @@ for (const transport of TRANSPORTS) {
       site = await mkdtemp(join(tmpdir(), 'h2push-site-'))
       await cp(FIXTURE, site, { recursive: true })
       const app = express()
-      app.use(pushManifest({ manifest: MANIFEST, root: site, watch: false, onEvent: (e) => events.push(e) }))
+      // fileRecheckMs 0: a file changed on disk is pushed as it is now at once.
+      app.use(pushManifest({ manifest: MANIFEST, root: site, watch: false, fileRecheckMs: 0, onEvent: (e) => events.push(e) }))
       app.get('/page', (_req, res) => {
         res.send('page')
       })
@@ -82,6 +84,32 @@ for (const transport of TRANSPORTS) {
       const updated = digestCookie(changed)
       assert.ok(updated && updated !== cookie, 'the digest was not updated')
       assert.equal((await h2get(running.url, '/page', { headers: { cookie: updated } })).pushes.length, 0)
+    })
+
+    test('fileRecheckMs (default 1000): a changed file is pushed as last seen within the window, as it is now after it', async () => {
+      const own = await mkdtemp(join(tmpdir(), 'h2push-recheck-'))
+      await cp(FIXTURE, own, { recursive: true })
+      const app = express()
+      app.use(pushManifest({ manifest: MANIFEST, root: own, watch: false, cacheDigest: false }))
+      app.get('/page', (_req, res) => {
+        res.send('page')
+      })
+      const server = await startServer(app, { transport })
+      try {
+        const js = (res: Exchange) => res.pushes.find((p) => p.path === '/js/app.js')!
+        const before = js(await h2get(server.url, '/page'))
+        await writeFile(join(own, 'js', 'app.js'), 'console.log("changed")\n')
+        const within = js(await h2get(server.url, '/page'))
+        assert.equal(within.body.toString(), before.body.toString(), 'within the window: the file as last seen')
+        assert.equal(within.headers['etag'], before.headers['etag'])
+        await sleep(1100)
+        const after = js(await h2get(server.url, '/page'))
+        assert.equal(after.body.toString(), 'console.log("changed")\n')
+        assert.notEqual(after.headers['etag'], before.headers['etag'])
+        assert.equal(after.headers['content-length'], String(Buffer.byteLength('console.log("changed")\n')))
+      } finally {
+        await server.close()
+      }
     })
 
     test('a hard reload (Cache-Control / Pragma: no-cache) ignores the digest', async () => {

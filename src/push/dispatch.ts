@@ -70,7 +70,10 @@ export async function dispatchGet(
   timeoutMs: number,
 ): Promise<DispatchedResponse> {
   const [requestMembers, responseMembers] = await probeInjectionMembers()
-  const signal = AbortSignal.timeout(timeoutMs)
+  // Not AbortSignal.timeout(): its timer outlives a finished dispatch and, when it
+  // fires, still aborts the spent request (an AbortError built per push under load).
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs)
   const response = await inject(
     (req, res) => {
       Object.defineProperties(req, requestMembers)
@@ -83,8 +86,8 @@ export async function dispatchGet(
       url,
       headers,
       ...(remoteAddress ? { remoteAddress } : {}),
-      signal,
+      signal: abort.signal,
     },
-  )
+  ).finally(() => clearTimeout(timer))
   return { status: response.statusCode, headers: response.headers, body: response.rawPayload }
 }

@@ -28,6 +28,8 @@ export interface PushSettings {
   readonly maxPushBytes: number
   readonly preloadHeader: boolean
   readonly cacheControl: string
+  /** ms a file's stat (headers, body) is reused between pushes. */
+  readonly fileRecheckMs: number
   readonly dispatchTimeout: number
   readonly earlyHints: EarlyHintsMode
   /** Entries remembered per connection. */
@@ -113,7 +115,7 @@ async function load(
   settings: PushSettings,
 ): Promise<LoadResult> {
   if (entry.file !== undefined) {
-    const file = await loadFile(entry.file, settings.cacheControl)
+    const file = await loadFile(entry.file, settings.cacheControl, settings.fileRecheckMs)
     if (file) return { ok: true, response: file }
   }
   // URLs are absolute paths on the origin: dispatch through the top app, not a mounted sub-app.

