@@ -7,9 +7,17 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { join, resolve } from 'node:path'
 
 const run = promisify(execFile)
-const root = fileURLToPath(new URL('../', import.meta.url))
+/**
+ * Benchmarks run compiled (`npm run bench:build`, to dist/bench), as the package runs
+ * for its users: under tsx every function gets a `name` redefined by esbuild's
+ * keepNames, which costs time per closure and 256 bytes per closure kept alive.
+ */
+const here = fileURLToPath(new URL('./', import.meta.url))
+/** Where results go: bench/results under the folder npm runs scripts in (the package root). */
+export const RESULTS_DIR = resolve('bench/results')
 
 export const ROUNDS = Number(process.env['ROUNDS'] ?? 5)
 export const REQUESTS = Number(process.env['REQUESTS'] ?? 20000)
@@ -32,13 +40,12 @@ interface BenchServer {
 }
 
 /** CPU_PROF=1: each server writes a V8 CPU profile on exit (read it with bench/profile.ts). */
-export const PROFILE_DIR = 'bench/results/profiles'
+export const PROFILE_DIR = join(RESULTS_DIR, 'profiles')
 
 async function startServer(mode: string): Promise<BenchServer> {
   // One folder per server: the main thread's profile is the one with thread id 0 in its name.
   const profile = process.env['CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${mode}`] : []
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/server.ts'], {
-    cwd: root,
+  const child = spawn(process.execPath, [...profile, join(here, 'server.js')], {
     env: { ...process.env, MODE: mode, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -140,9 +147,9 @@ export async function compareWith(
     const ratio = Number.isFinite(base) ? `${(med / base).toFixed(2)}×` : 'n/a'
     console.log(`| ${mode} | ${med.toFixed(0)} | ${r.rps.map((x) => x.toFixed(0)).join(' ')} | ${r.failed} | ${r.errored} | ${ratio} |`)
   }
-  await mkdir(new URL('results/', import.meta.url), { recursive: true })
+  await mkdir(RESULTS_DIR, { recursive: true })
   await writeFile(
-    new URL(`results/${name}.json`, import.meta.url),
+    join(RESULTS_DIR, `${name}.json`),
     JSON.stringify({ node: process.version, title, unit, results: Object.fromEntries(results) }, null, 2),
   )
 }

@@ -6,7 +6,8 @@
  *   npm run bench:profile -- push-manifest        (one server; TOP=40 for more rows)
  */
 import { readdir, readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
+import { pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
 import { PROFILE_DIR } from './harness.js'
 
 interface ProfileNode {
@@ -21,8 +22,8 @@ interface Profile {
 }
 
 const TOP = Number(process.env['TOP'] ?? 25)
-const root = fileURLToPath(new URL('../', import.meta.url))
-const dir = new URL(`../${PROFILE_DIR}/`, import.meta.url)
+const root = resolve('.') + '/'
+const dir = pathToFileURL(PROFILE_DIR + '/')
 const only = process.argv[2]
 
 function where(url: string): string {
@@ -33,11 +34,11 @@ function where(url: string): string {
 
 function isOurs(url: string): boolean {
   const path = url.replace(/^file:\/\//, '').replace(root, '')
-  return /^(src|middleware|routes)\//.test(path)
+  return /^(dist\/)?(src|middleware|routes)\//.test(path)
 }
 
 // bench/results/profiles/<server>/CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile:
-// thread 0 is the main thread (the others are tsx's loader).
+// thread 0 is the main thread (others are worker threads).
 const files: string[] = []
 for (const server of (await readdir(dir).catch(() => [] as string[])).sort()) {
   if (only && server !== only) continue

@@ -6,6 +6,7 @@ import type { IncomingMessage, RequestListener } from 'node:http'
 import type { Server as HttpsServer, ServerOptions } from 'node:https'
 import type { Http2SecureServer, Http2ServerRequest, Http2Session } from 'node:http2'
 import http2 from 'node:http2'
+import { setMaxListeners } from 'node:events'
 import type { Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import createDebug from 'debug'
@@ -133,6 +134,8 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
   const { server, goaway } =
     settings.transport === 'http2' ? http2Server(app, tls, settings.serverOptions) : spdyServer(app, tls, settings.serverOptions)
   const controller = new AbortController()
+  // Every held stream may listen: no MaxListenersExceededWarning past 10 of them.
+  setMaxListeners(0, controller.signal)
   signals.set(server, controller.signal)
   server.on('session', (session: Http2Session) => signals.set(session, controller.signal))
 
