@@ -10,7 +10,8 @@
  * failed when it exits non-zero or prints "Some requests were not processed" (what
  * libnghttp2 does when a server opens more pushed streams than
  * --max-concurrent-streams allows).
- *   npm run bench:push   (ROUNDS=5 PROCESSES=4 CONNECTIONS=50 M=8 ASSET_BYTES=1024)
+ * Counted: pushes that completed (`nghttp --stat` rows marked `*`), per second.
+ *   npm run bench:push   (ROUNDS=5 PROCESSES=4 CONNECTIONS=50 M=8 ASSET_BYTES=1024 DYNAMIC_SIZES=1024,65536)
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -22,32 +23,50 @@ const PROCESSES = Number(process.env['PROCESSES'] ?? 4)
 const M = Number(process.env['M'] ?? 8)
 const CONNECTIONS_PER_PROCESS = Number(process.env['CONNECTIONS'] ?? 50)
 const PUSHES_PER_REQUEST = 3
+// Windows large enough for every pushed byte (the manifest caps a push's bytes at the client's window).
+const WINDOWS = ['-w', '24', '-W', '30']
 
-/** One nghttp connection after another, M requests each; answers the requests of runs that failed (exit code). */
-async function nghttpProcess(port: number): Promise<number> {
+/** A completed pushed stream in `nghttp --stat` output: its id, then `*` before requestStart. */
+const PUSHED_ROW = /^\s*\d+\s+\+\S+\s+\*/gm
+
+/**
+ * One nghttp connection after another, M requests each. Counts the pushes that
+ * completed, and the requests of runs that failed (exit code, or "Some requests were
+ * not processed") or got fewer pushes than asked.
+ */
+async function nghttpProcess(port: number): Promise<{ pushes: number; failed: number }> {
   let failed = 0
+  let pushes = 0
   for (let c = 0; c < CONNECTIONS_PER_PROCESS; c++) {
     try {
-      const { stderr } = await run('nghttp', ['-n', '-m', String(M), `--max-concurrent-streams=${M}`, `https://127.0.0.1:${port}/p`], {
+      const { stdout, stderr } = await run('nghttp', ['-ns', ...WINDOWS, '-m', String(M), `--max-concurrent-streams=${M}`, `https://127.0.0.1:${port}/p`], {
         timeout: 120_000,
         maxBuffer: 64 << 20,
       })
-      if (/not processed/.test(stderr)) failed += M
+      const got = stdout.match(PUSHED_ROW)?.length ?? 0
+      pushes += got
+      if (/not processed/.test(stderr) || got < M * PUSHES_PER_REQUEST) failed += M
     } catch {
       failed += M
     }
   }
-  return failed
+  return { pushes, failed }
 }
 
 async function nghttpLoad(port: number): Promise<LoadResult> {
   const start = process.hrtime.bigint()
-  const failed = (await Promise.all(Array.from({ length: PROCESSES }, () => nghttpProcess(port)))).reduce((a, b) => a + b, 0)
+  const runs = await Promise.all(Array.from({ length: PROCESSES }, () => nghttpProcess(port)))
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  const requests = PROCESSES * CONNECTIONS_PER_PROCESS * M - failed
-  return { rate: (requests * PUSHES_PER_REQUEST) / seconds, failed, errored: 0 }
+  const pushes = runs.reduce((a, r) => a + r.pushes, 0)
+  return { rate: pushes / seconds, failed: runs.reduce((a, r) => a + r.failed, 0), errored: 0 }
 }
 
-const title = `Push path: GET /p pushing 3 × ${process.env['ASSET_BYTES'] ?? 1024} B, ${PROCESSES} processes × ${CONNECTIONS_PER_PROCESS} × nghttp -n -m ${M}`
-await compareWith('push-manifest', `${title} (manifest vs handwritten res.push)`, 'pushes/s', ['push-handwritten', 'push-manifest'], nghttpLoad)
-await compareWith('push-dynamic', `${title} (dispatched through the app vs files)`, 'pushes/s', ['push-manifest', 'push-dynamic'], nghttpLoad)
+const load = `${PROCESSES} processes × ${CONNECTIONS_PER_PROCESS} × nghttp -n -m ${M}`
+const smallBytes = Number(process.env['ASSET_BYTES'] ?? 1024)
+process.env['ASSET_BYTES'] = String(smallBytes)
+await compareWith('push-manifest', `Push path: GET /p pushing 3 × ${smallBytes} B, ${load} (manifest vs handwritten res.push)`, 'pushes/s', ['push-handwritten', 'push-manifest'], nghttpLoad)
+// The cost of a dynamic push, at each asset size (DYNAMIC_SIZES, bytes).
+for (const bytes of (process.env['DYNAMIC_SIZES'] ?? `${smallBytes},65536`).split(',').map(Number)) {
+  process.env['ASSET_BYTES'] = String(bytes)
+  await compareWith(`push-dynamic-${bytes}`, `Push path: GET /p pushing 3 × ${bytes} B, ${load} (dispatched through the app vs files)`, 'pushes/s', ['push-manifest', 'push-dynamic'], nghttpLoad)
+}

@@ -14,6 +14,7 @@ import { H2PushError } from '../errors.js'
 import { installSpdyCompat } from '../compat/spdy/index.js'
 import type { SpdyConnection, SpdyRequest } from '../compat/spdy/internals.js'
 import { expressOverHttp2 } from '../transports/http2/bridge.js'
+import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
 
@@ -245,6 +246,8 @@ function http2Server(app: RequestListener, tls: TlsMaterial, serverOptions: Read
     expressOverHttp2(app) as never,
   ) as Http2SecureServer as unknown as H2PushServer
   const sessions = new Set<Http2Session>()
+  // Sessions nghttp2 ended with a GOAWAY of its own (a header field over 64 KB: COMPRESSION_ERROR), which Node 20 never reports.
+  releaseDeadSessions(server as unknown as Http2SecureServer)
   server.on('session', (session: Http2Session) => {
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
