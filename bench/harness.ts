@@ -5,9 +5,10 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join, resolve } from 'node:path'
+import { availableParallelism } from 'node:os'
 
 const run = promisify(execFile)
 /**
@@ -20,6 +21,17 @@ const here = fileURLToPath(new URL('./', import.meta.url))
 export const RESULTS_DIR = resolve('bench/results')
 
 export const ROUNDS = Number(process.env['ROUNDS'] ?? 5)
+/**
+ * PIN=1: servers run on CPU 0 and the load generator on the others (taskset), so the
+ * two stop competing for a core; rounds then spread less. Needs taskset and 2+ CPUs.
+ */
+const PIN = process.env['PIN'] === '1' && availableParallelism() >= 2
+const lastCpu = availableParallelism() - 1
+export function pinned(role: 'server' | 'load', command: string, args: readonly string[]): [string, string[]] {
+  if (!PIN) return [command, [...args]]
+  return ['taskset', ['-c', role === 'server' ? '0' : `1-${lastCpu}`, command, ...args]]
+}
+export const PINNING = PIN ? `, servers on CPU 0, load on CPU 1${lastCpu > 1 ? `-${lastCpu}` : ''}` : ''
 export const REQUESTS = Number(process.env['REQUESTS'] ?? 20000)
 export const CLIENTS = Number(process.env['CLIENTS'] ?? 50)
 export const STREAMS = Number(process.env['STREAMS'] ?? 10)
@@ -45,7 +57,7 @@ export const PROFILE_DIR = join(RESULTS_DIR, 'profiles')
 async function startServer(mode: string): Promise<BenchServer> {
   // One folder per server: the main thread's profile is the one with thread id 0 in its name.
   const profile = process.env['CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${mode}`] : []
-  const child = spawn(process.execPath, [...profile, join(here, 'server.js')], {
+  const child = spawn(...pinned('server', process.execPath, [...profile, join(here, 'server.js')]), {
     env: { ...process.env, MODE: mode, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -64,7 +76,7 @@ async function startServer(mode: string): Promise<BenchServer> {
 }
 
 async function h2load(port: number, path: string) {
-  const { stdout } = await run('h2load', ['-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS), `https://127.0.0.1:${port}${path}`], {
+  const { stdout } = await run(...pinned('load', 'h2load', ['-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS), `https://127.0.0.1:${port}${path}`]), {
     maxBuffer: 16 * 1024 * 1024,
   })
   const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1])
@@ -79,15 +91,33 @@ export function median(xs: readonly number[]): number {
 
 export interface LoadResult {
   rate: number
+  /** How many units (requests, pushes) the rate counts in this load. */
+  count: number
   failed: number
   errored: number
+}
+
+/**
+ * The CPU time (user + system, µs) a process has used so far, from /proc (Linux);
+ * undefined elsewhere. Per request, it varies far less between rounds than a rate
+ * does while the load generator shares the machine's cores.
+ */
+async function cpuMicros(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ')
+    // utime and stime are the 14th and 15th fields of the line, in clock ticks (USER_HZ, 100 on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
+  } catch {
+    return undefined
+  }
 }
 
 /** h2load on `path`: requests per second. */
 export function h2loadOn(path: string): (port: number) => Promise<LoadResult> {
   return async (port) => {
     const r = await h2load(port, path)
-    return { rate: r.rps, failed: r.failed, errored: r.errored }
+    return { rate: r.rps, count: REQUESTS - r.failed - r.errored, failed: r.failed, errored: r.errored }
   }
 }
 
@@ -107,16 +137,20 @@ export async function compareWith(
   await requireH2load()
   const servers = new Map<string, BenchServer>()
   for (const mode of modes) servers.set(mode, await startServer(mode))
-  const results = new Map(modes.map((m) => [m, { rps: [] as number[], failed: 0, errored: 0 }]))
+  const results = new Map(modes.map((m) => [m, { rps: [] as number[], cpu: [] as number[], failed: 0, errored: 0 }]))
   try {
     for (const mode of modes) if (servers.get(mode)!.port !== undefined) await load(servers.get(mode)!.port!) // warm-up
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of round % 2 ? [...modes].reverse() : modes) {
         const port = servers.get(mode)!.port
         if (port === undefined) continue
+        const pid = servers.get(mode)!.child.pid
+        const cpuBefore = await cpuMicros(pid)
         const r = await load(port)
+        const cpuAfter = await cpuMicros(pid)
         const into = results.get(mode)!
         into.rps.push(r.rate)
+        if (cpuBefore !== undefined && cpuAfter !== undefined && r.count > 0) into.cpu.push((cpuAfter - cpuBefore) / r.count)
         into.failed += r.failed
         into.errored += r.errored
       }
@@ -133,19 +167,26 @@ export async function compareWith(
     )
   }
   const base = median(results.get(modes[0]!)!.rps)
-  console.log(`\n${title}, ${ROUNDS} alternating rounds, Node ${process.version}\n`)
-  console.log(`| server | median ${unit} | rounds | failed | errored | vs ${modes[0]} |`)
-  console.log('|---|---|---|---|---|---|')
+  const baseCpu = median(results.get(modes[0]!)!.cpu)
+  const per = unit.replace(/\/s$/, '').replace(/(es|s)$/, '') // req/s → req, pushes/s → push
+  console.log(`\n${title}, ${ROUNDS} alternating rounds${PINNING}, Node ${process.version}\n`)
+  console.log(`| server | median ${unit} | rounds | failed | errored | vs ${modes[0]} | server CPU µs per ${per} | CPU vs ${modes[0]} |`)
+  console.log('|---|---|---|---|---|---|---|---|')
   for (const mode of modes) {
     const server = servers.get(mode)!
     const r = results.get(mode)!
     if (server.port === undefined) {
-      console.log(`| ${mode} | – | – | – | – | does not start: ${server.error} |`)
+      console.log(`| ${mode} | – | – | – | – | does not start: ${server.error} | – | – |`)
       continue
     }
     const med = median(r.rps)
     const ratio = Number.isFinite(base) ? `${(med / base).toFixed(2)}×` : 'n/a'
-    console.log(`| ${mode} | ${med.toFixed(0)} | ${r.rps.map((x) => x.toFixed(0)).join(' ')} | ${r.failed} | ${r.errored} | ${ratio} |`)
+    const cpu = median(r.cpu)
+    // CPU per unit: lower is better, so the ratio is the baseline's over this server's (above 1: cheaper).
+    const cpuRatio = Number.isFinite(baseCpu) && Number.isFinite(cpu) ? `${(baseCpu / cpu).toFixed(2)}×` : 'n/a'
+    console.log(
+      `| ${mode} | ${med.toFixed(0)} | ${r.rps.map((x) => x.toFixed(0)).join(' ')} | ${r.failed} | ${r.errored} | ${ratio} | ${Number.isFinite(cpu) ? cpu.toFixed(1) : 'n/a'} | ${cpuRatio} |`,
+    )
   }
   await mkdir(RESULTS_DIR, { recursive: true })
   await writeFile(

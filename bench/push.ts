@@ -15,7 +15,7 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { compareWith, type LoadResult } from './harness.js'
+import { compareWith, pinned, type LoadResult } from './harness.js'
 
 const run = promisify(execFile)
 const PROCESSES = Number(process.env['PROCESSES'] ?? 4)
@@ -39,7 +39,7 @@ async function nghttpProcess(port: number): Promise<{ pushes: number; failed: nu
   let pushes = 0
   for (let c = 0; c < CONNECTIONS_PER_PROCESS; c++) {
     try {
-      const { stdout, stderr } = await run('nghttp', ['-ns', ...WINDOWS, '-m', String(M), `--max-concurrent-streams=${M}`, `https://127.0.0.1:${port}/p`], {
+      const { stdout, stderr } = await run(...pinned('load', 'nghttp', ['-ns', ...WINDOWS, '-m', String(M), `--max-concurrent-streams=${M}`, `https://127.0.0.1:${port}/p`]), {
         timeout: 120_000,
         maxBuffer: 64 << 20,
       })
@@ -58,7 +58,7 @@ async function nghttpLoad(port: number): Promise<LoadResult> {
   const runs = await Promise.all(Array.from({ length: PROCESSES }, () => nghttpProcess(port)))
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   const pushes = runs.reduce((a, r) => a + r.pushes, 0)
-  return { rate: pushes / seconds, failed: runs.reduce((a, r) => a + r.failed, 0), errored: 0 }
+  return { rate: pushes / seconds, count: pushes, failed: runs.reduce((a, r) => a + r.failed, 0), errored: 0 }
 }
 
 const load = `${PROCESSES} processes × ${CONNECTIONS_PER_PROCESS} × nghttp -n -m ${M}`
