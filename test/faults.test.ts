@@ -22,6 +22,7 @@ import { createDemoApp } from '../routes/index.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
+import { parseTrace, mostOpenPushedStreams } from './helpers/nghttp.js'
 
 const SCALE = Number(process.env['FAULT_SCALE'] ?? 1)
 const run = promisify(execFile)
@@ -178,16 +179,27 @@ for (const transport of TRANSPORTS) {
       await healthy('zero window')
     })
 
-    test('a client that allows one stream at a time and reads nothing: waiting pushes time out in turn, nothing is held', async () => {
-      const session = http2.connect(running.url, { rejectUnauthorized: false, settings: { maxConcurrentStreams: 1, initialWindowSize: 0 } })
-      session.on('error', () => {})
-      session.on('stream', (pushed) => pushed.on('error', () => {}))
-      const parent = session.request({ ':path': '/push-three' })
-      parent.on('error', () => {})
-      await once(parent, 'response')
+    test('a client that allows one stream at a time and reads nothing (nghttp -w 0 --max-concurrent-streams=1): one push opens, two wait, all three are reset after the push timeout', async () => {
+      threeOutcomes.length = 0
+      // nghttp never finishes (nothing can be sent to it): it is stopped after 2.5 s and its trace read.
+      const trace = await run('nghttp', ['-nv', '-w', '0', '--max-concurrent-streams=1', `${running.url}/push-three`], { timeout: 2500, maxBuffer: 16 << 20 }).then(
+        (r) => r.stdout,
+        (err: { stdout?: string }) => err.stdout ?? '',
+      )
+      const frames = parseTrace(trace)
+      const promised = frames.filter((f) => f.dir === 'recv' && f.type === 'PUSH_PROMISE').map((f) => f.promisedId!)
+      assert.deepEqual(promised, [2, 4, 6], trace.slice(-2000))
+      // The first push takes the one stream (and can send nothing); the other two wait for it,
+      // make no progress either, and all three are reset when the push timeout (200 ms) runs
+      // out. (A waiting push may take the stream as the first is reset, just before its own
+      // timeout resets it too.)
+      const pushed = (type: string) => frames.filter((f) => f.dir === 'recv' && f.type === type && f.streamId % 2 === 0 && f.streamId > 0)
+      assert.equal(pushed('HEADERS')[0]?.streamId, 2, 'the first push opened first')
+      assert.deepEqual(pushed('DATA'), [])
+      assert.deepEqual(pushed('RST_STREAM').map((f) => `${f.streamId} ${f.errorCode}`).sort(), ['2 CANCEL', '4 CANCEL', '6 CANCEL'])
+      assert.equal(mostOpenPushedStreams(frames), 1)
       await settles(() => threeOutcomes.length === 3, 'the three stalled pushes to be dropped', 5000)
       assert.deepEqual(threeOutcomes.map((o) => o.status), ['cancelled', 'cancelled', 'cancelled'])
-      session.destroy()
       await healthy('one stream at a time, zero window')
     })
 
