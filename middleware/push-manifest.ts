@@ -52,7 +52,7 @@ export interface PushManifestOptions {
    * `'always'` over HTTP/1.1 too, `false` never. Default true.
    */
   earlyHints?: boolean | 'always'
-  /** A pushed stream with no progress for this long (ms) is reset and its body released. Default 30000. */
+  /** A pushed stream with no progress for this long (ms), or still waiting for a stream the client allows, is reset and its body released. Default 30000. */
   pushTimeout?: number
   /** How many pushed resources each HTTP/2 connection remembers (never pushed twice on it); 0 turns the diary off. Default 256. */
   diarySize?: number

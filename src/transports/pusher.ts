@@ -41,7 +41,8 @@ export interface PushOptions {
   requestHeaders?: IncomingHttpHeaders
   /**
    * A pushed stream that makes no progress for this long (a client that stopped reading,
-   * a zero flow-control window) is reset with CANCEL and its body released. Default 30 000 ms.
+   * a zero flow-control window, or a push still waiting for one of the streams the client
+   * allows at once) is reset with CANCEL and its body released. Default 30 000 ms.
    */
   timeout?: number
 }
