@@ -301,8 +301,8 @@ for (const transport of TRANSPORTS) {
   })
 }
 
-for (const transport of TRANSPORTS) describe(`load (short form, ${transport})`, () => {
-  test('h2load: 20 000 requests over 100 connections across /crt, a manifest route and a plain route, zero failures', async () => {
+for (const transport of TRANSPORTS) describe(`load (${SCALE > 1 ? 'soak' : 'short form'}, ${transport})`, () => {
+  test(`h2load: ${(20_000 * SCALE).toLocaleString('en')} requests over 100 connections across /crt, a manifest route and a plain route, zero failures`, async () => {
     const { cert } = await testCertificate()
     const app = express()
     app.use(createDemoApp({ certificate: cert, logRequests: false, watchManifest: false }))
