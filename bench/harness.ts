@@ -17,8 +17,8 @@ const run = promisify(execFile)
  * keepNames, which costs time per closure and 256 bytes per closure kept alive.
  */
 const here = fileURLToPath(new URL('./', import.meta.url))
-/** Where results go: bench/results under the folder npm runs scripts in (the package root). */
-export const RESULTS_DIR = resolve('bench/results')
+/** Where results go: bench/results under the folder npm runs scripts in (the package root), or BENCH_RESULTS. */
+export const RESULTS_DIR = resolve(process.env['BENCH_RESULTS'] ?? 'bench/results')
 
 export const ROUNDS = Number(process.env['ROUNDS'] ?? 5)
 /**

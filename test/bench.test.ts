@@ -1,0 +1,92 @@
+/**
+ * The benchmarks still run: each script, compiled as `npm run bench` runs it, with tiny
+ * loads, prints its table (no failed requests) and writes its JSON. Numbers are not
+ * checked here: speed is measured by `npm run bench`, not asserted in tests.
+ */
+import { test, describe, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const run = promisify(execFile)
+const root = fileURLToPath(new URL('../', import.meta.url))
+
+/** The rows of the markdown tables a benchmark printed, as cells. */
+function rows(stdout: string): string[][] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('|---') && !/^\| (server|transport|cacheDigest) \|/.test(line))
+    .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()))
+}
+
+describe('benchmarks (smoke: tiny loads)', () => {
+  let results: string
+  const bench = async (script: string, env: Record<string, string>) => {
+    const { stdout } = await run(process.execPath, [`dist/bench/${script}.js`], {
+      cwd: root,
+      env: { ...process.env, BENCH_RESULTS: results, ROUNDS: '1', ...env },
+      timeout: 120_000,
+      maxBuffer: 16 << 20,
+    })
+    return stdout
+  }
+
+  before(async () => {
+    results = await mkdtemp(join(tmpdir(), 'h2push-bench-'))
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.bench.json'], { cwd: root })
+  })
+
+  test('transport and middleware: a row per server, no failed or errored request, a JSON file', async () => {
+    for (const [script, servers] of [
+      ['transport', ['stock', 'compat', 'http2']],
+      ['middleware', ['plain', 'plain+manifest']],
+    ] as const) {
+      const stdout = await bench(script, { REQUESTS: '300', CLIENTS: '3', STREAMS: '5' })
+      const table = rows(stdout)
+      for (const server of servers) {
+        const row = table.find((r) => r[0] === server)
+        assert.ok(row, `${script}: no row for ${server}\n${stdout}`)
+        if (row[1] === '–') continue // stock spdy does not start on Node 24+
+        assert.ok(Number(row[1]) > 0, `${script} ${server}: rate ${row[1]}`)
+        assert.deepEqual([row[3], row[4]], ['0', '0'], `${script} ${server}: failed/errored`)
+      }
+      const json = JSON.parse(await readFile(join(results, `${script}.json`), 'utf8')) as { results: Record<string, unknown> }
+      assert.deepEqual(Object.keys(json.results), [...servers])
+    }
+  })
+
+  test('push: every push of every nghttp run completed', async () => {
+    const stdout = await bench('push', { PROCESSES: '1', CONNECTIONS: '2', M: '2', DYNAMIC_SIZES: '1024' })
+    const table = rows(stdout)
+    assert.equal(table.length, 4, stdout)
+    for (const row of table) {
+      assert.ok(Number(row[1]) > 0, `${row[0]}: ${row[1]} pushes/s`)
+      assert.equal(row[3], '0', `${row[0]}: failed runs\n${stdout}`)
+    }
+  })
+
+  test('memory: per-stream numbers for each transport and layer', async () => {
+    const stdout = await bench('memory', { STREAMS: '100', CONNECTIONS: '5', LAYERS: 'bare,demo' })
+    const table = rows(stdout)
+    assert.deepEqual(
+      table.map((r) => `${r[0]} ${r[1]} ${r[2]}`),
+      ['spdy bare 100', 'spdy demo 100', 'http2 bare 100', 'http2 demo 100'],
+    )
+    for (const row of table) assert.match(row[3]!, /^-?[\d.]+ KB$/)
+  })
+
+  test('returning visitor: nothing pushed again with the digest cookie', async () => {
+    const table = rows(await bench('returning-visitor', {}))
+    assert.deepEqual(
+      table.map((r) => r.slice(0, 3)),
+      [
+        ['true', '40960', '0'],
+        ['false', '40960', '40960'],
+      ],
+    )
+  })
+})
