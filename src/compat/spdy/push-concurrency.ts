@@ -31,7 +31,8 @@ interface Waiting {
 class PushSlots {
   /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS; no limit until it sends one. */
   limit = Infinity
-  readonly open = new Set<SpdyStream>()
+  /** Open pushed streams by id. */
+  readonly open = new Map<number, SpdyStream>()
   readonly waiting: Waiting[] = []
 
   /** Runs `start` now if a slot is free, or once one is; `stream` holds the slot until it closes. */
@@ -59,16 +60,12 @@ class PushSlots {
 
   /** The END_STREAM of stream `id` was written: its slot is free. */
   endStreamWritten(id: number): void {
-    for (const stream of this.open) {
-      if (stream.id === id) {
-        this.release(stream)
-        return
-      }
-    }
+    const stream = this.open.get(id)
+    if (stream) this.release(stream)
   }
 
   private take(stream: SpdyStream, start: () => void): void {
-    this.open.add(stream)
+    this.open.set(stream.id, stream)
     // An END_STREAM releases the slot once written (endStreamWritten); a reset at once.
     stream.once('close', () => {
       if (stream._spdyState.aborted) this.release(stream)
@@ -77,7 +74,7 @@ class PushSlots {
   }
 
   private release(stream: SpdyStream): void {
-    if (this.open.delete(stream)) this.drain()
+    if (this.open.get(stream.id) === stream && this.open.delete(stream.id)) this.drain()
   }
 }
 
@@ -91,11 +88,6 @@ function slotsOf(framer: SpdyFramer): PushSlots {
     slotsByFramer.set(framer, slots)
   }
   return slots
-}
-
-/** The number of pushed streams of `connection` waiting for a free stream slot. */
-export function waitingPushes(connection: SpdyConnection): number {
-  return slotsByFramer.get(connection._spdyState.framer)?.waiting.length ?? 0
 }
 
 interface DataFrame {
