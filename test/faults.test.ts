@@ -23,27 +23,9 @@ import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
 import { parseTrace, mostOpenPushedStreams } from './helpers/nghttp.js'
+import { assertHealthy, resourceCounts, SCALE, settles } from './helpers/faults.js'
 
-const SCALE = Number(process.env['FAULT_SCALE'] ?? 1)
 const run = promisify(execFile)
-
-function resourceCounts(): Record<string, number> {
-  const counts: Record<string, number> = {}
-  for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1
-  return counts
-}
-
-async function settles(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(25)
-  }
-}
-
-const problems: unknown[] = []
-process.on('uncaughtException', (err) => problems.push(err))
-process.on('unhandledRejection', (err) => problems.push(err))
 
 for (const transport of TRANSPORTS) {
   describe(`faults (${transport})`, () => {
@@ -96,16 +78,7 @@ for (const transport of TRANSPORTS) {
       await running.close()
     })
 
-    async function healthy(what: string): Promise<void> {
-      const res = await h2get(running.url, '/crt')
-      assert.equal(res.status, 200, `${what}: the server stopped serving`)
-      assert.deepEqual(problems, [], `${what}: uncaught errors`)
-      // Timers, TLS sockets and HTTP/2 sessions of the fault must all be released.
-      await settles(() => {
-        const now = resourceCounts()
-        return ['Timeout', 'TLSSocketWrap', 'TCPSocketWrap', 'Http2Session'].every((k) => (now[k] ?? 0) <= (baseline[k] ?? 0))
-      }, `${what}: resources back to ${JSON.stringify(baseline)} (now ${JSON.stringify(resourceCounts())})`)
-    }
+    const healthy = (what: string): Promise<void> => assertHealthy(running.url, baseline, what)
 
     /** A client that resets every pushed stream it is sent (RST_STREAM CANCEL). */
     function pushResettingClient(settings: http2.Settings = {}): http2.ClientHttp2Session {
