@@ -17,7 +17,8 @@ import { watchFile } from '../src/manifest/watch.js'
 import { fileUnderRoot } from '../src/push/sources.js'
 import { isDispatched } from '../src/push/dispatch.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
-import { pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
+import { DEFAULT_INHERITED_HEADERS, pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
+import { ConnectionBudgets } from '../src/push/connection-budget.js'
 import { digestShape } from '../src/cache/digest.js'
 
 const debug = createDebug('express-h2-push:manifest')
@@ -31,6 +32,17 @@ export interface PushManifestOptions {
   maxPushesPerResponse?: number
   /** Push at most this many body bytes per response (and never more than the client's connection window). Default 1 MiB. */
   maxPushBytes?: number
+  /** At most this many pushed streams in flight (promised, not yet closed) on one connection, across its requests. Default 64. */
+  maxPushesPerConnection?: number
+  /** At most this many body bytes of pushes in flight on one connection, across its requests. Default 4 MiB. */
+  maxPushBytesPerConnection?: number
+  /**
+   * Headers set on the page's response before this middleware runs that pushed responses
+   * inherit (names, any case). Default: helmet's security headers (`strict-transport-security`,
+   * `content-security-policy`, `x-content-type-options`, ...); per-request headers such as a
+   * reflected `access-control-allow-origin` are not inherited unless listed here.
+   */
+  inheritHeaders?: readonly string[]
   /** Refuse a manifest route with more URLs than this. Default 64. */
   maxEntriesPerRoute?: number
   /** Send `Link: <url>; rel=preload; as=<type>` for what is not pushed. Default true. */
@@ -89,6 +101,8 @@ export interface PushManifestMiddleware extends RequestHandler {
 const DEFAULTS = {
   maxPushesPerResponse: 16,
   maxPushBytes: 1024 * 1024,
+  maxPushesPerConnection: 64,
+  maxPushBytesPerConnection: 4 * 1024 * 1024,
   maxEntriesPerRoute: 64,
   preloadHeader: true,
   cacheControl: 'public, max-age=0',
@@ -112,6 +126,9 @@ const OPTION_TYPES = {
   root: 'string',
   maxPushesPerResponse: 'positive integer',
   maxPushBytes: 'non-negative number',
+  maxPushesPerConnection: 'positive integer',
+  maxPushBytesPerConnection: 'non-negative number',
+  inheritHeaders: 'array',
   maxEntriesPerRoute: 'positive integer',
   preloadHeader: 'boolean',
   watch: 'boolean',
@@ -141,6 +158,9 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.root Folder of static files pushed from disk. Default: none (everything is dispatched through the app).
  * @param options.maxPushesPerResponse Default 16.
  * @param options.maxPushBytes Default 1 MiB, and never more than the client's connection window.
+ * @param options.maxPushesPerConnection Default 64 pushed streams in flight per connection.
+ * @param options.maxPushBytesPerConnection Default 4 MiB of pushed bodies in flight per connection.
+ * @param options.inheritHeaders Default: helmet's security headers (see `DEFAULT_INHERITED_HEADERS`).
  * @param options.maxEntriesPerRoute Default 64.
  * @param options.preloadHeader Default true.
  * @param options.watch Default: `process.env.NODE_ENV !== 'production'`.
@@ -172,12 +192,14 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
   if (typeof source !== 'string' && !(source instanceof URL) && (typeof source !== 'object' || source === null || Array.isArray(source))) {
     throw optionError(`\`manifest\` must be a file path, a file URL or an object, got ${JSON.stringify(source)}`)
   }
-  const { cacheDigest, ...plain } = rest
+  const { cacheDigest, inheritHeaders, ...plain } = rest
   const settings: PushSettings & { maxEntriesPerRoute: number } = {
     ...DEFAULTS,
     ...withoutUndefined(plain),
+    inheritHeaders: inheritedHeaderNames(inheritHeaders),
     cacheDigest: digestSettings(cacheDigest),
   } as PushSettings & { maxEntriesPerRoute: number }
+  const budgets = new ConnectionBudgets(settings)
   const file = typeof source === 'string' ? resolve(source) : source instanceof URL ? fileURLToPath(source) : undefined
   const root = options.root === undefined ? undefined : resolve(options.root)
   if (root !== undefined) {
@@ -234,14 +256,12 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
       : () => {}
 
   const pushThen = async (req: Request, res: Response, next: NextFunction, entries: readonly PreparedEntry[]): Promise<void> => {
-    let sendPushes: (() => void) | undefined
     try {
-      sendPushes = await pushEntries(req, res, entries, settings, report)
+      await pushEntries(req, res, entries, settings, budgets, report)
     } catch (err) {
       debug('push for %s failed: %s', req.path, (err as Error).message)
     }
     next()
-    sendPushes?.()
   }
 
   // Not async: a request with nothing to push costs a method check and a lookup.
@@ -278,6 +298,19 @@ function digestSettings(option: boolean | CacheDigestOptions | undefined): PushS
   const shape = digestShape(config.falsePositiveRate, config.capacity)
   if (shape.p + shape.capacityLog > 30) throw optionError('`cacheDigest`: capacity / falsePositiveRate above 2^30 are not supported')
   return { cookieName: config.cookieName, maxAge: config.maxAge, shape }
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+function inheritedHeaderNames(option: readonly string[] | undefined): ReadonlySet<string> {
+  if (option === undefined) return new Set(DEFAULT_INHERITED_HEADERS)
+  if (!Array.isArray(option)) throw optionError(`\`inheritHeaders\` must be an array of header names, got ${JSON.stringify(option)}`)
+  for (const [i, name] of option.entries()) {
+    if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
+      throw optionError(`\`inheritHeaders[${i}]\` ${JSON.stringify(name)} is not a header name (letters, digits, and !#$%&'*+-.^_\`|~)`)
+    }
+  }
+  return new Set(option.map((name) => name.toLowerCase()))
 }
 
 function withoutUndefined<T extends object>(object: T): Partial<T> {

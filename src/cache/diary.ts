@@ -1,7 +1,7 @@
 /**
  * The per-connection push diary (as Apache's H2PushDiarySize): the keys pushed on one
- * HTTP/2 connection, newest last, bounded. Held in a WeakMap by the connection object,
- * so it goes with the connection.
+ * HTTP/2 connection, newest last, bounded. Each connection's diary lives in its
+ * `ConnectionBudget` (src/push/connection-budget.ts), which goes with the connection.
  */
 export class PushDiary {
   readonly #keys = new Set<string>()
@@ -17,15 +17,9 @@ export class PushDiary {
     this.#keys.add(key)
     if (this.#keys.size > this.size) this.#keys.delete(this.#keys.values().next().value as string)
   }
-}
 
-const diaries = new WeakMap<object, PushDiary>()
-
-export function diaryFor(connection: object, size: number): PushDiary {
-  let diary = diaries.get(connection)
-  if (!diary) {
-    diary = new PushDiary(size)
-    diaries.set(connection, diary)
+  /** Forgets a key whose push was withdrawn before its response went out. */
+  delete(key: string): void {
+    this.#keys.delete(key)
   }
-  return diary
 }

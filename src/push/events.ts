@@ -16,9 +16,11 @@ export type SkipReason =
   | 'same-url'
   /** the client has it: pushed before on this connection, or listed in its cache digest cookie */
   | 'cached'
-  /** more entries than `maxPushesPerResponse` */
+  /** the request is conditional (If-None-Match, If-Modified-Since): a 304 is likely, and the client has the page's assets */
+  | 'conditional'
+  /** more entries than `maxPushesPerResponse`, or `maxPushesPerConnection` pushes in flight on the connection */
   | 'limit'
-  /** it would pass `maxPushBytes` or the client's flow-control window */
+  /** it would pass `maxPushBytes`, `maxPushBytesPerConnection` or the client's flow-control window */
   | 'bytes'
   /** no such file, and the app answered 404 */
   | 'not-found'
@@ -32,6 +34,8 @@ export type SkipReason =
   | 'refused'
   /** producing the response failed */
   | 'error'
+  /** promised, then reset before its response went out: the page's response was an error (>= 400) or a 304 */
+  | 'parent-status'
 
 export type PushEvent =
   | { readonly type: 'pushed'; readonly url: string; readonly parent: string; readonly bytes: number }
@@ -62,6 +66,7 @@ export function emptyStats(): PushStats {
       method: 0,
       'same-url': 0,
       cached: 0,
+      conditional: 0,
       limit: 0,
       bytes: 0,
       'not-found': 0,
@@ -70,6 +75,7 @@ export function emptyStats(): PushStats {
       timeout: 0,
       refused: 0,
       error: 0,
+      'parent-status': 0,
     },
   }
 }

@@ -1,7 +1,13 @@
 /**
  * The request path of the push middleware: for the manifest entries of one request,
  * decide push or hint, produce the pushed responses, promise them (every
- * PUSH_PROMISE before the response's HEADERS), set the Link header for the rest.
+ * PUSH_PROMISE before the response's HEADERS), hint the rest; once the response's
+ * status is known, send the pushed responses (a success) or withdraw them (>= 400, 304).
+ *
+ * Every await here is a point where the client may reset the stream, close the socket
+ * or send the same request again: what is shared (the connection's diary and budget)
+ * is reserved before the first await, and no promise is ever left without a handler
+ * while another is awaited (each is turned into a result that cannot reject).
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Request, Response } from 'express'
@@ -12,7 +18,8 @@ import type { PushEvent, SkipReason } from './events.js'
 import { loadDispatched, loadFile, type LoadResult, type PushableResponse } from './sources.js'
 import { canDispatch } from './dispatch.js'
 import { sendEarlyHints, type EarlyHintsMode } from '../transports/early-hints.js'
-import { diaryFor } from '../cache/diary.js'
+import onHeaders from 'on-headers'
+import type { ConnectionBudget, ConnectionBudgets, Reservation } from './connection-budget.js'
 import { cacheKey, CacheDigest, type DigestShape } from '../cache/digest.js'
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie'
 
@@ -34,6 +41,12 @@ export interface PushSettings {
   readonly earlyHints: EarlyHintsMode
   /** Entries remembered per connection. */
   readonly diarySize: number
+  /** Pushed streams in flight per connection. */
+  readonly maxPushesPerConnection: number
+  /** Body bytes of pushes in flight per connection. */
+  readonly maxPushBytesPerConnection: number
+  /** Headers of the parent response (lower case) that pushed responses inherit when set before the middleware runs. */
+  readonly inheritHeaders: ReadonlySet<string>
   /** ms without progress before a pushed stream is reset. */
   readonly pushTimeout: number
   /** The cache digest cookie, or false for none. */
@@ -68,38 +81,56 @@ function readDigest(req: Request, settings: PushSettings): DigestState | undefin
 
 export type Report = (event: PushEvent) => void
 
-/** Headers of the parent that describe the parent itself, not the origin's policy: never copied onto pushes. */
-const NOT_INHERITED = new Set([
-  'content-type',
-  'content-length',
-  'content-encoding',
-  'content-language',
-  'content-range',
-  'content-disposition',
-  'etag',
-  'last-modified',
-  'cache-control',
-  'expires',
-  'vary',
-  'link',
-  'location',
-  'set-cookie',
-  'age',
-  'date',
-])
+/**
+ * The headers a pushed response inherits from its parent by default: origin-wide
+ * security policy as helmet sets it. Not the rest: a header another middleware set for
+ * this request (a reflected Access-Control-Allow-Origin, Allow-Credentials, Vary) is
+ * about the parent, not the pushed file.
+ */
+export const DEFAULT_INHERITED_HEADERS: readonly string[] = [
+  'content-security-policy',
+  'content-security-policy-report-only',
+  'cross-origin-embedder-policy',
+  'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+  'origin-agent-cluster',
+  'permissions-policy',
+  'referrer-policy',
+  'strict-transport-security',
+  'x-content-type-options',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-frame-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+]
 
-/** The origin-wide headers already on the parent (helmet's, when it runs first). */
-function inheritedHeaders(res: Response): OutgoingHttpHeaders {
+function inheritedHeaders(res: Response, names: ReadonlySet<string>): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(res.getHeaders())) {
-    if (!NOT_INHERITED.has(name) && value !== undefined) headers[name] = value
+    if (names.has(name) && value !== undefined) headers[name] = value
   }
   return headers
 }
 
-interface Planned {
-  entry: PreparedEntry
-  load: Promise<LoadResult>
+/** A conditional request is answered 304 when the client's copy is current, and that client has the page's assets. */
+function isConditional(headers: IncomingHttpHeaders): boolean {
+  return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
+}
+
+/** Pushes go with a response that succeeded: not with an error (>= 400) nor a 304 (as Apache's mod_http2). */
+export function pushableParentStatus(status: number): boolean {
+  return status < 400 && status !== 304
+}
+
+/** A promise turned into a result that never rejects: safe to hold while other work is awaited. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: Error }
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) }),
+  )
 }
 
 function skip(report: Report, hints: string[] | undefined, entry: PreparedEntry, parent: string, reason: SkipReason, detail?: string): void {
@@ -108,91 +139,171 @@ function skip(report: Report, hints: string[] | undefined, entry: PreparedEntry,
   hints?.push(entry.link)
 }
 
-async function load(
-  entry: PreparedEntry,
+/** Produces the pushed response of one entry; never rejects. */
+async function load(entry: PreparedEntry, req: Request, requestHeaders: IncomingHttpHeaders, settings: PushSettings): Promise<LoadResult> {
+  try {
+    if (entry.file !== undefined) {
+      const file = await loadFile(entry.file, settings.cacheControl, settings.fileRecheckMs)
+      if (file) return { ok: true, response: file }
+    }
+    // URLs are absolute paths on the origin: dispatch through the top app, not a mounted sub-app.
+    let app: unknown = req.app
+    while ((app as { parent?: unknown } | undefined)?.parent) app = (app as { parent: unknown }).parent
+    if (!canDispatch(app)) {
+      return { ok: false, reason: 'error', detail: 'no file under root, and only an Express 5 app can produce a push by dispatch' }
+    }
+    const headers = { ...requestHeaders, host: req.headers.host ?? String(req.headers[':authority'] ?? 'localhost') }
+    return await loadDispatched(app, entry.url, headers, req.socket?.remoteAddress, settings.dispatchTimeout)
+  } catch (err) {
+    return { ok: false, reason: 'error', detail: (err as Error).message }
+  }
+}
+
+interface Planned {
+  readonly entry: PreparedEntry
+  readonly reservation: Reservation
+  readonly load: Promise<LoadResult>
+}
+
+interface Promised {
+  readonly entry: PreparedEntry
+  readonly reservation: Reservation
+  readonly key: string
+  readonly response: PushableResponse
+  readonly stream: Promise<Settled<PushStream>>
+}
+
+interface Ready {
+  readonly entry: PreparedEntry
+  readonly reservation: Reservation
+  readonly key: string
+  readonly response: PushableResponse
+  readonly stream: PushStream
+}
+
+/** What this request may push: each candidate's stream and URL reserved on the connection, or skipped now. */
+function planPushes(
   req: Request,
-  requestHeaders: IncomingHttpHeaders,
+  entries: readonly PreparedEntry[],
   settings: PushSettings,
-): Promise<LoadResult> {
-  if (entry.file !== undefined) {
-    const file = await loadFile(entry.file, settings.cacheControl, settings.fileRecheckMs)
-    if (file) return { ok: true, response: file }
+  pusher: Pusher | undefined,
+  budget: ConnectionBudget | undefined,
+  hints: string[],
+  report: Report,
+): Array<{ entry: PreparedEntry; reservation: Reservation }> {
+  const parent = req.path
+  const conditional = pusher !== undefined && isConditional(req.headers)
+  const planned: Array<{ entry: PreparedEntry; reservation: Reservation }> = []
+  for (const entry of entries) {
+    if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
+    else if (!pusher || !budget) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
+    else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
+    else if (conditional) skip(report, hints, entry, parent, 'conditional', 'If-None-Match or If-Modified-Since: the client revalidates a page it has')
+    else if (planned.length >= settings.maxPushesPerResponse) skip(report, hints, entry, parent, 'limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`)
+    else {
+      const reservation = budget.reserve(entry.url)
+      // Being pushed on this connection for another request right now: it is on its way, no hint either.
+      if (reservation === 'in-flight') skip(report, undefined, entry, parent, 'cached', 'being pushed on this connection')
+      else if (reservation === 'streams') skip(report, hints, entry, parent, 'limit', `maxPushesPerConnection ${settings.maxPushesPerConnection} in flight`)
+      else planned.push({ entry, reservation })
+    }
   }
-  // URLs are absolute paths on the origin: dispatch through the top app, not a mounted sub-app.
-  let app: unknown = req.app
-  while ((app as { parent?: unknown } | undefined)?.parent) app = (app as { parent: unknown }).parent
-  if (!canDispatch(app)) {
-    return { ok: false, reason: 'error', detail: 'no file under root, and only an Express 5 app can produce a push by dispatch' }
-  }
-  const headers = { ...requestHeaders, host: req.headers.host ?? String(req.headers[':authority'] ?? 'localhost') }
-  return loadDispatched(app, entry.url, headers, req.socket?.remoteAddress, settings.dispatchTimeout)
+  return planned
 }
 
 /**
  * Plans and promises the pushes of one request. Resolves, once every PUSH_PROMISE is
- * queued and the Link header set, to a function that sends the pushed responses
- * (call it after the route has been started with `next()`).
+ * queued and the hints are sent, after which the route runs (`next()`); the pushed
+ * responses go out when the route's response writes a success status, and are reset
+ * when it writes an error or a 304, or closes first.
  */
 export async function pushEntries(
   req: Request,
   res: Response,
   entries: readonly PreparedEntry[],
   settings: PushSettings,
+  budgets: ConnectionBudgets,
   report: Report,
-): Promise<() => void> {
+): Promise<void> {
   const parent = req.path
   const hints: string[] = []
   const pusher: Pusher | undefined = req.method === 'GET' ? getPusher(res) : undefined
-  const requestHeaders = pusher ? pushRequestHeaders('/', req.headers, undefined) : {}
-  const planned: Planned[] = []
-  for (const entry of entries) {
-    if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
-    else if (!pusher) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
-    else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
-    else if (planned.length >= settings.maxPushesPerResponse) skip(report, hints, entry, parent, 'limit')
-    else planned.push({ entry, load: load(entry, req, requestHeaders, settings) })
+  const budget = pusher ? budgets.for(pusher.connection) : undefined
+  const reserved = planPushes(req, entries, settings, pusher, budget, hints, report)
+
+  const reservations = new Set<Reservation>()
+  let parentClosed = false
+  if (reserved.length > 0) {
+    // Whatever is still reserved and not sending when the response closes goes back to the connection.
+    res.once('close', () => {
+      parentClosed = true
+      for (const reservation of reservations) reservation.release()
+    })
+  }
+  const requestHeaders = pusher && reserved.length > 0 ? pushRequestHeaders('/', req.headers, undefined) : {}
+  const planned: Planned[] = reserved.map(({ entry, reservation }) => {
+    reservations.add(reservation)
+    return { entry, reservation, load: load(entry, req, requestHeaders, settings) }
+  })
+  const dropped = (reservation: Reservation): void => {
+    reservations.delete(reservation)
+    reservation.release()
   }
 
-  const promised: Array<{ entry: PreparedEntry; stream: Promise<PushStream>; response: PushableResponse; key: string }> = []
-  const diary = pusher && planned.length > 0 ? diaryFor(pusher.connection, settings.diarySize) : undefined
-  const digest = pusher && planned.length > 0 ? readDigest(req, settings) : undefined
-  if (pusher && diary && planned.length > 0) {
-    let budget = Math.min(settings.maxPushBytes, pusher.remoteWindow())
-    const inherited = inheritedHeaders(res)
-    for (const { entry, load: loading } of planned) {
+  const promised: Promised[] = []
+  const digest = planned.length > 0 ? readDigest(req, settings) : undefined
+  if (pusher && budget && planned.length > 0) {
+    let bytesLeft = Math.min(settings.maxPushBytes, pusher.remoteWindow())
+    const inherited = inheritedHeaders(res, settings.inheritHeaders)
+    for (const { entry, reservation, load: loading } of planned) {
       const result = await loading
+      if (parentClosed) {
+        dropped(reservation)
+        continue
+      }
       if (!result.ok) {
         skip(report, result.reason === 'not-found' || result.reason === 'status' ? undefined : hints, entry, parent, result.reason, result.detail)
+        dropped(reservation)
         continue
       }
-      const key = cacheKey(entry.url, result.response.headers['etag'], result.response.headers['last-modified'])
-      if (diary.has(key)) {
-        skip(report, hints, entry, parent, 'cached', 'pushed before on this connection')
+      const { response } = result
+      const key = cacheKey(entry.url, response.headers['etag'], response.headers['last-modified'])
+      let refusal: [SkipReason, string] | undefined
+      if (budget.diary.has(key)) refusal = ['cached', 'pushed before on this connection']
+      else if (digest?.honoured && digest.digest.has(key)) refusal = ['cached', 'listed in the cache digest cookie']
+      else if (response.size > bytesLeft) refusal = ['bytes', `${response.size} bytes, ${bytesLeft} left for this response`]
+      else if (!reservation.claimBytes(response.size)) {
+        refusal = ['bytes', `${response.size} bytes, ${settings.maxPushBytesPerConnection - budget.bytes} left on this connection (maxPushBytesPerConnection)`]
+      }
+      if (refusal) {
+        skip(report, hints, entry, parent, refusal[0], refusal[1])
+        dropped(reservation)
         continue
       }
-      if (digest?.honoured && digest.digest.has(key)) {
-        skip(report, hints, entry, parent, 'cached', 'listed in the cache digest cookie')
-        continue
-      }
-      if (result.response.size > budget) {
-        skip(report, hints, entry, parent, 'bytes', `${result.response.size} bytes, ${budget} left`)
-        continue
-      }
-      budget -= result.response.size
-      const response = { ...result.response, headers: { ...inherited, ...result.response.headers } }
-      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders, timeout: settings.pushTimeout }), response, key })
+      bytesLeft -= response.size
+      // In the diary from the moment it is promised: a concurrent request that gets here later skips it.
+      budget.diary.add(key)
+      const headers = { ...inherited, ...response.headers }
+      promised.push({
+        entry,
+        reservation,
+        key,
+        response: { ...response, headers },
+        stream: settle(pusher.push(entry.url, { requestHeaders, timeout: settings.pushTimeout })),
+      })
     }
   }
 
-  const ready: Array<{ entry: PreparedEntry; stream: PushStream; response: PushableResponse }> = []
-  for (const { entry, stream, response, key } of promised) {
-    try {
-      ready.push({ entry, stream: await stream, response })
-    } catch (err) {
-      skip(report, hints, entry, parent, 'refused', (err as Error).message)
+  const ready: Ready[] = []
+  for (const { entry, reservation, key, response, stream } of promised) {
+    const result = await stream
+    if (!result.ok) {
+      budget!.diary.delete(key)
+      skip(report, hints, entry, parent, 'refused', result.error.message)
+      dropped(reservation)
       continue
     }
-    diary!.add(key)
+    ready.push({ entry, reservation, key, response, stream: result.value })
     if (digest) {
       // A full digest starts again with what is pushed now.
       if (!digest.digest.add(key)) {
@@ -202,29 +313,69 @@ export async function pushEntries(
       digest.dirty = true
     }
   }
-  const config = settings.cacheDigest
-  if (digest?.dirty && config && !res.headersSent) {
-    res.append(
-      'Set-Cookie',
-      serializeCookie(config.cookieName, digest.digest.encode(), { secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: config.maxAge }),
-    )
-  }
-  if (hints.length > 0 && !res.headersSent) {
-    const link = hints.join(', ')
-    if (sendEarlyHints(res, hints, settings.earlyHints)) debug('103 Early Hints for %s: %s', parent, link)
-    if (settings.preloadHeader) res.append('Link', link)
-  }
 
-  return function sendPushes() {
-    for (const { entry, stream, response } of ready) {
-      debug('push %s for %s (stream %d, %d bytes)', entry.url, parent, stream.id, response.size)
-      void stream.respond(200, response.headers, response.body()).then((outcome) => {
-        report(
-          outcome.status === 'sent'
-            ? { type: 'pushed', url: entry.url, parent, bytes: outcome.bytes }
-            : { type: 'cancelled', url: entry.url, parent, bytes: outcome.bytes, reason: outcome.reason ?? 'cancelled' },
-        )
-      })
+  if (hints.length > 0 && !res.headersSent && !parentClosed) {
+    if (sendEarlyHints(res, hints, settings.earlyHints)) debug('103 Early Hints for %s: %s', parent, hints.join(', '))
+  }
+  if (parentClosed) {
+    for (const { reservation } of ready) dropped(reservation)
+    return
+  }
+  if (res.headersSent) {
+    // Another middleware answered while this one awaited: nothing can go before its HEADERS any more.
+    for (const { stream, reservation } of ready) {
+      stream.cancel()
+      dropped(reservation)
     }
+    return
+  }
+  if (ready.length === 0 && hints.length === 0 && !digest?.dirty) return
+  onHeaders(res, function pushesFollowTheStatus(this: Response) {
+    const success = pushableParentStatus(this.statusCode)
+    const config = settings.cacheDigest
+    if (success && digest?.dirty && config) {
+      this.append(
+        'Set-Cookie',
+        serializeCookie(config.cookieName, digest.digest.encode(), { secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: config.maxAge }),
+      )
+    }
+    if (success && settings.preloadHeader && hints.length > 0) this.append('Link', hints.join(', '))
+    if (ready.length === 0) return
+    if (!success) {
+      for (const { entry, stream, reservation, key } of ready) {
+        budget!.diary.delete(key)
+        stream.cancel()
+        dropped(reservation)
+        skip(report, undefined, entry, parent, 'parent-status', `the response is ${this.statusCode}`)
+      }
+      return
+    }
+    // After this response's own HEADERS: the pushed responses follow it on the wire.
+    process.nextTick(sendPushes, ready, parent, report, reservations)
+  })
+}
+
+function sendPushes(ready: readonly Ready[], parent: string, report: Report, reservations: Set<Reservation>): void {
+  for (const { entry, stream, response, reservation } of ready) {
+    // Sending: held until the push's own stream closes, whatever the parent does.
+    reservations.delete(reservation)
+    debug('push %s for %s (stream %d, %d bytes)', entry.url, parent, stream.id, response.size)
+    let body
+    try {
+      body = response.body()
+    } catch (err) {
+      stream.cancel()
+      reservation.release()
+      report({ type: 'cancelled', url: entry.url, parent, bytes: 0, reason: (err as Error).message })
+      continue
+    }
+    void stream.respond(200, response.headers, body).then((outcome) => {
+      reservation.release()
+      report(
+        outcome.status === 'sent'
+          ? { type: 'pushed', url: entry.url, parent, bytes: outcome.bytes }
+          : { type: 'cancelled', url: entry.url, parent, bytes: outcome.bytes, reason: outcome.reason ?? 'cancelled' },
+      )
+    })
   }
 }

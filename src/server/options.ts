@@ -13,6 +13,7 @@ export type OptionType =
   | 'pem'
   | 'non-negative number'
   | 'positive integer'
+  | 'array'
   | readonly string[]
 
 function distance(a: string, b: string): number {
@@ -62,6 +63,8 @@ function matches(value: unknown, type: OptionType): boolean {
       return Number.isInteger(value) && (value as number) > 0
     case 'non-negative number':
       return typeof value === 'number' && Number.isFinite(value) && value >= 0
+    case 'array':
+      return Array.isArray(value)
     default:
       return false
   }

@@ -28,11 +28,11 @@ process.on('unhandledRejection', (err) => problems.push(err))
 const RELEASED = ['Timeout', 'TLSSocketWrap', 'TCPSocketWrap', 'Http2Session']
 
 /**
- * The server still serves `/crt`, nothing was thrown or rejected unhandled, and the
- * fault's timers, sockets and sessions are released (back to `baseline`).
+ * The server still serves `path` (200), nothing was thrown or rejected unhandled, and
+ * the fault's timers, sockets and sessions are released (back to `baseline`).
  */
-export async function assertHealthy(url: string, baseline: Record<string, number>, what: string): Promise<void> {
-  const res = await h2get(url, '/crt')
+export async function assertHealthy(url: string, baseline: Record<string, number>, what: string, path = '/crt'): Promise<void> {
+  const res = await h2get(url, path)
   assert.equal(res.status, 200, `${what}: the server stopped serving`)
   assert.deepEqual(problems, [], `${what}: uncaught errors`)
   await settles(() => {
