@@ -47,11 +47,16 @@ export class ConnectionBudget {
     return this.#inFlight.has(url)
   }
 
-  /** Reserves a pushed stream for `url`, or answers why it cannot: `'in-flight'` or `'streams'`. */
+  /**
+   * Reserves a pushed stream for `url`, or answers why it cannot: `'in-flight'` (being
+   * pushed for another request; not checked with the diary off, `diarySize` 0, which
+   * pushes on every request) or `'streams'`.
+   */
   reserve(url: string): Reservation | 'in-flight' | 'streams' {
-    if (this.#inFlight.has(url)) return 'in-flight'
+    const deduplicated = this.limits.diarySize > 0
+    if (deduplicated && this.#inFlight.has(url)) return 'in-flight'
     if (this.#streams >= this.limits.maxPushesPerConnection) return 'streams'
-    this.#inFlight.add(url)
+    if (deduplicated) this.#inFlight.add(url)
     this.#streams++
     let bytes = 0
     let released = false
@@ -67,7 +72,7 @@ export class ConnectionBudget {
       release: (): void => {
         if (released) return
         released = true
-        this.#inFlight.delete(url)
+        if (deduplicated) this.#inFlight.delete(url)
         this.#streams--
         this.#bytes -= bytes
       },

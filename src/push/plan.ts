@@ -342,12 +342,16 @@ export async function pushEntries(
     if (success && settings.preloadHeader && hints.length > 0) this.append('Link', hints.join(', '))
     if (ready.length === 0) return
     if (!success) {
-      for (const { entry, stream, reservation, key } of ready) {
+      const status = this.statusCode
+      for (const { entry, reservation, key } of ready) {
         budget!.diary.delete(key)
-        stream.cancel()
         dropped(reservation)
-        skip(report, undefined, entry, parent, 'parent-status', `the response is ${this.statusCode}`)
+        skip(report, undefined, entry, parent, 'parent-status', `the response is ${status}`)
       }
+      // Reset after this response's own HEADERS are submitted, as pushes are sent after them.
+      process.nextTick(() => {
+        for (const { stream } of ready) stream.cancel()
+      })
       return
     }
     // After this response's own HEADERS: the pushed responses follow it on the wire.

@@ -83,7 +83,13 @@ class Http2PushStream implements PushStream {
   }
 
   cancel(): void {
-    if (!this.#stream.closed) this.#stream.close(0x8) // CANCEL
+    const stream = this.#stream
+    if (stream.destroyed) return
+    // RST_STREAM CANCEL, then destroy: close() alone leaves a stream never responded to
+    // half-open in Node (it waits for an end that needs HEADERS), and when that happens
+    // after the parent's response, the session stops reading its socket and outlives the peer.
+    if (!stream.closed) stream.close(0x8)
+    stream.destroy()
   }
 }
 
