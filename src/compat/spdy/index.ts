@@ -13,6 +13,7 @@ import {
   releaseFailedPushes,
   removeStreamOnce,
 } from './connection.js'
+import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './reset-streams.js'
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import type { SpdyModule } from './internals.js'
 
@@ -48,6 +49,7 @@ export function installSpdyCompat(): SpdyModule {
 
   const handleProto = spdy.handle.prototype
   handleProto.emitRequest = releaseParserAfterEmit(handleProto.emitRequest)
+  handleProto._closeCallback = releaseResetStreams(handleProto._closeCallback)
   const assignResponse = handleProto['assignResponse'] as (this: unknown, res: Record<string, unknown>) => void
   handleProto['assignResponse'] = function assignResponseWithEarlyHints(this: unknown, res: Record<string, unknown>): void {
     assignResponse.call(this, res)
@@ -63,10 +65,12 @@ export function installSpdyCompat(): SpdyModule {
 
   const streamProto = transport.Stream.prototype
   streamProto.respond = respondWithinStreamLimit(streamProto.respond)
+  streamProto.abort = dropQueuedDataOnAbort(streamProto.abort)
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
   const framerProto = transport.protocol.http2.framer.prototype
   framerProto.dataFrame = reportEndStreamWritten(framerProto.dataFrame)
+  framerProto._frame = tagWaitingData(framerProto._frame)
 
   marked[installed] = true
   return spdy

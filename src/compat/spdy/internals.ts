@@ -12,6 +12,8 @@ import type { TLSSocket } from 'node:tls'
 export interface SpdyFramer extends EventEmitter {
   /** null until the peer's first SETTINGS, then whether the peer accepts PUSH_PROMISE. */
   pushEnabled: boolean | null
+  /** The connection's flow-control window (DATA frames wait on its send side). */
+  window?: { send: unknown }
   enablePush(enable: boolean): void
   goawayFrame(frame: { lastId: number; code: string; extra?: string }, callback: () => void): void
 }
@@ -99,6 +101,8 @@ export interface SpdyStream extends Duplex {
 export interface SpdyHandle {
   _spdyState: { stream: SpdyStream; socket: SpdySocket | null; ending: boolean }
   emitRequest(): void
+  /** Completes the per-stream socket's handle close (net.Socket#destroy waits for it). */
+  _closeCallback(callback: (err?: Error | null) => void): void
 }
 
 export interface SpdySocket extends Socket {
@@ -139,6 +143,8 @@ export interface SpdyTransportModule {
       framer: {
         prototype: {
           dataFrame(this: SpdyFramer, frame: { id: number; fin?: boolean }, callback?: (err?: Error | null) => void): void
+          /** Renders one frame; a DATA frame waits on the connection window before it is scheduled. */
+          _frame(this: SpdyFramer, frame: { id: number; type: string }, body: (buffer: unknown) => void, callback?: unknown): unknown
         }
       }
     }
