@@ -71,7 +71,9 @@ function matches(value: unknown, type: OptionType): boolean {
 }
 
 function describe(type: OptionType): string {
-  return Array.isArray(type) ? `one of ${type.map((t) => JSON.stringify(t)).join(', ')}` : `a ${type === 'pem' ? 'PEM string or Buffer' : type}`
+  if (typeof type !== 'string') return `one of ${type.map((t) => JSON.stringify(t)).join(', ')}`
+  const name = type === 'pem' ? 'PEM string or Buffer' : type
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`
 }
 
 export function validateOptions(where: string, options: unknown, types: Readonly<Record<string, OptionType>>): void {
