@@ -2,12 +2,14 @@
  * The held-stream flood: one connection opens `count` `/header` streams in one TCP write
  * (a raw frame client, which does not keep to the server's SETTINGS_MAX_CONCURRENT_STREAMS),
  * and this reports what the server did with them and its RSS before and after.
- * `node --import tsx test/helpers/stream-flood.ts [spdy|http2] [count] [maxConcurrentStreams]`
+ * `node --expose-gc --import tsx test/helpers/stream-flood.ts [spdy|http2] [count] [maxConcurrentStreams]`
+ * (`MAX_HELD_PER_CONNECTION=0`: no cap on held routes, so that only the stream limit bounds them).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { RawH2Client, frames, FRAME, ERROR, SETTING } from './raw-h2.js'
 import { startDemo } from './server.js'
 import type { CreateServerOptions, Transport } from '../../src/index.js'
+import type { DemoAppOptions } from '../../routes/index.js'
 
 export interface FloodResult {
   responses: number
@@ -29,8 +31,8 @@ function heapMB(): number {
   return Math.round(process.memoryUsage().heapUsed / 1048576)
 }
 
-export async function flood(transport: Transport, count: number, options: CreateServerOptions = {}): Promise<FloodResult> {
-  const running = await startDemo({ watchManifest: false }, { transport, ...options })
+export async function flood(transport: Transport, count: number, options: CreateServerOptions = {}, demo: Partial<DemoAppOptions> = {}): Promise<FloodResult> {
+  const running = await startDemo({ watchManifest: false, ...demo }, { transport, ...options })
   try {
     const requests: Buffer[] = []
     for (let i = 0; i < count; i++) requests.push(frames.request(1 + 2 * i, '/header'))
@@ -74,5 +76,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const count = Number(process.argv[3] ?? 2000)
   const limit = process.argv[4]
   const options = limit === undefined ? {} : ({ maxConcurrentStreams: Number(limit) } as CreateServerOptions)
-  console.log(JSON.stringify({ node: process.version, transport, count, ...options, ...(await flood(transport, count, options)) }))
+  const cap = process.env['MAX_HELD_PER_CONNECTION']
+  const demo = cap === undefined ? {} : { maxHeldPerConnection: Number(cap) }
+  console.log(JSON.stringify({ node: process.version, transport, count, ...options, ...demo, ...(await flood(transport, count, options, demo)) }))
 }
