@@ -10,6 +10,7 @@ import { header } from './header.js'
 import { crt, crtResponse } from './crt.js'
 import { push } from './push.js'
 import { autoPush, DEFAULT_AUTOPUSH_INTERVAL_MS } from './auto-push.js'
+import { DEFAULT_HOLD_LIMITS, heldStreams } from './hold-open.js'
 
 export interface DemoAppOptions {
   /** The server's PEM certificate, served at /crt. */
@@ -22,6 +23,10 @@ export interface DemoAppOptions {
   manifest?: PushManifestOptions['manifest']
   /** Watch the manifest file for edits. Default: as pushManifest (on outside production). */
   watchManifest?: boolean
+  /** Streams /header and /autoPush together may hold open on one connection; the next gets 503. `0`: no cap. Default 100. */
+  maxHeldPerConnection?: number
+  /** How long /header and /autoPush hold a stream, in ms, before ending it (END_STREAM). `0`: until the client leaves. Default 600000. */
+  holdMaxMs?: number
 }
 
 /** The demo's manifest, as in push-manifest.json: /push pushes /crt. */
@@ -32,7 +37,7 @@ const INDEX = `<!doctype html>
 <title>express-h2-push demo</title>
 <h1>express-h2-push demo</h1>
 <ul>
-<li><a href="/header">/header</a>: 204 with X-custom-header, held open</li>
+<li><a href="/header">/header</a>: 204 with X-custom-header, held open (at most 10 minutes by default)</li>
 <li><a href="/crt">/crt</a>: the server certificate</li>
 <li><a href="/push">/push</a>: answers, with /crt pushed first (push-manifest.json)</li>
 <li><a href="/autoPush">/autoPush</a>: held open, pushes /crt periodically</li>
@@ -41,6 +46,10 @@ const INDEX = `<!doctype html>
 `
 
 export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
+  const held = heldStreams({
+    maxPerConnection: options.maxHeldPerConnection ?? DEFAULT_HOLD_LIMITS.maxPerConnection,
+    maxMs: options.holdMaxMs ?? DEFAULT_HOLD_LIMITS.maxMs,
+  })
   const crtRes = crtResponse(options.certificate)
   const pushedHeaders = securityHeaders()
   const app = express()
@@ -55,9 +64,9 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   app.get('/', (_req, res) => {
     res.type('html').send(INDEX)
   })
-  app.get('/header', header())
+  app.get('/header', header(held))
   app.get('/crt', crt(options.certificate))
   app.get('/push', push())
-  app.get('/autoPush', autoPush(crtRes, pushedHeaders, options.autoPushIntervalMs ?? DEFAULT_AUTOPUSH_INTERVAL_MS))
+  app.get('/autoPush', autoPush(crtRes, pushedHeaders, options.autoPushIntervalMs ?? DEFAULT_AUTOPUSH_INTERVAL_MS, held))
   return app
 }

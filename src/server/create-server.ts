@@ -17,6 +17,8 @@ import { expressOverHttp2 } from '../transports/http2/bridge.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
+import { closeIdleHttp2Session, closeIdleSpdyConnection } from './idle-timeout.js'
+import { spdyConnectionOf } from '../compat/spdy/stream-limit.js'
 
 const debug = createDebug('express-h2-push:server')
 
@@ -35,6 +37,23 @@ export interface CreateServerOptions {
   handleSignals?: boolean
   /** How long `shutdown()` waits for open streams before closing connections, in ms. Default `5000`. */
   shutdownTimeout?: number
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS: request streams one HTTP/2 connection may have open
+   * at once, advertised and enforced on both transports (a stream over it is refused
+   * with RST_STREAM(REFUSED_STREAM) and never reaches the app). Default `128` (nginx's;
+   * RFC 9113 recommends no less than 100).
+   */
+  maxConcurrentStreams?: number
+  /**
+   * How long an HTTP/2 connection with no open request stream stays open, in ms; then
+   * the server sends GOAWAY(NO_ERROR) and closes it. `0` or `false`: never. Default
+   * `75000` (nginx's `keepalive_timeout`). HTTP/1.1 connections keep Node's `keepAliveTimeout` (5 s).
+   */
+  idleTimeout?: number | false
+  /** TCP keepalive on every accepted socket, so that a peer that vanished is noticed even on a silent held stream. Default `true`. */
+  keepAlive?: boolean
+  /** Silence before the first keepalive probe, in ms (whole seconds, at least 1000). Default `60000`. */
+  keepAliveInitialDelay?: number
   /** More `https.createServer` options (`connectionsCheckingInterval`, `ciphers`, ...); `key`/`cert` go above. */
   serverOptions?: Readonly<ServerOptions>
 }
@@ -58,7 +77,18 @@ export interface H2PushServer extends HttpsServer {
   shutdown(): Promise<void>
 }
 
-const DEFAULTS = { transport: 'spdy', handleSignals: false, shutdownTimeout: 5000 } as const
+const DEFAULTS = {
+  transport: 'spdy',
+  handleSignals: false,
+  shutdownTimeout: 5000,
+  maxConcurrentStreams: 128,
+  idleTimeout: 75_000,
+  keepAlive: true,
+  keepAliveInitialDelay: 60_000,
+} as const
+
+/** The longest delay a Node timer takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 const OPTION_TYPES = {
   transport: ['spdy', 'http2'],
@@ -68,6 +98,10 @@ const OPTION_TYPES = {
   handleSignals: 'boolean',
   shutdownTimeout: 'non-negative number',
   serverOptions: 'object',
+  maxConcurrentStreams: { min: 1, max: 2 ** 32 - 1, integer: true },
+  idleTimeout: { min: 0, max: MAX_TIMER_MS, unit: 'ms', orFalse: true },
+  keepAlive: 'boolean',
+  keepAliveInitialDelay: { min: 1000, max: MAX_TIMER_MS, unit: 'ms' },
 } as const
 
 /**
@@ -133,7 +167,11 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
   const settings = { ...DEFAULTS, ...options }
   const tls = await resolveTls(settings)
   const { server, goaway } =
-    settings.transport === 'http2' ? http2Server(app, tls, settings.serverOptions) : spdyServer(app, tls, settings.serverOptions)
+    settings.transport === 'http2' ? http2Server(app, tls, settings) : spdyServer(app, tls, settings)
+  if (settings.keepAlive) {
+    const delay = settings.keepAliveInitialDelay
+    server.on('connection', (socket: Socket) => socket.setKeepAlive(true, delay))
+  }
   const controller = new AbortController()
   // Every held stream may listen: no MaxListenersExceededWarning past 10 of them.
   setMaxListeners(0, controller.signal)
@@ -206,18 +244,40 @@ export function getShutdownSignal(req: IncomingMessage | Http2ServerRequest): Ab
   return server ? signals.get(server) : undefined
 }
 
+/** What the transports take from the options. */
+interface TransportSettings {
+  serverOptions?: Readonly<ServerOptions> | undefined
+  maxConcurrentStreams: number
+  idleTimeout: number | false
+}
+
 interface TransportServer {
   server: H2PushServer
   /** Sends GOAWAY on every HTTP/2 connection; answers which TLS sockets now finish by themselves. */
   goaway(): (socket: Socket) => boolean
 }
 
-function spdyServer(app: RequestListener, tls: TlsMaterial, serverOptions: Readonly<ServerOptions> | undefined): TransportServer {
+function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportSettings): TransportServer {
   const spdy = installSpdyCompat()
   const server = spdy.createServer(
-    { minVersion: 'TLSv1.2', ...serverOptions, key: tls.key, cert: tls.cert, spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false } },
+    {
+      minVersion: 'TLSv1.2',
+      ...settings.serverOptions,
+      key: tls.key,
+      cert: tls.cert,
+      // maxStreams: advertised by spdy-transport, enforced by the compatibility layer.
+      spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false, connection: { maxStreams: settings.maxConcurrentStreams } },
+    },
     app,
   ) as H2PushServer
+  const idleTimeout = settings.idleTimeout
+  if (idleTimeout) {
+    // spdy's own 'secureConnection' listener ran first and made the HTTP/2 connection.
+    server.on('secureConnection', (socket: Socket) => {
+      const connection = spdyConnectionOf(socket)
+      if (connection) closeIdleSpdyConnection(connection, idleTimeout)
+    })
+  }
   const connections = new Set<SpdyConnection>()
   server.prependListener('request', (req: IncomingMessage) => {
     const connection = (req as SpdyRequest).spdyStream?.connection
@@ -240,15 +300,26 @@ function spdyServer(app: RequestListener, tls: TlsMaterial, serverOptions: Reado
   }
 }
 
-function http2Server(app: RequestListener, tls: TlsMaterial, serverOptions: Readonly<ServerOptions> | undefined): TransportServer {
+function http2Server(app: RequestListener, tls: TlsMaterial, settings: TransportSettings): TransportServer {
+  const serverOptions = settings.serverOptions as { settings?: http2.Settings } | undefined
   const server = http2.createSecureServer(
-    { minVersion: 'TLSv1.2', ...(serverOptions as object), key: tls.key, cert: tls.cert, allowHTTP1: true },
+    {
+      minVersion: 'TLSv1.2',
+      ...serverOptions,
+      key: tls.key,
+      cert: tls.cert,
+      allowHTTP1: true,
+      // nghttp2 refuses (REFUSED_STREAM) a stream over it before our SETTINGS are acknowledged, and ends the connection after.
+      settings: { ...serverOptions?.settings, maxConcurrentStreams: settings.maxConcurrentStreams },
+    },
     expressOverHttp2(app) as never,
   ) as Http2SecureServer as unknown as H2PushServer
+  const idleTimeout = settings.idleTimeout
   const sessions = new Set<Http2Session>()
   // Sessions nghttp2 ended with a GOAWAY of its own (a header field over 64 KB: COMPRESSION_ERROR), which Node 20 never reports.
   releaseDeadSessions(server as unknown as Http2SecureServer)
   server.on('session', (session: Http2Session) => {
+    if (idleTimeout) closeIdleHttp2Session(session, idleTimeout)
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err: Error) => debug('session error: %s', err.message))

@@ -15,6 +15,17 @@ export type OptionType =
   | 'positive integer'
   | 'array'
   | readonly string[]
+  | NumberRange
+
+/** A number from `min` to `max` (an integer when `integer`), or `false` when `orFalse`. */
+export interface NumberRange {
+  readonly min: number
+  readonly max: number
+  readonly integer?: boolean
+  readonly orFalse?: boolean
+  /** How the value reads, for messages: `'ms'`. */
+  readonly unit?: string
+}
 
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i)
@@ -44,8 +55,14 @@ export function closest(name: string, known: readonly string[]): string | undefi
   return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
 }
 
+function inRange(value: unknown, range: NumberRange): boolean {
+  if (value === false) return range.orFalse === true
+  return typeof value === 'number' && value >= range.min && value <= range.max && (!range.integer || Number.isInteger(value))
+}
+
 function matches(value: unknown, type: OptionType): boolean {
   if (Array.isArray(type)) return type.includes(value as string)
+  if (typeof type === 'object') return inRange(value, type as NumberRange)
   switch (type) {
     case 'string':
       return typeof value === 'string'
@@ -71,7 +88,12 @@ function matches(value: unknown, type: OptionType): boolean {
 }
 
 function describe(type: OptionType): string {
-  if (typeof type !== 'string') return `one of ${type.map((t) => JSON.stringify(t)).join(', ')}`
+  if (!Array.isArray(type) && typeof type === 'object') {
+    const range = type as NumberRange
+    const what = `${range.integer ? 'an integer' : 'a number'}${range.unit ? ` (${range.unit})` : ''} from ${range.min} to ${range.max}`
+    return range.orFalse ? `${what}, or false` : what
+  }
+  if (typeof type !== 'string') return `one of ${(type as readonly string[]).map((t) => JSON.stringify(t)).join(', ')}`
   const name = type === 'pem' ? 'PEM string or Buffer' : type
   return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`
 }
@@ -93,7 +115,7 @@ export function validateOptions(where: string, options: unknown, types: Readonly
     if (value !== undefined && !matches(value, type)) {
       throw new H2PushError(
         'ERR_H2PUSH_INVALID_OPTION',
-        `${where}: option \`${key}\` must be ${describe(type)}, got ${typeof value === 'object' ? 'an object' : JSON.stringify(value)}`,
+        `${where}: option \`${key}\` must be ${describe(type)}, got ${typeof value === 'object' ? 'an object' : typeof value === 'number' ? String(value) : JSON.stringify(value)}`,
       )
     }
   }

@@ -15,6 +15,7 @@ import {
 } from './connection.js'
 import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './reset-streams.js'
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
+import { installStreamLimit } from './stream-limit.js'
 import type { SpdyModule } from './internals.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
@@ -62,6 +63,8 @@ export function installSpdyCompat(): SpdyModule {
   connProto._removeStream = removeStreamOnce(connProto._removeStream)
   connProto._goaway = goaway
   connProto['pushPromise'] = releaseFailedPushes(connProto['pushPromise'] as Parameters<typeof releaseFailedPushes>[0])
+
+  installStreamLimit(transport)
 
   const streamProto = transport.Stream.prototype
   streamProto.respond = respondWithinStreamLimit(streamProto.respond)

@@ -1,0 +1,83 @@
+/**
+ * Idle HTTP/2 connections: one with no open request stream for `idleTimeout` ms is
+ * sent GOAWAY(NO_ERROR) and closed (once its pushed streams, if any, are done). The
+ * clock starts when the connection is accepted and again each time its last open
+ * request stream closes; a new request stops it. A held stream is an open stream: its
+ * connection is not idle.
+ */
+import type { Http2Session, ServerHttp2Stream } from 'node:http2'
+import createDebug from 'debug'
+import type { SpdyConnection, SpdyStream } from '../compat/spdy/internals.js'
+
+const debug = createDebug('express-h2-push:server')
+
+/** Counts a connection's open request streams; runs `onIdle` once after `ms` with none. */
+class IdleClock {
+  #open = 0
+  #timer: NodeJS.Timeout | undefined
+  #stopped = false
+
+  constructor(
+    private readonly ms: number,
+    private readonly onIdle: () => void,
+  ) {
+    this.#arm()
+  }
+
+  opened(): void {
+    this.#open++
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  closed(): void {
+    this.#open--
+    if (this.#open === 0) this.#arm()
+  }
+
+  stop(): void {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #arm(): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.stop()
+      this.onIdle()
+    }, this.ms)
+  }
+}
+
+/** node:http2: GOAWAY and close a session that stays `ms` without an open request. */
+export function closeIdleHttp2Session(session: Http2Session, ms: number): void {
+  const clock = new IdleClock(ms, () => {
+    if (session.closed || session.destroyed) return
+    debug('idle for %d ms: GOAWAY and close', ms)
+    session.close()
+  })
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    clock.opened()
+    stream.once('close', () => clock.closed())
+  })
+  session.once('close', () => clock.stop())
+}
+
+/** spdy: the same for a spdy-transport connection. */
+export function closeIdleSpdyConnection(connection: SpdyConnection, ms: number): void {
+  const clock = new IdleClock(ms, () => {
+    const state = connection._spdyState
+    if (state.goaway !== false) return
+    debug('idle for %d ms: GOAWAY and close', ms)
+    // With no stream open, spdy-transport ends the socket once the GOAWAY is written.
+    connection._goaway({ lastId: state.stream.lastId.received, code: 'OK', send: true })
+  })
+  connection.on('stream', (stream: SpdyStream) => {
+    clock.opened()
+    stream.once('close', () => clock.closed())
+  })
+  connection.once('close', () => clock.stop())
+  connection.socket.once('close', () => clock.stop())
+}
