@@ -348,10 +348,8 @@ export async function pushEntries(
         dropped(reservation)
         skip(report, undefined, entry, parent, 'parent-status', `the response is ${status}`)
       }
-      // Reset after this response's own HEADERS are submitted, as pushes are sent after them.
-      process.nextTick(() => {
-        for (const { stream } of ready) stream.cancel()
-      })
+      // Reset before this response's own HEADERS are submitted.
+      for (const { stream } of ready) stream.cancel()
       return
     }
     // After this response's own HEADERS: the pushed responses follow it on the wire.
