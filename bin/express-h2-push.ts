@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { checkUrl, inspect } from '../src/cli/inspect.js'
+import { checkUrl, inspect, parseDuration } from '../src/cli/inspect.js'
 import { generateManifest, manifestDrift, manifestJson } from '../src/cli/generate.js'
 import type { PushManifest } from '../src/manifest/load.js'
 
@@ -17,7 +17,8 @@ const USAGE = `usage:
 inspect   one GET over HTTP/2; prints every frame-level event with its time offset:
           request HEADERS, 103s, response HEADERS, PUSH_PROMISE, pushed HEADERS/DATA,
           END_STREAM, RST_STREAM, GOAWAY; then a summary. Held streams are kept open
-          for --duration (default 10s). --no-push: refuse push, as browsers do.
+          for --duration (default 10s; 1ms to 2147483647ms). --no-push: refuse push,
+          as browsers do.
 generate  reads the HTML files under <dir> and writes the push manifest of what each
           page needs first (validated against the schema). --check: compare with the
           existing file and exit 1 on drift (for CI).`
@@ -25,14 +26,6 @@ generate  reads the HTML files under <dir> and writes the push manifest of what 
 function fail(message: string, code = 2): never {
   process.stderr.write(`express-h2-push: ${message}\n`)
   process.exit(code)
-}
-
-/** "12s", "500ms", "2m" or plain seconds → ms. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim())
-  if (!m) fail(`--duration ${JSON.stringify(text)}: use a number with ms, s or m (12s, 500ms)`)
-  const value = Number(m[1])
-  return Math.round(m[2] === 'ms' ? value : m[2] === 'm' ? value * 60_000 : value * 1000)
 }
 
 async function runInspect(args: string[]): Promise<number> {
@@ -47,11 +40,17 @@ async function runInspect(args: string[]): Promise<number> {
     },
   })
   if (positionals.length !== 1) fail(`inspect takes one URL\n${USAGE}`)
+  let durationMs: number
+  try {
+    durationMs = parseDuration(values.duration)
+  } catch (err) {
+    fail((err as Error).message)
+  }
   const checked = checkUrl(positionals[0]!)
   if ('error' in checked) fail(checked.error, 1)
   const { code } = await inspect(
     checked.url,
-    { noPush: values['no-push'], durationMs: parseDuration(values.duration), json: values.json, insecure: values.insecure },
+    { noPush: values['no-push'], durationMs, json: values.json, insecure: values.insecure },
     (line) => process.stdout.write(line + '\n'),
   )
   return code

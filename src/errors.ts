@@ -3,7 +3,7 @@
  * Every code here is listed in the README ("Errors").
  */
 export const ErrorCodes = {
-  /** createServer or pushManifest was given an option it does not know, or a bad value (or pushManifest was mounted without being called). */
+  /** createServer or pushManifest was given an option it does not know, or a bad value (or pushManifest was mounted without being called); or a bad `inspect --duration`. */
   ERR_H2PUSH_INVALID_OPTION: 'ERR_H2PUSH_INVALID_OPTION',
   /** No TLS key/certificate, and no development certificate may be generated. */
   ERR_H2PUSH_TLS_MISSING: 'ERR_H2PUSH_TLS_MISSING',

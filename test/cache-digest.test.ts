@@ -1,12 +1,13 @@
 /**
  * The cache digest codec: round trips, garbage in (never a throw), the measured
- * false-positive rate against the configured one, and the cookie sizes.
+ * false-positive rate against the configured one, the cookie sizes, and forged cookies
+ * (valid header and checksum, crafted bits) costing no more than a real one.
  */
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { CacheDigest, digestShape, hashKey } from '../src/cache/digest.js'
+import { CacheDigest, digestShape, hashKey, MAX_DIGEST_LENGTH, maxEncodedLength, type DecodeWork } from '../src/cache/digest.js'
 
 const SHAPE = digestShape(1 / 128, 256)
 
@@ -91,5 +92,56 @@ describe('cache digest codec', () => {
 
   test('hash values stay inside the universe', () => {
     for (let i = 0; i < 1000; i++) assert.ok(hashKey(randomUrl(), SHAPE) < 2 ** 15)
+  })
+
+  /** The largest digest of `n` values: every gap in the first one (the longest unary run). */
+  function largest(n: number, shape = SHAPE): CacheDigest {
+    const universe = 2 ** (shape.p + shape.capacityLog)
+    return new CacheDigest(shape, Array.from({ length: n }, (_, i) => universe - n + i))
+  }
+
+  /** A cookie with a valid header and checksum for `n` values, and `bodyBytes` bytes of `fill` as the gaps. */
+  function forged(n: number, bodyBytes: number, fill: number): string {
+    const payload = Buffer.concat([Buffer.from([1, SHAPE.p, SHAPE.capacityLog, n >> 8, n & 0xff]), Buffer.alloc(bodyBytes, fill)])
+    return Buffer.concat([payload, createHash('sha256').update(payload).digest().subarray(0, 4)]).toString('base64url')
+  }
+
+  function workOf(text: string): DecodeWork & { decoded: number | undefined } {
+    const work = { chars: 0, hashed: 0, bits: 0 }
+    const decoded = CacheDigest.decode(text, SHAPE, work)?.size
+    return { ...work, decoded }
+  }
+
+  test('maxEncodedLength is the length of the largest real digest of the shape', () => {
+    let longest = 0
+    for (let n = 0; n <= 256; n++) {
+      const text = largest(n).encode()
+      assert.equal(CacheDigest.decode(text, SHAPE)?.size, n, `the largest digest of ${n} values decodes`)
+      longest = Math.max(longest, text.length)
+    }
+    assert.equal(maxEncodedLength(SHAPE), longest)
+    assert.equal(longest, 396)
+  })
+
+  test('forged cookies up to 4 KB (valid checksum; all ones, all zeros, alternating) are refused with at most the work of the largest real digest', () => {
+    const real = workOf(largest(256).encode())
+    assert.equal(real.decoded, 256)
+    assert.ok(real.chars > 0 && real.hashed > 0 && real.bits > 0, 'the work of a real decode is counted')
+    const bodyFor4k = Math.floor((MAX_DIGEST_LENGTH * 3) / 4) - 9
+    const bodyForMax = Math.floor((maxEncodedLength(SHAPE) * 3) / 4) - 9
+    for (const n of [1, 2, 128, 255, 256]) {
+      for (const fill of [0xff, 0x00, 0xaa, 0xfe]) {
+        for (const bodyBytes of [bodyFor4k, bodyForMax, 40]) {
+          const text = forged(n, bodyBytes, fill)
+          assert.ok(text.length <= MAX_DIGEST_LENGTH)
+          const work = workOf(text)
+          const what = `n ${n}, ${bodyBytes} bytes of 0x${fill.toString(16)} (${text.length} chars): ${JSON.stringify(work)} vs real ${JSON.stringify(real)}`
+          assert.equal(work.decoded, undefined, what)
+          assert.ok(work.chars <= real.chars && work.hashed <= real.hashed && work.bits <= real.bits, what)
+        }
+      }
+    }
+    // Past the largest encoding of the shape: refused before it is read at all.
+    assert.deepEqual(workOf(forged(256, bodyFor4k, 0xff)), { chars: 0, hashed: 0, bits: 0, decoded: undefined })
   })
 })

@@ -7,12 +7,14 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import https from 'node:https'
+import net from 'node:net'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { ROOT, startDemo, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
+import { inspect, MAX_DURATION_MS, parseDuration } from '../src/cli/inspect.js'
 
 interface Run {
   code: number
@@ -125,6 +127,67 @@ describe('inspect: one clear line and a non-zero exit', () => {
     const unknown = await cli('frobnicate')
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command "frobnicate"/)
+  })
+})
+
+describe('inspect --duration', () => {
+  test('parses ms, s, m and plain seconds from 1ms to 2^31 - 1 ms; anything else is ERR_H2PUSH_INVALID_OPTION', () => {
+    assert.equal(parseDuration('1ms'), 1)
+    assert.equal(parseDuration('12s'), 12_000)
+    assert.equal(parseDuration('2m'), 120_000)
+    assert.equal(parseDuration('1.5'), 1500)
+    assert.equal(parseDuration(`${MAX_DURATION_MS}ms`), 2 ** 31 - 1)
+    const rows: Array<[string, RegExp]> = [
+      ['soon', /^--duration "soon": use a number with ms, s or m/],
+      ['0', /^--duration 0: must be at least 1ms .* from 1ms to 2147483647ms/],
+      ['0ms', /^--duration 0ms: must be at least 1ms/],
+      ['0.4ms', /^--duration 0\.4ms: must be at least 1ms/],
+      ['2147483648ms', /^--duration 2147483648ms: 2147483648 ms is past the longest timer Node has; .*from 1ms to 2147483647ms \(about 24\.8 days\)/],
+      ['3000000s', /^--duration 3000000s: 3000000000 ms is past the longest timer/],
+      ['35792m', /^--duration 35792m: 2147520000 ms is past the longest timer/],
+    ]
+    for (const [text, message] of rows) {
+      assert.throws(() => parseDuration(text), (err: Error & { code?: string }) => err.code === 'ERR_H2PUSH_INVALID_OPTION' && message.test(err.message), text)
+    }
+    for (const durationMs of [0, -1, Number.NaN, MAX_DURATION_MS + 1]) {
+      assert.throws(() => inspect(new URL('https://127.0.0.1:1/'), { noPush: false, durationMs, json: false, insecure: true }, () => {}), { code: 'ERR_H2PUSH_INVALID_OPTION' })
+    }
+  })
+
+  test('0 and past 2^31 - 1 ms: one line naming the flag and the range, exit 2, nothing sent', async () => {
+    for (const duration of ['0', '0ms', '2147483648ms', '3000000s']) {
+      const run = await cli('inspect', 'https://127.0.0.1:1/', '-k', '--duration', duration)
+      assert.equal(run.code, 2, `${duration}: ${run.stderr}`)
+      assert.equal(run.stdout, '')
+      assert.match(run.stderr, new RegExp(`^express-h2-push: --duration ${duration}: .*from 1ms to 2147483647ms \\(about 24\\.8 days\\)`))
+      assert.doesNotMatch(run.stderr, /TimeoutOverflowWarning|TypeError|\n\s+at /)
+    }
+  })
+
+  test('a deadline that passes while the TLS handshake is held up: one error line, exit 1, nothing sent after it', async () => {
+    const demo = await startDemo()
+    // A TCP relay that starts relaying only after the inspection's deadline (timers of one process fire in order).
+    const relay = net.createServer((client) => {
+      client.pause()
+      setTimeout(() => {
+        const upstream = net.connect(demo.port, '127.0.0.1')
+        upstream.on('error', () => client.destroy())
+        client.on('error', () => upstream.destroy())
+        client.pipe(upstream).pipe(client)
+        client.resume()
+      }, 200)
+    })
+    relay.listen(0, '127.0.0.1')
+    await once(relay, 'listening')
+    try {
+      const lines: string[] = []
+      const { code } = await inspect(new URL(`https://127.0.0.1:${(relay.address() as AddressInfo).port}/push`), { noPush: false, durationMs: 20, json: false, insecure: true }, (line) => lines.push(line))
+      assert.equal(code, 1)
+      assert.deepEqual(lines, ['error: no response within --duration (20 ms)'])
+    } finally {
+      relay.close()
+      await demo.close()
+    }
   })
 })
 

@@ -1,14 +1,18 @@
 /**
  * Loading push manifests: a table of bad manifests, each with its exact code and
- * JSON pointer; syntax errors with line and column; the good formats users have.
+ * JSON pointer; syntax errors with line and column; the good formats users have;
+ * non-ASCII URLs, percent-encoded once and served over both transports.
  */
-import { test, describe } from 'node:test'
+import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compileManifest, loadManifestFile, parseManifestText, readManifestFile } from '../src/manifest/load.js'
-import { PushManifestError } from '../src/index.js'
+import express from 'express'
+import { pushManifest, PushManifestError, type PushManifest } from '../src/index.js'
+import { h2get } from './helpers/h2.js'
+import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 
 const LIMITS = { maxEntriesPerRoute: 4 }
 
@@ -41,6 +45,8 @@ const BAD: Array<[name: string, manifest: unknown, pointer: string, message: Reg
   ['route pattern that does not compile', { '/users/:': { '/a.css': { type: 'style' } } }, '/~1users~1:', /does not compile.*Express 5 route syntax/],
   ['regular expression that does not compile', { '^/(unclosed': { '/a.css': { type: 'style' } } }, '/^~1(unclosed', /does not compile.*regular expression/],
   ['$schema not a string', { $schema: 1 }, '/$schema', /"\$schema" must be a string, got 1/],
+  ['URL with a lone UTF-16 surrogate', { '/': { '/a\ud800.js': { type: 'script' } } }, '/~1/~1a\ud800.js', /lone UTF-16 surrogate.*Fix: write the whole character/],
+  ['the same URL twice, once percent-encoded', { '/': { '/café.css': { type: 'style' }, '/caf%C3%A9.css': { type: 'style' } } }, '/~1/~1caf%C3%A9.css', /"\/caf%C3%A9.css" is the same URL as "\/café.css" once percent-encoded.*Fix: list it once/],
 ]
 
 describe('bad manifests: code, pointer, message with the fix', () => {
@@ -118,6 +124,27 @@ describe('good manifests', () => {
     assert.equal(compiled.routes[3]!.entries[0]!.nopush, true)
   })
 
+  test('URLs a URI cannot hold as written are percent-encoded (UTF-8) once, in the URL and its Link value', () => {
+    const compiled = compileManifest(
+      { '/': { '/café.css': { type: 'style' }, '/☃.js': { type: 'script', nopush: true }, '/a%20b/100%.json?q=é&x=<y>': { type: 'fetch' }, '/😀.png': { type: 'image' }, '/plain.css': { type: 'style' } } },
+      '(object)',
+      { maxEntriesPerRoute: 8 },
+    )
+    const entries = compiled.routes[0]!.entries
+    assert.deepEqual(entries.map((e) => e.url), ['/caf%C3%A9.css', '/%E2%98%83.js', '/a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E', '/%F0%9F%98%80.png', '/plain.css'])
+    assert.deepEqual(entries.map((e) => e.link), [
+      '</caf%C3%A9.css>; rel=preload; as=style',
+      '</%E2%98%83.js>; rel=preload; as=script; nopush',
+      '</a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E>; rel=preload; as=fetch',
+      '</%F0%9F%98%80.png>; rel=preload; as=image',
+      '</plain.css>; rel=preload; as=style',
+    ])
+    // The pointers name the URLs as written.
+    assert.deepEqual(entries.map((e) => e.pointer), ['/~1/~1café.css', '/~1/~1☃.js', '/~1/~1a%20b~1100%.json?q=é&x=<y>', '/~1/~1😀.png', '/~1/~1plain.css'])
+    // Every Link value is a valid header value: visible ASCII only.
+    for (const entry of entries) assert.match(entry.link, /^[\x21-\x7e ]+$/)
+  })
+
   test('the manifest object is not modified', () => {
     const manifest = Object.freeze({ '/': Object.freeze({ '/a.css': Object.freeze({ type: 'style' }) }) })
     const before = JSON.stringify(manifest)
@@ -129,4 +156,47 @@ describe('good manifests', () => {
     const compiled = loadManifestFile('push-manifest.json', LIMITS)
     assert.deepEqual(compiled.routes.map((r) => [r.key, r.entries.map((e) => e.url)]), [['/push', ['/crt']]])
   })
+})
+
+describe('non-ASCII URLs over HTTP/2: the Link header, the push and the 103', () => {
+  const MANIFEST: PushManifest = { '/page': { '/café.css': { type: 'style' }, '/☃.js': { type: 'script', nopush: true } } }
+
+  for (const transport of TRANSPORTS) {
+    describe(transport, () => {
+      let running: Running
+      before(async () => {
+        const root = await mkdtemp(join(tmpdir(), 'h2push-utf8-'))
+        await writeFile(join(root, 'café.css'), 'body { color: teal }')
+        await writeFile(join(root, '☃.js'), 'snow()')
+        const app = express()
+        app.use(pushManifest({ manifest: MANIFEST, root, watch: false }))
+        app.use(express.static(root))
+        app.get('/page', (_req, res) => {
+          res.type('html').send('<h1>page</h1>')
+        })
+        running = await startServer(app, { transport })
+      })
+      after(() => running.close())
+
+      test('a client that takes pushes: /caf%C3%A9.css pushed with its file, the nopush /%E2%98%83.js in the Link header', async () => {
+        const exchange = await h2get(running.url, '/page')
+        assert.equal(exchange.status, 200)
+        assert.equal(exchange.headers['link'], '</%E2%98%83.js>; rel=preload; as=script; nopush')
+        assert.deepEqual(exchange.pushes.map((p) => [p.path, p.headers[':status'], p.body.toString(), p.ended]), [['/caf%C3%A9.css', 200, 'body { color: teal }', true]])
+        // What the browser then requests by that URL is that file.
+        const direct = await h2get(running.url, '/%E2%98%83.js')
+        assert.equal(direct.status, 200)
+        assert.equal(direct.body.toString(), 'snow()')
+      })
+
+      test('a client that refuses push (a browser): both in a 103 and in the response Link header', async () => {
+        const exchange = await h2get(running.url, '/page', { enablePush: false })
+        const link = '</caf%C3%A9.css>; rel=preload; as=style, </%E2%98%83.js>; rel=preload; as=script; nopush'
+        assert.equal(exchange.status, 200)
+        assert.equal(exchange.pushes.length, 0)
+        assert.deepEqual(exchange.informational.map((h) => [h[':status'], h['link']]), [[103, link]])
+        assert.equal(exchange.headers['link'], link)
+      })
+    })
+  }
 })

@@ -14,6 +14,13 @@
  * 4-byte SHA-256 checksum]. Anything that does not decode exactly (wrong version or
  * parameters, bad checksum, unsorted or out-of-range values, too long) is treated as
  * an empty digest.
+ *
+ * The checksum is no secret: anyone can forge a value that passes it. Decoding is
+ * therefore bounded by the shape, not by the input: a value longer than the largest
+ * encoding of any digest of the shape is refused before it is decoded or hashed, a
+ * payload longer than the largest encoding of its `n` values before it is hashed, and
+ * a unary run stops as soon as it would leave the hash universe. A forged cookie costs
+ * at most what the largest real digest of the shape costs.
  */
 import { createHash } from 'node:crypto'
 
@@ -42,6 +49,49 @@ export function hashKey(key: string, shape: DigestShape): number {
 
 function riceParameter(n: number, bits: number): number {
   return Math.max(0, bits - Math.ceil(Math.log2(n + 1)))
+}
+
+/**
+ * The most bits the Rice-coded gaps of `n` distinct values can take: n terminating zeros
+ * and n * r remainder bits, plus unary ones for the quotients, whose sum is at most
+ * (2^B - n) >> r (the gaps add up to at most 2^B - n; all of it in one gap is the worst).
+ */
+function maxGapBits(n: number, bits: number): number {
+  if (n === 0) return 0
+  const r = riceParameter(n, bits)
+  return n * (r + 1) + Math.floor((2 ** bits - n) / 2 ** r)
+}
+
+/** The byte length of a cookie payload plus checksum holding `n` values, at most. */
+function maxEncodedBytes(n: number, bits: number): number {
+  return HEADER_BYTES + Math.ceil(maxGapBits(n, bits) / 8) + CHECKSUM_BYTES
+}
+
+const maxLengths = new Map<string, number>()
+
+/**
+ * The longest cookie value a digest of this shape encodes to (base64url, no padding), at
+ * most MAX_DIGEST_LENGTH. Each value takes at least one bit, so no more than
+ * 6 * MAX_DIGEST_LENGTH values can fit whatever the capacity.
+ */
+export function maxEncodedLength(shape: DigestShape): number {
+  const key = `${shape.p}/${shape.capacityLog}`
+  let length = maxLengths.get(key)
+  if (length === undefined) {
+    const bits = universeBits(shape)
+    let bytes = 0
+    for (let n = 0; n <= Math.min(2 ** shape.capacityLog, 6 * MAX_DIGEST_LENGTH); n++) bytes = Math.max(bytes, maxEncodedBytes(n, bits))
+    length = Math.min(MAX_DIGEST_LENGTH, Math.ceil((bytes * 4) / 3))
+    maxLengths.set(key, length)
+  }
+  return length
+}
+
+/** What one decode examined: cookie characters, bytes checksummed, gap bits read. */
+export interface DecodeWork {
+  chars: number
+  hashed: number
+  bits: number
 }
 
 function checksum(payload: Buffer): Buffer {
@@ -78,6 +128,11 @@ class BitReader {
 
   get remaining(): number {
     return this.bytes.length * 8 - this.#position
+  }
+
+  /** Bits read so far. */
+  get position(): number {
+    return this.#position
   }
 
   bit(): number {
@@ -143,38 +198,57 @@ export class CacheDigest {
     return Buffer.concat([payload, checksum(payload)]).toString('base64url')
   }
 
-  /** Decodes a cookie value; `undefined` for anything that is not exactly a digest of this shape. */
-  static decode(text: string, shape: DigestShape): CacheDigest | undefined {
-    if (typeof text !== 'string' || text.length === 0 || text.length > MAX_DIGEST_LENGTH || !/^[A-Za-z0-9_-]+$/.test(text)) return undefined
+  /**
+   * Decodes a cookie value; `undefined` for anything that is not exactly a digest of this
+   * shape. `work`, when given, is increased by what this decode examined.
+   */
+  static decode(text: string, shape: DigestShape, work?: DecodeWork): CacheDigest | undefined {
+    if (typeof text !== 'string' || text.length === 0 || text.length > maxEncodedLength(shape)) return undefined
+    if (work) work.chars += text.length
+    if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined
     const bytes = Buffer.from(text, 'base64url')
     if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES || bytes.toString('base64url') !== text) return undefined
-    const payload = bytes.subarray(0, bytes.length - CHECKSUM_BYTES)
-    if (!checksum(payload).equals(bytes.subarray(bytes.length - CHECKSUM_BYTES))) return undefined
-    const [version, p, capacityLog, high, low] = payload
+    const [version, p, capacityLog, high, low] = bytes
     if (version !== VERSION || p !== shape.p || capacityLog !== shape.capacityLog) return undefined
     const n = (high! << 8) | low!
     if (n > 2 ** shape.capacityLog) return undefined
     const bits = universeBits(shape)
+    if (bytes.length > maxEncodedBytes(n, bits)) return undefined
+    const payload = bytes.subarray(0, bytes.length - CHECKSUM_BYTES)
+    if (work) work.hashed += payload.length
+    if (!checksum(payload).equals(bytes.subarray(bytes.length - CHECKSUM_BYTES))) return undefined
     const r = riceParameter(n, bits)
     const reader = new BitReader(payload.subarray(HEADER_BYTES))
-    const values: number[] = []
-    let previous = -1
     try {
-      for (let i = 0; i < n; i++) {
-        let q = 0
-        while (reader.bit() === 1) if (++q > 2 ** bits) return undefined
-        const value = previous + 1 + q * 2 ** r + reader.read(r)
-        if (value >= 2 ** bits) return undefined
-        values.push(value)
-        previous = value
-      }
-    } catch {
-      return undefined
+      return readValues(reader, n, bits, r, shape)
+    } finally {
+      if (work) work.bits += reader.position
     }
-    // Only zero padding may follow, less than a byte of it.
-    if (reader.remaining >= 8 || reader.read(reader.remaining) !== 0) return undefined
-    return new CacheDigest(shape, values)
   }
+}
+
+/** The `n` Rice-coded values and the padding after them; `undefined` unless exact. */
+function readValues(reader: BitReader, n: number, bits: number, r: number, shape: DigestShape): CacheDigest | undefined {
+  const universe = 2 ** bits
+  const values: number[] = []
+  let previous = -1
+  try {
+    for (let i = 0; i < n; i++) {
+      // The largest quotient that keeps this value (and the n - i - 1 after it) inside the universe.
+      const maxQ = Math.floor((universe - (n - i) - (previous + 1)) / 2 ** r)
+      let q = 0
+      while (reader.bit() === 1) if (++q > maxQ) return undefined
+      const value = previous + 1 + q * 2 ** r + reader.read(r)
+      if (value > universe - (n - i)) return undefined
+      values.push(value)
+      previous = value
+    }
+  } catch {
+    return undefined
+  }
+  // Only zero padding may follow, less than a byte of it.
+  if (reader.remaining >= 8 || reader.read(reader.remaining) !== 0) return undefined
+  return new CacheDigest(shape, values)
 }
 
 /** The digest shape for a false-positive rate at a capacity. */

@@ -5,11 +5,15 @@
  * RST_STREAM, GOAWAY; then a summary. Held streams are kept for `duration`.
  */
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
+import { H2PushError } from '../errors.js'
+
+/** The longest `--duration`: Node's timers hold at most 2^31 - 1 ms (about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1
 
 export interface InspectOptions {
   /** Send SETTINGS_ENABLE_PUSH = 0, as browsers do. */
   noPush: boolean
-  /** How long to keep held-open streams, in ms. */
+  /** How long the exchange may last before held-open streams are reset, in ms: 1 to MAX_DURATION_MS. */
   durationMs: number
   /** One JSON object per line. */
   json: boolean
@@ -47,6 +51,32 @@ const RST_NAMES = [
   'INADEQUATE_SECURITY',
   'HTTP_1_1_REQUIRED',
 ]
+
+function durationError(flag: string, problem: string): H2PushError {
+  return new H2PushError(
+    'ERR_H2PUSH_INVALID_OPTION',
+    `--duration ${flag}: ${problem}; it is how long the exchange may last before held streams are reset, from 1ms to ${MAX_DURATION_MS}ms (about 24.8 days), e.g. 500ms, 12s, 2m`,
+  )
+}
+
+/**
+ * `--duration`: "12s", "500ms", "2m" or plain seconds → ms. Throws ERR_H2PUSH_INVALID_OPTION
+ * for anything else, for 0 (nothing would be inspected: the exchange would end before the
+ * request is sent) and for more than MAX_DURATION_MS.
+ */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim())
+  if (!m) throw new H2PushError('ERR_H2PUSH_INVALID_OPTION', `--duration ${JSON.stringify(text)}: use a number with ms, s or m (12s, 500ms)`)
+  const value = Number(m[1])
+  const ms = Math.round(m[2] === 'ms' ? value : m[2] === 'm' ? value * 60_000 : value * 1000)
+  checkDuration(ms, text)
+  return ms
+}
+
+function checkDuration(ms: number, text: string = `${ms}ms`): void {
+  if (!Number.isFinite(ms) || ms < 1) throw durationError(text, 'must be at least 1ms (0 would end the exchange before the request is sent)')
+  if (ms > MAX_DURATION_MS) throw durationError(text, `${ms} ms is past the longest timer Node has`)
+}
 
 /** Why a URL cannot be inspected, or undefined when it can. */
 export function checkUrl(raw: string): { url: URL } | { error: string } {
@@ -117,6 +147,7 @@ function explainConnectError(err: NodeJS.ErrnoException, url: URL): string {
  * response arrived, 1 when the exchange failed (with one line saying why).
  */
 export function inspect(url: URL, options: InspectOptions, print: (line: string) => void): Promise<{ code: number; summary: InspectSummary }> {
+  checkDuration(options.durationMs)
   const start = process.hrtime.bigint()
   const offset = (): number => Number(process.hrtime.bigint() - start) / 1e6
   const summary: InspectSummary = {
@@ -142,7 +173,10 @@ export function inspect(url: URL, options: InspectOptions, print: (line: string)
       rejectUnauthorized: !options.insecure,
       settings: { enablePush: !options.noPush },
     })
-    const timer = setTimeout(() => finish(), options.durationMs)
+    const timer = setTimeout(() => {
+      if (summary.status === undefined) failure ??= `no response within --duration (${options.durationMs} ms)`
+      finish()
+    }, options.durationMs)
 
     const finish = (): void => {
       if (finished) return
@@ -197,6 +231,8 @@ export function inspect(url: URL, options: InspectOptions, print: (line: string)
       emit({ event: 'goaway', code: RST_NAMES[code] ?? code, lastStreamId: lastStreamID }, `← GOAWAY ${RST_NAMES[code] ?? code}, last stream ${lastStreamID}`)
     })
     session.on('connect', () => {
+      // The deadline passed while connecting: the session is closing, send nothing.
+      if (finished) return
       const socket = session.socket as unknown as { alpnProtocol?: string | false }
       if (socket.alpnProtocol !== 'h2') {
         failure = `${url.host} does not speak HTTP/2 (ALPN: ${socket.alpnProtocol || 'none'}); it serves HTTP/1.1 only`

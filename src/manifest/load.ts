@@ -1,6 +1,7 @@
 /**
  * Loading a push manifest: read, parse (line/column on syntax errors), validate with
  * the JSON Schema (JSON pointer on every other error), then compile: route matchers,
+ * URLs as URI references (percent-encoded as UTF-8 where a URI cannot hold a character),
  * Link header values, static file paths. Everything the request path needs is
  * computed here, once.
  */
@@ -10,7 +11,7 @@ import { PushManifestError, type ManifestLocation } from '../errors.js'
 import { closest } from '../server/options.js'
 import { ENTRY_TYPES, validateManifest } from './schema.js'
 import { compileRouteKey, type RouteMatcher } from './match.js'
-import { preloadLink } from '../push/link.js'
+import { preloadLink, uriReference } from '../push/link.js'
 
 /** One resource of a route, as written in the manifest. */
 export interface PushManifestEntry {
@@ -25,6 +26,11 @@ export type PushManifest = Record<string, Record<string, PushManifestEntry>>
 
 /** A compiled entry: what the request path needs, precomputed. */
 export interface CompiledEntry {
+  /**
+   * The URL as requested, pushed (`:path`) and linked: the manifest's URL as a URI
+   * reference, percent-encoded as UTF-8 where it holds characters a URI cannot
+   * ("/café.css" → "/caf%C3%A9.css", what a browser requests for it).
+   */
   readonly url: string
   readonly type: string
   readonly nopush: boolean
@@ -260,13 +266,39 @@ export function compileManifest(document: unknown, file: string, options: LoadOp
         { value: key, cause: err },
       )
     }
-    const entries = Object.entries(urls).map(([url, entry]): CompiledEntry => ({
-      url,
-      type: entry.type,
-      nopush: entry.nopush === true,
-      link: preloadLink(url, entry.type, entry.crossorigin, entry.nopush === true),
-      pointer: `${pointer}/${escapePointer(url)}`,
-    }))
+    const entries: CompiledEntry[] = []
+    const written = new Map<string, string>()
+    for (const [text, entry] of Object.entries(urls)) {
+      const at: ManifestLocation = { file, pointer: `${pointer}/${escapePointer(text)}` }
+      const url = uriReference(text)
+      if (url === undefined) {
+        throw new PushManifestError(
+          'ERR_PUSH_MANIFEST_INVALID',
+          at,
+          `URL ${show(text)} holds a lone UTF-16 surrogate (half a character), which has no UTF-8 form`,
+          'write the whole character, or percent-encode its UTF-8 bytes',
+          { value: text },
+        )
+      }
+      const same = written.get(url)
+      if (same !== undefined) {
+        throw new PushManifestError(
+          'ERR_PUSH_MANIFEST_INVALID',
+          at,
+          `URL ${show(text)} is the same URL as ${show(same)} once percent-encoded (${url})`,
+          'list it once',
+          { value: text },
+        )
+      }
+      written.set(url, text)
+      entries.push({
+        url,
+        type: entry.type,
+        nopush: entry.nopush === true,
+        link: preloadLink(url, entry.type, entry.crossorigin, entry.nopush === true),
+        pointer: at.pointer,
+      })
+    }
     routes.push({ key, matcher, entries })
   }
   return { file, routes }
