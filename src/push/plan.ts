@@ -4,6 +4,7 @@
  * PUSH_PROMISE before the response's HEADERS), set the Link header for the rest.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { Readable } from 'node:stream'
 import type { Request, Response } from 'express'
 import createDebug from 'debug'
 import { getPusher, pushRequestHeaders, type Pusher, type PushStream } from '../transports/pusher.js'
@@ -21,6 +22,8 @@ const debug = createDebug('express-h2-push:push')
 export interface PreparedEntry extends CompiledEntry {
   /** The file under `root` that serves this URL, when one may. */
   readonly file: string | undefined
+  /** A dotfile URL, never pushed nor preloaded (the `dotfiles` option). */
+  readonly dotfile: boolean
 }
 
 export interface PushSettings {
@@ -146,7 +149,8 @@ export async function pushEntries(
   const requestHeaders = pusher ? pushRequestHeaders('/', req.headers, undefined) : {}
   const planned: Planned[] = []
   for (const entry of entries) {
-    if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
+    if (entry.dotfile) skip(report, undefined, entry, parent, 'dotfile', 'a dotfile (the `dotfiles` option)')
+    else if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
     else if (!pusher) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
     else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
     else if (planned.length >= settings.maxPushesPerResponse) skip(report, hints, entry, parent, 'limit')
@@ -167,20 +171,25 @@ export async function pushEntries(
       }
       const key = cacheKey(entry.url, result.response.headers['etag'], result.response.headers['last-modified'])
       if (diary.has(key)) {
+        result.response.release?.()
         skip(report, hints, entry, parent, 'cached', 'pushed before on this connection')
         continue
       }
       if (digest?.honoured && digest.digest.has(key)) {
+        result.response.release?.()
         skip(report, hints, entry, parent, 'cached', 'listed in the cache digest cookie')
         continue
       }
       if (result.response.size > budget) {
+        result.response.release?.()
         skip(report, hints, entry, parent, 'bytes', `${result.response.size} bytes, ${budget} left`)
         continue
       }
       budget -= result.response.size
       const response = { ...result.response, headers: { ...inherited, ...result.response.headers } }
-      promised.push({ entry, stream: pusher.push(entry.url, { requestHeaders, timeout: settings.pushTimeout }), response, key })
+      const stream = pusher.push(entry.url, { requestHeaders, timeout: settings.pushTimeout })
+      stream.catch(() => {}) // awaited below, after the loads still pending: a refusal meanwhile is not unhandled
+      promised.push({ entry, stream, response, key })
     }
   }
 
@@ -189,6 +198,7 @@ export async function pushEntries(
     try {
       ready.push({ entry, stream: await stream, response })
     } catch (err) {
+      response.release?.()
       skip(report, hints, entry, parent, 'refused', (err as Error).message)
       continue
     }
@@ -218,7 +228,10 @@ export async function pushEntries(
   return function sendPushes() {
     for (const { entry, stream, response } of ready) {
       debug('push %s for %s (stream %d, %d bytes)', entry.url, parent, stream.id, response.size)
-      void stream.respond(200, response.headers, response.body()).then((outcome) => {
+      const body = response.body()
+      void stream.respond(200, response.headers, body).then((outcome) => {
+        // A stream closed before its response (reset, client gone) never read the body: close its file.
+        if (body instanceof Readable) body.destroy()
         report(
           outcome.status === 'sent'
             ? { type: 'pushed', url: entry.url, parent, bytes: outcome.bytes }
