@@ -11,10 +11,10 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import createDebug from 'debug'
 import { H2PushError, PushManifestError } from '../src/errors.js'
 import { validateOptions } from '../src/server/options.js'
-import { compileManifest, loadManifestFile, OBJECT_SOURCE, type CompiledManifest, type PushManifest } from '../src/manifest/load.js'
+import { compileManifest, loadManifestFile, OBJECT_SOURCE, type CompiledEntry, type CompiledManifest, type PushManifest } from '../src/manifest/load.js'
 import { createRouteTable, type RouteTable } from '../src/manifest/match.js'
 import { watchFile } from '../src/manifest/watch.js'
-import { fileUnderRoot } from '../src/push/sources.js'
+import { fileUnderRoot, namesDotfile, type Dotfiles } from '../src/push/sources.js'
 import { isDispatched } from '../src/push/dispatch.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
 import { DEFAULT_INHERITED_HEADERS, pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
@@ -28,6 +28,13 @@ export interface PushManifestOptions {
   manifest: string | URL | PushManifest
   /** Folder of static files: a manifest URL naming a file here is streamed from disk; others are dispatched through the app. */
   root?: string
+  /**
+   * Dotfile URLs (a segment starting with ".", as express.static reads it: `/.env`,
+   * `/css%2f..%2f.env`): `'ignore'` and `'deny'` never push them (nor preload them) and
+   * warn once per manifest entry; `'allow'` treats them as any URL. Default 'ignore', as
+   * express.static.
+   */
+  dotfiles?: Dotfiles
   /** Push at most this many resources per response; the rest get a Link header. Default 16. */
   maxPushesPerResponse?: number
   /** Push at most this many body bytes per response (and never more than the client's connection window). Default 1 MiB. */
@@ -54,7 +61,7 @@ export interface PushManifestOptions {
   /**
    * How long (ms) a file pushed from `root` is pushed as last seen before its stat is
    * checked again; concurrent pushes of a file share one stat. 0 checks on every push.
-   * Default 1000.
+   * Files over 64 KB are opened for each push and sent as that open file is. Default 1000.
    */
   fileRecheckMs?: number
   /** How long a dispatched push may take, in ms, before it is dropped. Default 2000. */
@@ -104,6 +111,7 @@ const DEFAULTS = {
   maxPushesPerConnection: 64,
   maxPushBytesPerConnection: 4 * 1024 * 1024,
   maxEntriesPerRoute: 64,
+  dotfiles: 'ignore',
   preloadHeader: true,
   cacheControl: 'public, max-age=0',
   fileRecheckMs: 1000,
@@ -124,6 +132,7 @@ const DIGEST_OPTION_TYPES = {
 const OPTION_TYPES = {
   manifest: 'object',
   root: 'string',
+  dotfiles: ['allow', 'deny', 'ignore'],
   maxPushesPerResponse: 'positive integer',
   maxPushBytes: 'non-negative number',
   maxPushesPerConnection: 'positive integer',
@@ -156,6 +165,7 @@ function looksLikeRequest(value: unknown): boolean {
  *
  * @param options.manifest The manifest file (or object): `{ "/route": { "/url": { "type": "style" } } }`.
  * @param options.root Folder of static files pushed from disk. Default: none (everything is dispatched through the app).
+ * @param options.dotfiles Default 'ignore' (as express.static): dotfile URLs are not pushed, with a warning.
  * @param options.maxPushesPerResponse Default 16.
  * @param options.maxPushBytes Default 1 MiB, and never more than the client's connection window.
  * @param options.maxPushesPerConnection Default 64 pushed streams in flight per connection.
@@ -222,11 +232,17 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     onEvent?.(event)
   }
 
+  const dotfiles: Dotfiles = options.dotfiles ?? DEFAULTS.dotfiles
+  const warned = new Set<string>()
   const prepare = (compiled: CompiledManifest): RouteTable<PreparedEntry> =>
     createRouteTable(
       compiled.routes.map((route) => ({
         matcher: route.matcher,
-        entries: route.entries.map((entry) => ({ ...entry, file: root === undefined ? undefined : fileUnderRoot(root, entry.url) })),
+        entries: route.entries.map((entry) => {
+          const dotfile = dotfiles !== 'allow' && namesDotfile(entry.url)
+          if (dotfile) warnDotfile(compiled.file, entry, dotfiles, warned)
+          return { ...entry, dotfile, file: root === undefined ? undefined : fileUnderRoot(root, entry.url, dotfiles) }
+        }),
       })),
     )
   const load = (): CompiledManifest =>
@@ -278,6 +294,17 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     close: { value: stopWatching },
   })
   return middleware
+}
+
+/** Once per manifest entry: a dotfile URL is not pushed. */
+function warnDotfile(file: string, entry: CompiledEntry, dotfiles: Dotfiles, warned: Set<string>): void {
+  const where = `${file} at ${entry.pointer}`
+  if (warned.has(where)) return
+  warned.add(where)
+  console.warn(
+    `express-h2-push: push manifest ${where}: ${JSON.stringify(entry.url)} names a dotfile, which is not pushed (dotfiles: ${JSON.stringify(dotfiles)}, as express.static). ` +
+      'Fix: remove it from the manifest, or pass `dotfiles: "allow"` to pushManifest (and to express.static) if it is meant to be public',
+  )
 }
 
 function digestSettings(option: boolean | CacheDigestOptions | undefined): PushSettings['cacheDigest'] {

@@ -8,6 +8,8 @@ import type { PushManifestError } from '../errors.js'
 export type SkipReason =
   /** the entry says `"nopush": true` */
   | 'nopush'
+  /** a dotfile URL (`/.env`), which express.static does not serve: not pushed nor preloaded unless `dotfiles: 'allow'` */
+  | 'dotfile'
   /** the client cannot take a push here: HTTP/1.1, SETTINGS_ENABLE_PUSH = 0, GOAWAY */
   | 'push-unsupported'
   /** HEAD request: Link headers only */
@@ -62,6 +64,7 @@ export function emptyStats(): PushStats {
     cancelled: 0,
     skipped: {
       nopush: 0,
+      dotfile: 0,
       'push-unsupported': 0,
       method: 0,
       'same-url': 0,

@@ -10,6 +10,7 @@
  * while another is awaited (each is turned into a result that cannot reject).
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { Readable } from 'node:stream'
 import type { Request, Response } from 'express'
 import createDebug from 'debug'
 import { getPusher, pushRequestHeaders, type Pusher, type PushStream } from '../transports/pusher.js'
@@ -28,6 +29,8 @@ const debug = createDebug('express-h2-push:push')
 export interface PreparedEntry extends CompiledEntry {
   /** The file under `root` that serves this URL, when one may. */
   readonly file: string | undefined
+  /** A dotfile URL, never pushed nor preloaded (the `dotfiles` option). */
+  readonly dotfile: boolean
 }
 
 export interface PushSettings {
@@ -195,7 +198,8 @@ function planPushes(
   const conditional = pusher !== undefined && isConditional(req.headers)
   const planned: Array<{ entry: PreparedEntry; reservation: Reservation }> = []
   for (const entry of entries) {
-    if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
+    if (entry.dotfile) skip(report, undefined, entry, parent, 'dotfile', 'a dotfile (the `dotfiles` option)')
+    else if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
     else if (!pusher || !budget) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
     else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
     else if (conditional) skip(report, hints, entry, parent, 'conditional', 'If-None-Match or If-Modified-Since: the client revalidates a page it has')
@@ -258,6 +262,7 @@ export async function pushEntries(
     for (const { entry, reservation, load: loading } of planned) {
       const result = await loading
       if (parentClosed) {
+        if (result.ok) result.response.release?.()
         dropped(reservation)
         continue
       }
@@ -276,6 +281,7 @@ export async function pushEntries(
         refusal = ['bytes', `${response.size} bytes, ${settings.maxPushBytesPerConnection - budget.bytes} left on this connection (maxPushBytesPerConnection)`]
       }
       if (refusal) {
+        response.release?.()
         skip(report, hints, entry, parent, refusal[0], refusal[1])
         dropped(reservation)
         continue
@@ -298,6 +304,7 @@ export async function pushEntries(
   for (const { entry, reservation, key, response, stream } of promised) {
     const result = await stream
     if (!result.ok) {
+      response.release?.()
       budget!.diary.delete(key)
       skip(report, hints, entry, parent, 'refused', result.error.message)
       dropped(reservation)
@@ -318,12 +325,16 @@ export async function pushEntries(
     if (sendEarlyHints(res, hints, settings.earlyHints)) debug('103 Early Hints for %s: %s', parent, hints.join(', '))
   }
   if (parentClosed) {
-    for (const { reservation } of ready) dropped(reservation)
+    for (const { reservation, response } of ready) {
+      response.release?.()
+      dropped(reservation)
+    }
     return
   }
   if (res.headersSent) {
     // Another middleware answered while this one awaited: nothing can go before its HEADERS any more.
-    for (const { stream, reservation } of ready) {
+    for (const { stream, reservation, response } of ready) {
+      response.release?.()
       stream.cancel()
       dropped(reservation)
     }
@@ -343,7 +354,8 @@ export async function pushEntries(
     if (ready.length === 0) return
     if (!success) {
       const status = this.statusCode
-      for (const { entry, reservation, key } of ready) {
+      for (const { entry, reservation, key, response } of ready) {
+        response.release?.()
         budget!.diary.delete(key)
         dropped(reservation)
         skip(report, undefined, entry, parent, 'parent-status', `the response is ${status}`)
@@ -366,12 +378,15 @@ function sendPushes(ready: readonly Ready[], parent: string, report: Report, res
     try {
       body = response.body()
     } catch (err) {
+      response.release?.()
       stream.cancel()
       reservation.release()
       report({ type: 'cancelled', url: entry.url, parent, bytes: 0, reason: (err as Error).message })
       continue
     }
     void stream.respond(200, response.headers, body).then((outcome) => {
+      // A stream closed before its response (reset, client gone) never read the body: close its file.
+      if (body instanceof Readable) body.destroy()
       reservation.release()
       report(
         outcome.status === 'sent'
