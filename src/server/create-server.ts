@@ -2,7 +2,7 @@
  * createServer: an HTTPS server for an Express app, HTTP/2 through spdy with the
  * compatibility layer, HTTP/1.1 for clients that ask for it; graceful shutdown.
  */
-import type { IncomingMessage, RequestListener } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { Server as HttpsServer, ServerOptions } from 'node:https'
 import type { Http2SecureServer, Http2ServerRequest, Http2Session } from 'node:http2'
 import http2 from 'node:http2'
@@ -14,6 +14,7 @@ import { H2PushError } from '../errors.js'
 import { installSpdyCompat } from '../compat/spdy/index.js'
 import type { SpdyConnection, SpdyRequest } from '../compat/spdy/internals.js'
 import { expressOverHttp2 } from '../transports/http2/bridge.js'
+import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
@@ -268,7 +269,12 @@ function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportS
       // maxStreams: advertised by spdy-transport, enforced by the compatibility layer.
       spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false, connection: { maxStreams: settings.maxConcurrentStreams } },
     },
-    app,
+    function spdyRequestListener(req: IncomingMessage, res: ServerResponse) {
+      // spdy turns :authority into Host, then lets a Host header overwrite it: compare what the client sent.
+      const stream = (req as SpdyRequest).spdyStream
+      if (stream && !oneAuthority(stream.headers[':authority'], req.headers, res)) return
+      app(req, res)
+    },
   ) as H2PushServer
   const idleTimeout = settings.idleTimeout
   if (idleTimeout) {

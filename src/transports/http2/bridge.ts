@@ -8,14 +8,16 @@
  * members of `Http2ServerRequest.prototype` / `Http2ServerResponse.prototype` as its
  * own properties (one `defineProperties` with descriptors computed once), so whatever
  * prototype Express puts behind them, `req`/`res` keep Express's API (`req.params`,
- * `res.json`, `res.sendFile`, ...) over the HTTP/2 compatibility API. HTTP/1.1 requests
- * go to the app unchanged.
+ * `res.json`, `res.sendFile`, ...) over the HTTP/2 compatibility API. A request whose
+ * Host header names another host than its :authority is answered 400 (`oneAuthority`).
+ * HTTP/1.1 requests go to the app unchanged.
  */
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { H2PushError } from '../../errors.js'
 import { markBodyOfUnknownLength } from '../request-body.js'
 import { ownMembers } from '../../own-members.js'
+import { oneAuthority } from '../authority.js'
 
 const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype)
 const RESPONSE_MEMBERS = ownMembers(http2.Http2ServerResponse.prototype)
@@ -38,9 +40,8 @@ export function expressOverHttp2(app: (req: IncomingMessage, res: ServerResponse
       Object.defineProperties(req, REQUEST_MEMBERS)
       Object.defineProperties(res, RESPONSE_MEMBERS)
       const headers = req.headers
-      // HTTP/2 names the host :authority; Express (req.hostname, req.host) reads Host.
-      const authority = headers[':authority']
-      if (headers.host === undefined && typeof authority === 'string') headers.host = authority
+      // HTTP/2 names the host :authority; Express (req.hostname, req.host) reads Host: one value for both, or 400.
+      if (!oneAuthority(headers[':authority'], headers, res)) return
       markBodyOfUnknownLength(headers, !(req as Http2ServerRequest).stream.endAfterHeaders)
     }
     app(req as IncomingMessage, res as ServerResponse)
