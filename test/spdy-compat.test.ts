@@ -6,11 +6,21 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { gunzipSync } from 'node:zlib'
 import { setTimeout as sleep } from 'node:timers/promises'
+import http, { type RequestListener } from 'node:http'
+import https from 'node:https'
+import http2 from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import type net from 'node:net'
+import { once } from 'node:events'
 import express from 'express'
 import compression from 'compression'
 import { H2Client, h2get } from './helpers/h2.js'
-import { spawnDemo, startServer, startDemo, type ChildServer, type Running } from './helpers/server.js'
+import { spawnDemo, startServer, startDemo, TRANSPORTS, type ChildServer, type Running } from './helpers/server.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
+import { RawH2Client, FRAME, frame, frames } from './helpers/raw-h2.js'
+import { testCertificate } from './helpers/tls.js'
+import { problems, settles } from './helpers/faults.js'
+import { installSpdyCompat } from '../src/index.js'
 import type { SpdyConnection, SpdyRequest } from '../src/compat/spdy/internals.js'
 
 function deferred<T = void>() {
@@ -269,5 +279,209 @@ describe('the demo as users run it (stdout piped, one log line per request)', ()
     assert.ok(more.every((m) => m.ended), 'a held stream was reset instead of ended')
     await client.close()
     assert.doesNotMatch(demo.stderr(), /Warning|Error/)
+  })
+})
+
+/** A spdy server or agent made with the layer's own spdy module, as apps that use spdy directly do. */
+const spdyModule = installSpdyCompat() as unknown as {
+  createServer(options: object, app: RequestListener): http.Server
+  createAgent(options: object): http.Agent & { close(callback: () => void): void }
+}
+
+async function listening<S extends net.Server>(server: S): Promise<S & { port: number }> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return Object.assign(server, { port: (server.address() as AddressInfo).port })
+}
+
+/** The server's open TCP connections, counted as they open and close. */
+function openConnections(server: net.Server): () => number {
+  let open = 0
+  server.on('connection', (socket: net.Socket) => {
+    open++
+    socket.once('close', () => open--)
+  })
+  return () => open
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()))
+}
+
+describe('a plain (h2c) spdy server, as behind a TLS-terminating load balancer', () => {
+  let server: http.Server & { port: number }
+  let url: string
+  before(async () => {
+    const app = express()
+    app.get('/write-end', (_req, res) => {
+      res.setHeader('x-one', '1')
+      res.write(Buffer.from('first,'))
+      res.end(Buffer.from('last'))
+    })
+    app.get('/write-end/many', (_req, res) => {
+      res.cork()
+      for (let i = 0; i < 4; i++) res.write(Buffer.from(`chunk${i},`))
+      res.uncork()
+      res.end(Buffer.from('end'))
+    })
+    app.post('/echo', express.json(), (req, res) => {
+      res.status(201).json(req.body)
+    })
+    server = await listening(spdyModule.createServer({ spdy: { plain: true } }, app))
+    url = `http://127.0.0.1:${server.port}`
+  })
+  after(() => closeServer(server))
+
+  test('responses reach the client with their headers and every chunk, and end (Node 24+ crashed on the first write)', async () => {
+    const before = problems.length
+    const res = await h2get(url, '/write-end')
+    assert.equal(res.status, 200)
+    assert.equal(res.headers['x-one'], '1')
+    assert.equal(res.body.toString(), 'first,last')
+    assert.equal((await h2get(url, '/write-end/many')).body.toString(), 'chunk0,chunk1,chunk2,chunk3,end')
+    assert.deepEqual(problems.slice(before), [])
+  })
+
+  test('a request body of unknown length reaches express.json()', async () => {
+    const client = new H2Client(url)
+    try {
+      const r = client.open('/echo', { ':method': 'POST', 'content-type': 'application/json' })
+      r.stream.end(JSON.stringify({ over: 'h2c' }))
+      assert.equal((await r.response)[':status'], 201)
+      await r.closed
+      assert.deepEqual(JSON.parse(r.body().toString()), { over: 'h2c' })
+    } finally {
+      await client.close()
+    }
+  })
+})
+
+describe("spdy's client (spdy.createAgent)", () => {
+  let tlsServer: http2.Http2SecureServer & { port: number }
+  let plainServer: http2.Http2Server & { port: number }
+  const warnings: string[] = []
+  const onWarning = (w: Error & { code?: string }): void => void warnings.push(`${w.code ?? w.name}: ${w.message}`)
+
+  // node:http2 servers as the reference peer: they echo the request's `a` header and body.
+  function echo(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'x-echo-a': String(headers['a']), 'x-method': String(headers[':method']) })
+      stream.end(Buffer.concat(chunks).toString() || 'okay')
+    })
+  }
+
+  before(async () => {
+    const tls = await testCertificate()
+    tlsServer = await listening(http2.createSecureServer({ ...tls }).on('stream', echo))
+    plainServer = await listening(http2.createServer().on('stream', echo))
+    process.on('warning', onWarning)
+  })
+  after(async () => {
+    process.off('warning', onWarning)
+    await Promise.all([closeServer(tlsServer), closeServer(plainServer)])
+  })
+
+  for (const plain of [false, true]) {
+    test(`${plain ? 'plain (h2c)' : 'TLS'} agent: request headers and body go out, response headers come back, close() tears down cleanly`, async () => {
+      const before = problems.length
+      const agent = spdyModule.createAgent(
+        plain
+          ? { host: '127.0.0.1', port: plainServer.port, spdy: { plain: true, protocol: 'h2', protocols: ['h2'] } }
+          : { host: '127.0.0.1', servername: 'localhost', port: tlsServer.port, rejectUnauthorized: false, spdy: { protocols: ['h2'] } },
+      )
+      const request = (plain ? http : https).request
+      const send = (method: string, body?: string) =>
+        new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+          const req = request({ agent, method, path: '/x', headers: { a: 'b' } }, (res) => {
+            let text = ''
+            res.setEncoding('utf8').on('data', (d: string) => (text += d))
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
+          })
+          req.on('error', reject)
+          req.end(body)
+        })
+      try {
+        const get = await send('GET')
+        assert.equal(get.status, 200)
+        assert.equal(get.headers['x-echo-a'], 'b', 'the request went out without its headers')
+        assert.equal(get.body, 'okay')
+        const post = await send('POST', 'post body')
+        assert.equal(post.headers['x-method'], 'POST')
+        assert.equal(post.body, 'post body')
+      } finally {
+        await new Promise<void>((resolve) => agent.close(resolve))
+      }
+      await sleep(50)
+      assert.deepEqual(problems.slice(before), [], 'uncaught errors')
+      assert.deepEqual(warnings.filter((w) => w.startsWith('DEP0066')), [])
+    })
+  }
+})
+
+describe('the request the app sees holds the headers the client sent, and no other', () => {
+  for (const transport of TRANSPORTS) {
+    test(`${transport}: a GET whose HEADERS lack END_STREAM shows no transfer-encoding; a body of unknown length still reaches express.json()`, async () => {
+      const seen: Array<{ keys: string[]; raw: string[]; json: string }> = []
+      const app = express()
+      app.use((req, _res, next) => {
+        seen.push({ keys: Object.keys(req.headers), raw: req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()), json: JSON.stringify(req.headers) })
+        next()
+      })
+      app.get('/get', (req, res) => {
+        req.resume()
+        req.on('end', () => res.json({ ok: true }))
+      })
+      app.post('/echo', express.json(), (req, res) => {
+        res.json({ body: req.body as unknown })
+      })
+      const running = await startServer(app, { transport })
+      const client = await RawH2Client.connect(running.port)
+      try {
+        client.write(frames.request(1, '/get', { endStream: false, headers: [['a', 'b']] }))
+        await client.until((f) => f.some((x) => x.type === FRAME.SETTINGS))
+        client.write(frame(FRAME.DATA, END_STREAM, 1))
+        client.write(
+          frames.request(3, '/echo', { method: 'POST', endStream: false, headers: [['content-type', 'application/json']] }),
+          frame(FRAME.DATA, END_STREAM, 3, Buffer.from('{"sent":"no length"}')),
+        )
+        await client.until((f) => client.finished(1) && client.finished(3), 5000, 'both responses')
+        const body3 = Buffer.concat(client.on(3).filter((f) => f.type === FRAME.DATA).map((f) => f.payload)).toString()
+        assert.deepEqual(JSON.parse(body3), { body: { sent: 'no length' } })
+        assert.equal(seen.length, 2)
+        for (const { keys, raw, json } of seen) {
+          assert.ok(!keys.includes('transfer-encoding'), `Object.keys(req.headers): ${keys.join(', ')}`)
+          assert.ok(!raw.includes('transfer-encoding'), `rawHeaders: ${raw.join(', ')}`)
+          assert.doesNotMatch(json, /transfer-encoding/)
+        }
+        assert.ok(seen[0]!.keys.includes('a'))
+      } finally {
+        await client.close()
+        await running.close()
+      }
+    })
+  }
+})
+
+describe('a plain (h2c) spdy server lets go of its connections', () => {
+  test('after responses and a client that closes, no connection is left open and close() completes', async () => {
+    const app = express()
+    app.get('/write-end', (_req, res) => {
+      res.write(Buffer.from('first,'))
+      res.end(Buffer.from('last'))
+    })
+    const server = await listening(spdyModule.createServer({ spdy: { plain: true } }, app))
+    const open = openConnections(server)
+    const url = `http://127.0.0.1:${server.port}`
+    const client = new H2Client(url)
+    try {
+      const results = await Promise.all([client.request('/write-end', {}, 3000), client.request('/write-end', {}, 3000)])
+      for (const r of results) assert.equal(r.body.toString(), 'first,last')
+    } finally {
+      await client.close()
+    }
+    await settles(() => open() === 0, 'the server to close the connection')
+    await closeServer(server)
   })
 })

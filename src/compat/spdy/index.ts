@@ -16,6 +16,10 @@ import {
 import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './reset-streams.js'
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import { installStreamLimit } from './stream-limit.js'
+import { agentCreateStream } from './agent.js'
+import { streamWritesOnEverySocket } from './plain-socket.js'
+import { markBodyOnRequest } from './request.js'
+import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import type { SpdyModule } from './internals.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
@@ -51,13 +55,19 @@ export function installSpdyCompat(): SpdyModule {
   const handleProto = spdy.handle.prototype
   handleProto.emitRequest = releaseParserAfterEmit(handleProto.emitRequest)
   handleProto._closeCallback = releaseResetStreams(handleProto._closeCallback)
+  handleProto.assignSocket = streamWritesOnEverySocket(handleProto.assignSocket)
+  handleProto.assignRequest = markBodyOnRequest(handleProto.assignRequest)
   const assignResponse = handleProto['assignResponse'] as (this: unknown, res: Record<string, unknown>) => void
   handleProto['assignResponse'] = function assignResponseWithEarlyHints(this: unknown, res: Record<string, unknown>): void {
     assignResponse.call(this, res)
     res['writeEarlyHints'] = spdyWriteEarlyHints
   }
 
+  spdy.agent.Agent.prototype['_createStream'] = agentCreateStream
+  spdy.agent.PlainAgent.prototype['_createStream'] = agentCreateStream
+
   const connProto = transport.Connection.prototype
+  connProto['_createStream'] = closeStreamsOpenedAfterClose(connProto['_createStream'] as Parameters<typeof closeStreamsOpenedAfterClose>[0])
   connProto._handleFrame = ignoreFramesForClosedStreams(connProto._handleFrame)
   connProto._handleSettings = recordPeerStreamLimit(keepPushSetting(connProto._handleSettings))
   connProto._removeStream = removeStreamOnce(connProto._removeStream)

@@ -98,11 +98,27 @@ export interface SpdyStream extends Duplex {
   _hardUncork(): void
 }
 
-export interface SpdyHandle {
-  _spdyState: { stream: SpdyStream; socket: SpdySocket | null; ending: boolean }
+export interface SpdyHandle extends EventEmitter {
+  /** `stream` is null on a client handle until its request needs one. */
+  _spdyState: { stream: SpdyStream | null; socket: SpdySocket | null; ending: boolean }
   emitRequest(): void
   /** Completes the per-stream socket's handle close (net.Socket#destroy waits for it). */
   _closeCallback(callback: (err?: Error | null) => void): void
+  emitResponse(status: number, headers: IncomingHttpHeaders): void
+  assignSocket(socket: SpdySocket, options?: unknown): void
+  assignRequest(req: IncomingMessage): void
+}
+
+export interface SpdyAgent extends EventEmitter {
+  _spdyState: {
+    host: string | undefined
+    connection: {
+      reserveStream(
+        uri: { method: string; path: string; headers: OutgoingHttpHeaders; host: string | undefined },
+        callback: (err: Error | null, stream: SpdyStream) => void,
+      ): SpdyStream
+    }
+  }
 }
 
 export interface SpdySocket extends Socket {
@@ -132,6 +148,10 @@ export interface SpdyModule {
   handle: { prototype: SpdyHandle & Record<string, unknown> }
   response: Record<string, unknown>
   server: { Server: unknown; create: (...args: unknown[]) => unknown }
+  agent: {
+    Agent: { prototype: Record<string, unknown> }
+    PlainAgent: { prototype: Record<string, unknown> }
+  }
 }
 
 export interface SpdyTransportModule {

@@ -21,7 +21,6 @@
  * timeouts.
  */
 import { writableEnded, writableFinished, type SpdyHandle, type SpdySocket, type SpdyStream } from './internals.js'
-import { markBodyOfUnknownLength } from '../../transports/request-body.js'
 
 interface WritevChunk {
   chunk: Buffer | string
@@ -30,8 +29,18 @@ interface WritevChunk {
 
 type Callback = (err?: Error | null) => void
 
-function streamOf(socket: SpdySocket): SpdyStream | undefined {
-  return socket._handle?._spdyState.stream
+/**
+ * Runs `use` with the socket's stream: at once on a server, and on a client once the
+ * request has been given its stream (spdy's agent opens it when the request is sent).
+ */
+function withStream(socket: SpdySocket, use: (stream: SpdyStream | undefined) => void): void {
+  const handle = socket._handle
+  const stream = handle?._spdyState.stream
+  if (!handle || stream) {
+    use(stream ?? undefined)
+    return
+  }
+  handle.once('stream', (assigned: SpdyStream) => use(assigned))
 }
 
 function closedError(): Error {
@@ -40,53 +49,52 @@ function closedError(): Error {
   return err
 }
 
+function isClosed(stream: SpdyStream | undefined): stream is undefined {
+  return !stream || stream._spdyState.aborted || writableEnded(stream)
+}
+
 export function socketWrite(this: SpdySocket, data: Buffer | string, encoding: BufferEncoding, cb: Callback): void {
-  const stream = streamOf(this)
-  if (!stream || stream._spdyState.aborted || writableEnded(stream)) {
-    cb(closedError())
-    return
-  }
-  stream.write(data, encoding, cb)
+  withStream(this, (stream) => {
+    if (isClosed(stream)) cb(closedError())
+    else stream.write(data, encoding, cb)
+  })
 }
 
 export function socketWritev(this: SpdySocket, chunks: WritevChunk[], cb: Callback): void {
-  const stream = streamOf(this)
-  if (!stream || stream._spdyState.aborted || writableEnded(stream)) {
-    cb(closedError())
-    return
-  }
-  const last = chunks.length - 1
-  for (let i = 0; i < last; i++) {
-    const { chunk, encoding } = chunks[i]!
-    stream.write(chunk, encoding)
-  }
-  const final = chunks[last]
-  if (final) stream.write(final.chunk, final.encoding, cb)
-  else process.nextTick(cb)
+  withStream(this, (stream) => {
+    if (isClosed(stream)) {
+      cb(closedError())
+      return
+    }
+    const last = chunks.length - 1
+    for (let i = 0; i < last; i++) {
+      const { chunk, encoding } = chunks[i]!
+      stream.write(chunk, encoding)
+    }
+    const final = chunks[last]
+    if (final) stream.write(final.chunk, final.encoding, cb)
+    else process.nextTick(cb)
+  })
 }
 
 export function socketFinal(this: SpdySocket, cb: Callback): void {
-  const stream = streamOf(this)
-  if (!stream || writableFinished(stream)) {
-    cb()
-    return
-  }
-  if (writableEnded(stream)) {
-    stream.once('finish', () => cb())
-    return
-  }
-  stream.end(() => cb())
+  withStream(this, (stream) => {
+    if (!stream || writableFinished(stream)) {
+      cb()
+      return
+    }
+    if (writableEnded(stream)) {
+      stream.once('finish', () => cb())
+      return
+    }
+    stream.end(() => cb())
+  })
 }
 
-/**
- * Wraps spdy's `Handle#emitRequest` to release the request's parser from the timeout
- * list, and to mark a request body of unknown length (see markBodyOfUnknownLength).
- */
+/** Wraps spdy's `Handle#emitRequest` to release the request's parser from the timeout list. */
 export function releaseParserAfterEmit(emitRequest: (this: SpdyHandle) => void) {
   return function emitRequestWithoutTimeouts(this: SpdyHandle): void {
     const socket = this._spdyState.socket
-    const stream = this._spdyState.stream
-    markBodyOfUnknownLength(stream.headers as Record<string, unknown>, !(stream as unknown as { _readableState: { ended: boolean } })._readableState.ended)
     emitRequest.call(this)
     socket?.parser?.remove?.()
   }
