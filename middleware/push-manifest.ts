@@ -37,7 +37,7 @@ export interface PushManifestOptions {
   dotfiles?: Dotfiles
   /** Push at most this many resources per response; the rest get a Link header. Default 16. */
   maxPushesPerResponse?: number
-  /** Push at most this many body bytes per response (and never more than the client's connection window). Default 1 MiB. */
+  /** Push at most this many body bytes per response (paced by the client's flow-control window, not capped at it). Default 1 MiB. */
   maxPushBytes?: number
   /** At most this many pushed streams in flight (promised, not yet closed) on one connection, across its requests. Default 64. */
   maxPushesPerConnection?: number
@@ -167,7 +167,7 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.root Folder of static files pushed from disk. Default: none (everything is dispatched through the app).
  * @param options.dotfiles Default 'ignore' (as express.static): dotfile URLs are not pushed, with a warning.
  * @param options.maxPushesPerResponse Default 16.
- * @param options.maxPushBytes Default 1 MiB, and never more than the client's connection window.
+ * @param options.maxPushBytes Default 1 MiB (paced by the client's flow-control window, not capped at it).
  * @param options.maxPushesPerConnection Default 64 pushed streams in flight per connection.
  * @param options.maxPushBytesPerConnection Default 4 MiB of pushed bodies in flight per connection.
  * @param options.inheritHeaders Default: helmet's security headers (see `DEFAULT_INHERITED_HEADERS`).

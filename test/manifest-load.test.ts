@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { compileManifest, loadManifestFile, parseManifestText, readManifestFile } from '../src/manifest/load.js'
+import { compileManifest, loadManifestFile, OBJECT_SOURCE, parseManifestText, readManifestFile } from '../src/manifest/load.js'
 import express from 'express'
 import { pushManifest, PushManifestError, type PushManifest } from '../src/index.js'
 import { h2get } from './helpers/h2.js'
@@ -131,16 +131,17 @@ describe('good manifests', () => {
       { maxEntriesPerRoute: 8 },
     )
     const entries = compiled.routes[0]!.entries
-    assert.deepEqual(entries.map((e) => e.url), ['/caf%C3%A9.css', '/%E2%98%83.js', '/a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E', '/%F0%9F%98%80.png', '/plain.css'])
+    // Stylesheets first, then scripts, then the rest (each in manifest order).
+    assert.deepEqual(entries.map((e) => e.url), ['/caf%C3%A9.css', '/plain.css', '/%E2%98%83.js', '/a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E', '/%F0%9F%98%80.png'])
     assert.deepEqual(entries.map((e) => e.link), [
       '</caf%C3%A9.css>; rel=preload; as=style',
+      '</plain.css>; rel=preload; as=style',
       '</%E2%98%83.js>; rel=preload; as=script; nopush',
       '</a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E>; rel=preload; as=fetch',
       '</%F0%9F%98%80.png>; rel=preload; as=image',
-      '</plain.css>; rel=preload; as=style',
     ])
     // The pointers name the URLs as written.
-    assert.deepEqual(entries.map((e) => e.pointer), ['/~1/~1café.css', '/~1/~1☃.js', '/~1/~1a%20b~1100%.json?q=é&x=<y>', '/~1/~1😀.png', '/~1/~1plain.css'])
+    assert.deepEqual(entries.map((e) => e.pointer), ['/~1/~1café.css', '/~1/~1plain.css', '/~1/~1☃.js', '/~1/~1a%20b~1100%.json?q=é&x=<y>', '/~1/~1😀.png'])
     // Every Link value is a valid header value: visible ASCII only.
     for (const entry of entries) assert.match(entry.link, /^[\x21-\x7e ]+$/)
   })
@@ -199,4 +200,24 @@ describe('non-ASCII URLs over HTTP/2: the Link header, the push and the 103', ()
       })
     })
   }
+})
+
+test('entries are ordered most critical first: critical, then stylesheets and fonts, scripts, the rest; heavier weight first within a class', () => {
+  const { routes } = compileManifest(
+    {
+      '/': {
+        '/hero.jpg': { type: 'image' },
+        '/app.js': { type: 'script' },
+        '/data.json': { type: 'fetch', critical: true },
+        '/late.css': { type: 'style', weight: 1 },
+        '/font.woff2': { type: 'font' },
+        '/main.css': { type: 'style', weight: 256 },
+        '/logo.svg': { type: 'image', weight: 32 },
+      },
+    },
+    OBJECT_SOURCE,
+    { maxEntriesPerRoute: 64 },
+  )
+  assert.deepEqual(routes[0]!.entries.map((e) => e.url), ['/data.json', '/main.css', '/font.woff2', '/late.css', '/app.js', '/logo.svg', '/hero.jpg'])
+  assert.throws(() => compileManifest({ '/': { '/a.css': { type: 'style', critical: 'yes' as unknown as boolean } } }, OBJECT_SOURCE, { maxEntriesPerRoute: 64 }), /"yes" is not true or false/)
 })

@@ -182,8 +182,8 @@ for (const transport of TRANSPORTS) describe(`pushManifest on ${transport}`, () 
     assert.equal(res.headers['link'], '</private>; rel=preload; as=fetch')
     const skipped = events.filter((e) => e.type === 'skipped')
     assert.deepEqual(skipped.map((e) => e.type === 'skipped' && [e.url, e.reason]), [
-      ['/private', 'not-cacheable'],
       ['/missing.css', 'not-found'],
+      ['/private', 'not-cacheable'],
     ])
   })
 
@@ -240,6 +240,36 @@ for (const transport of TRANSPORTS) describe(`limits (${transport})`, () => {
       assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
       assert.equal(res.headers['link'], '</js/app.js>; rel=preload; as=script, </api/data>; rel=preload; as=fetch')
       assert.equal(events.filter((e) => e.type === 'skipped' && e.reason === 'bytes').length, 2)
+    } finally {
+      await running.close()
+    }
+  })
+
+  test("past the client's initial window: a page of 10 × 10 KB stylesheets and an image gets all 11 pushed, paced by flow control, stylesheets first", async () => {
+    const site = await mkdtemp(join(tmpdir(), 'h2push-window-'))
+    const manifest: PushManifest = { '/page10': { '/hero.png': { type: 'image' } } }
+    await writeFile(join(site, 'hero.png'), Buffer.alloc(10 * 1024, 7))
+    for (let i = 0; i < 10; i++) {
+      await writeFile(join(site, `${i}.css`), `.c${i}{}`.padEnd(10 * 1024, ' '))
+      manifest['/page10']![`/${i}.css`] = { type: 'style' }
+    }
+    const app = express()
+    app.use(pushManifest({ manifest, root: site, watch: false }))
+    app.get('/page10', (_req, res) => {
+      res.send('<!doctype html>')
+    })
+    const running = await startServer(app, { transport })
+    try {
+      // node:http2's client: a 64 KB connection window, less than the 110 KB pushed.
+      const res = await h2get(running.url, '/page10')
+      assert.deepEqual(
+        res.pushes.map((p) => p.path),
+        [...Array.from({ length: 10 }, (_, i) => `/${i}.css`), '/hero.png'],
+      )
+      for (const push of res.pushes) {
+        assert.ok(push.ended, `${push.path} completed`)
+        assert.equal(push.body.length, 10 * 1024, push.path)
+      }
     } finally {
       await running.close()
     }

@@ -17,8 +17,11 @@ import { preloadLink, uriReference } from '../push/link.js'
 export interface PushManifestEntry {
   type: string
   crossorigin?: boolean | 'anonymous' | 'use-credentials'
+  /** HTTP/2 priority weight (1–256) as http2-push-manifest writes it: a heavier entry of the same class goes first. */
   weight?: number
   nopush?: boolean
+  /** Push (and link) this entry before every other of its route, whatever its type (as H2O's `critical`). */
+  critical?: boolean
 }
 
 /** The manifest document: route key → URL → entry. */
@@ -58,7 +61,7 @@ export interface LoadOptions {
 
 export const OBJECT_SOURCE = '(object)'
 
-const ENTRY_FIELDS = ['type', 'crossorigin', 'weight', 'nopush']
+const ENTRY_FIELDS = ['type', 'crossorigin', 'weight', 'nopush', 'critical']
 
 function escapePointer(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1')
@@ -217,7 +220,7 @@ function explain(errors: readonly ErrorObject[], document: unknown): Explained {
     if (pointer.endsWith('/crossorigin')) {
       return { pointer, problem: `crossorigin ${show(value)} is not allowed`, fix: 'use true, false, "anonymous" or "use-credentials"' }
     }
-    if (pointer.endsWith('/weight') || pointer.endsWith('/nopush')) {
+    if (pointer.endsWith('/weight') || pointer.endsWith('/nopush') || pointer.endsWith('/critical')) {
       const expected = pointer.endsWith('/weight') ? 'a number' : 'true or false'
       return { pointer, problem: `${show(value)} is not ${expected}`, fix: `make it ${expected}` }
     }
@@ -267,6 +270,7 @@ export function compileManifest(document: unknown, file: string, options: LoadOp
       )
     }
     const entries: CompiledEntry[] = []
+    const ranks = new Map<string, readonly number[]>()
     const written = new Map<string, string>()
     for (const [text, entry] of Object.entries(urls)) {
       const at: ManifestLocation = { file, pointer: `${pointer}/${escapePointer(text)}` }
@@ -298,10 +302,29 @@ export function compileManifest(document: unknown, file: string, options: LoadOp
         link: preloadLink(url, entry.type, entry.crossorigin, entry.nopush === true),
         pointer: at.pointer,
       })
+      ranks.set(url, pushRank(entry, entries.length - 1))
     }
+    // Most critical first: pushes take the budget (and the wire) in this order, Link values too.
+    entries.sort((a, b) => compareRanks(ranks.get(a.url)!, ranks.get(b.url)!))
     routes.push({ key, matcher, entries })
   }
   return { file, routes }
+}
+
+/**
+ * What blocks rendering comes first: stylesheets and fonts, then scripts, then the rest
+ * (images, fetches, ...). Within a class, a heavier `weight` first (HTTP/2's default 16
+ * when none is given), then manifest order; `critical` entries before all of them.
+ */
+const TYPE_CLASS: Readonly<Record<string, number>> = { style: 0, font: 0, script: 1, document: 1 }
+
+function pushRank(entry: PushManifestEntry, order: number): readonly number[] {
+  return [entry.critical === true ? 0 : 1, TYPE_CLASS[entry.type] ?? 2, -(entry.weight ?? 16), order]
+}
+
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return 0
 }
 
 /** Reads, parses, validates and compiles a manifest file. */

@@ -257,7 +257,10 @@ export async function pushEntries(
   const promised: Promised[] = []
   const digest = planned.length > 0 ? readDigest(req, settings) : undefined
   if (pusher && budget && planned.length > 0) {
-    let bytesLeft = Math.min(settings.maxPushBytes, pusher.remoteWindow())
+    // Not capped at the client's flow-control window: what goes past it is paced by its
+    // WINDOW_UPDATEs, which is what flow control is for (a client that stops reading is
+    // bounded by pushTimeout and maxPushBytesPerConnection).
+    let bytesLeft = settings.maxPushBytes
     const inherited = inheritedHeaders(res, settings.inheritHeaders)
     for (const { entry, reservation, load: loading } of planned) {
       const result = await loading
