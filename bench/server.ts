@@ -9,10 +9,13 @@
  * - push-handwritten: GET /p pushes 3 static assets with spdy's own res.push (no middleware)
  * - push-manifest:  GET /p pushes the same 3 assets through pushManifest (files under root)
  * - push-dynamic:   the same 3 assets pushed through pushManifest, produced by dispatching to routes
+ * TRANSPORT=http2 serves the push-* modes over node:http2 (push-handwritten then pushes with
+ * Node's own `res.createPushResponse`).
  */
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:https'
+import type { ServerResponse } from 'node:http'
 import express from 'express'
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -69,6 +72,19 @@ function pushApp(mode: string) {
   if (mode === 'push-handwritten') {
     const bodies = ASSETS.map((url) => [url, readFileSync(join(assetDir, url))] as const)
     app.get('/p', (_req, res) => {
+      const createPushResponse = (res as unknown as { createPushResponse?: (h: object, cb: (err: Error | null, pushed: ServerResponse) => void) => void }).createPushResponse
+      if (createPushResponse) {
+        for (const [url, body] of bodies) {
+          createPushResponse.call(res, { ':path': url, accept: '*/*' }, (err, pushed) => {
+            if (err) return
+            pushed.on('error', () => {})
+            pushed.writeHead(200, { 'content-type': url.endsWith('.css') ? 'text/css' : 'text/javascript', 'content-length': String(body.length), etag: etag(body), 'cache-control': 'public, max-age=0' })
+            pushed.end(body)
+          })
+        }
+        res.send('page')
+        return
+      }
       const push = (res as unknown as { push?: (path: string, h: object) => NodeJS.WritableStream & { on(e: string, f: () => void): void } }).push
       if (push) {
         for (const [url, body] of bodies) {
@@ -92,7 +108,7 @@ function pushApp(mode: string) {
 
 let server: Server
 if (mode.startsWith('push-')) {
-  server = await createServer(pushApp(mode), { ...tls, handleSignals: true })
+  server = await createServer(pushApp(mode), { ...tls, handleSignals: true, transport: process.env['TRANSPORT'] === 'http2' ? 'http2' : 'spdy' })
 } else if (mode === 'stock') {
   const spdy = createRequire(import.meta.url)('spdy') as { createServer(o: object, a: unknown): Server }
   server = spdy.createServer({ key: tls.key, cert: tls.cert }, createDemoApp({ certificate: tls.cert, logRequests: false, watchManifest: false }))

@@ -22,7 +22,7 @@ export type SkipReason =
   | 'conditional'
   /** more entries than `maxPushesPerResponse`, or `maxPushesPerConnection` pushes in flight on the connection */
   | 'limit'
-  /** it would pass `maxPushBytes`, `maxPushBytesPerConnection` or the client's flow-control window */
+  /** it would pass `maxPushBytes` or `maxPushBytesPerConnection` */
   | 'bytes'
   /** no such file, and the app answered 404 */
   | 'not-found'

@@ -173,6 +173,9 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
     const delay = settings.keepAliveInitialDelay
     server.on('connection', (socket: Socket) => socket.setKeepAlive(true, delay))
   }
+  // No Nagle delay: a PUSH_PROMISE or HEADERS frame is small and goes out at once, not
+  // after the ACK of what went before it (Go and nghttp2's servers set TCP_NODELAY too).
+  server.on('connection', (socket: Socket) => socket.setNoDelay(true))
   const controller = new AbortController()
   // Every held stream may listen: no MaxListenersExceededWarning past 10 of them.
   setMaxListeners(0, controller.signal)

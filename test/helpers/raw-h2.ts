@@ -168,6 +168,7 @@ export class RawH2Client {
     this.socket = socket
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', () => {})
+    socket.setNoDelay(true)
     socket.on('close', () => {
       this.closed = true
       this.#wake()
