@@ -69,6 +69,16 @@ describe('benchmarks (smoke: tiny loads)', () => {
     }
   })
 
+  test('first push: a latency per server and transport, every connection promised a push', async () => {
+    const stdout = await bench('first-push', { CONNECTIONS: '3' })
+    const table = rows(stdout)
+    assert.deepEqual(table.map((r) => r[0]), ['push-handwritten', 'push-manifest', 'push-handwritten', 'push-manifest'], stdout)
+    for (const row of table) {
+      assert.ok(Number(row[1]) > 0, `${row[0]}: ${row[1]} µs`)
+      assert.equal(row[3], '0', `${row[0]}: connections with no PUSH_PROMISE\n${stdout}`)
+    }
+  })
+
   test('memory: per-stream numbers for each transport and layer', async () => {
     const stdout = await bench('memory', { STREAMS: '100', CONNECTIONS: '5', LAYERS: 'bare,demo' })
     const table = rows(stdout)
