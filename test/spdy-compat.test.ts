@@ -174,6 +174,18 @@ describe('spdy compatibility layer (in-process server)', () => {
     }
   })
 
+  test("res.push() then res.end() in one tick: every PUSH_PROMISE is on the wire before the response's HEADERS (spdy writes promises a tick late)", async () => {
+    for (let run = 0; run < 5; run++) {
+      const { frames } = await nghttp(`${running.url}/raw-push3`)
+      const recv = frames.filter((f) => f.dir === 'recv' && f.streamId === requestStreamId(frames) && (f.type === 'PUSH_PROMISE' || f.type === 'HEADERS' || f.type === 'DATA'))
+      assert.deepEqual(
+        recv.map((f) => f.type).slice(0, 5),
+        ['PUSH_PROMISE', 'PUSH_PROMISE', 'PUSH_PROMISE', 'HEADERS', 'DATA'],
+        `run ${run}`,
+      )
+    }
+  })
+
   test('a push refused by the peer is released, and the peer GOAWAY does not crash the server', async () => {
     const client = new H2Client(running.url, { enablePush: false })
     const res = await client.request('/raw-push')

@@ -20,6 +20,7 @@ import { agentCreateStream } from './agent.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
+import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import type { SpdyModule } from './internals.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
@@ -77,7 +78,8 @@ export function installSpdyCompat(): SpdyModule {
   installStreamLimit(transport)
 
   const streamProto = transport.Stream.prototype
-  streamProto.respond = respondWithinStreamLimit(streamProto.respond)
+  streamProto.respond = respondAfterPromises(respondWithinStreamLimit(streamProto.respond))
+  streamProto.pushPromise = countPendingPromises(streamProto.pushPromise)
   streamProto.abort = dropQueuedDataOnAbort(streamProto.abort)
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
