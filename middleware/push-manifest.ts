@@ -19,6 +19,8 @@ import { isDispatched } from '../src/push/dispatch.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
 import { DEFAULT_INHERITED_HEADERS, pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
 import { ConnectionBudgets } from '../src/push/connection-budget.js'
+import { linkEntry, pushNamedLinks, type LinkPushContext } from '../src/push/link-push.js'
+import { getPusher } from '../src/transports/pusher.js'
 import { digestShape } from '../src/cache/digest.js'
 
 const debug = createDebug('express-h2-push:manifest')
@@ -81,6 +83,13 @@ export interface PushManifestOptions {
    * `false` for none, or settings.
    */
   cacheDigest?: boolean | CacheDigestOptions
+  /**
+   * Also push what the app names itself, as H2O's `http2-push-preload` does: the
+   * `Link: rel=preload` values of a response's own headers and of its
+   * `res.writeEarlyHints()` calls (not those marked `nopush`), with the same limits, diary,
+   * digest and events as manifest pushes. Default true.
+   */
+  linkPush?: boolean
   /** Called for every push, skip, cancel and reload. */
   onEvent?: (event: PushEvent) => void
 }
@@ -119,6 +128,7 @@ const DEFAULTS = {
   earlyHints: true,
   diarySize: 256,
   pushTimeout: 30_000,
+  linkPush: true,
 } as const
 
 const DIGEST_DEFAULTS = { cookieName: 'h2push', maxAge: 7 * 24 * 3600, falsePositiveRate: 1 / 128, capacity: 256 } as const
@@ -149,6 +159,7 @@ const OPTION_TYPES = {
   pushTimeout: 'positive integer',
   cacheDigest: 'boolean or object',
   onEvent: 'function',
+  linkPush: 'boolean',
 } as const
 
 function optionError(message: string): H2PushError {
@@ -181,6 +192,7 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.diarySize Default 256 resources remembered per connection.
  * @param options.pushTimeout Default 30000 (ms without progress before a push is reset).
  * @param options.cacheDigest Default true: the `h2push` cookie, 7 days, 1/128 false positives at 256 keys.
+ * @param options.linkPush Default true: the app's own `Link: rel=preload` headers and `res.writeEarlyHints()` links are pushed too.
  * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
  * @example
  * ```ts
@@ -271,9 +283,29 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
         })
       : () => {}
 
-  const pushThen = async (req: Request, res: Response, next: NextFunction, entries: readonly PreparedEntry[]): Promise<void> => {
+  const linkPush: LinkPushContext | undefined =
+    options.linkPush === false
+      ? undefined
+      : {
+          settings,
+          budgets,
+          report,
+          lastKeys: new Map(),
+          toEntry: (link) =>
+            linkEntry(link, (url, type, nopush, value) => ({
+              url,
+              type,
+              nopush,
+              link: value,
+              pointer: 'Link header',
+              dotfile: dotfiles !== 'allow' && namesDotfile(url),
+              file: root === undefined ? undefined : fileUnderRoot(root, url, dotfiles),
+            })),
+        }
+
+  const pushThen = async (req: Request, res: Response, next: NextFunction, entries: readonly PreparedEntry[], handled: Set<string> | undefined): Promise<void> => {
     try {
-      await pushEntries(req, res, entries, settings, budgets, report)
+      await pushEntries(req, res, entries, settings, budgets, report, handled ? { handled } : {})
     } catch (err) {
       debug('push for %s failed: %s', req.path, (err as Error).message)
     }
@@ -284,8 +316,16 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
   const middleware = function pushManifestMiddleware(req: Request, res: Response, next: NextFunction): void {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || isDispatched(req)) return next()
     const entries = table.lookup(req.path)
+    let handled: Set<string> | undefined
+    if (linkPush && req.method === 'GET') {
+      const pusher = getPusher(res)
+      if (pusher) {
+        handled = new Set()
+        pushNamedLinks(req, res, pusher, handled, linkPush)
+      }
+    }
     if (entries.length === 0) return next()
-    void pushThen(req, res, next, entries)
+    void pushThen(req, res, next, entries, handled)
   } as PushManifestMiddleware
 
   Object.defineProperties(middleware, {

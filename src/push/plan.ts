@@ -69,7 +69,7 @@ interface DigestState {
   honoured: boolean
 }
 
-function readDigest(req: Request, settings: PushSettings): DigestState | undefined {
+export function readDigest(req: Request, settings: PushSettings): DigestState | undefined {
   const config = settings.cacheDigest
   if (!config) return undefined
   let raw: string | undefined
@@ -108,7 +108,7 @@ export const DEFAULT_INHERITED_HEADERS: readonly string[] = [
   'x-xss-protection',
 ]
 
-function inheritedHeaders(res: Response, names: ReadonlySet<string>): OutgoingHttpHeaders {
+export function inheritedHeaders(res: Response, names: ReadonlySet<string>): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(res.getHeaders())) {
     if (names.has(name) && value !== undefined) headers[name] = value
@@ -117,7 +117,7 @@ function inheritedHeaders(res: Response, names: ReadonlySet<string>): OutgoingHt
 }
 
 /** A conditional request is answered 304 when the client's copy is current, and that client has the page's assets. */
-function isConditional(headers: IncomingHttpHeaders): boolean {
+export function isConditional(headers: IncomingHttpHeaders): boolean {
   return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
 }
 
@@ -127,23 +127,23 @@ export function pushableParentStatus(status: number): boolean {
 }
 
 /** A promise turned into a result that never rejects: safe to hold while other work is awaited. */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: Error }
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: Error }
 
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+export function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
   return promise.then(
     (value) => ({ ok: true, value }),
     (error: unknown) => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) }),
   )
 }
 
-function skip(report: Report, hints: string[] | undefined, entry: PreparedEntry, parent: string, reason: SkipReason, detail?: string): void {
+export function skip(report: Report, hints: string[] | undefined, entry: PreparedEntry, parent: string, reason: SkipReason, detail?: string): void {
   debug('skip %s for %s: %s%s', entry.url, parent, reason, detail ? ` (${detail})` : '')
   report(detail === undefined ? { type: 'skipped', url: entry.url, parent, reason } : { type: 'skipped', url: entry.url, parent, reason, detail })
   hints?.push(entry.link)
 }
 
 /** Produces the pushed response of one entry; never rejects. */
-async function load(entry: PreparedEntry, req: Request, requestHeaders: IncomingHttpHeaders, settings: PushSettings): Promise<LoadResult> {
+export async function load(entry: PreparedEntry, req: Request, requestHeaders: IncomingHttpHeaders, settings: PushSettings): Promise<LoadResult> {
   try {
     if (entry.file !== undefined) {
       const file = await loadFile(entry.file, settings.cacheControl, settings.fileRecheckMs)
@@ -176,7 +176,7 @@ interface Promised {
   readonly stream: Promise<Settled<PushStream>>
 }
 
-interface Ready {
+export interface Ready {
   readonly entry: PreparedEntry
   readonly reservation: Reservation
   readonly key: string
@@ -221,15 +221,32 @@ function planPushes(
  * responses go out when the route's response writes a success status, and are reset
  * when it writes an error or a 304, or closes first.
  */
+export interface PushEntriesOptions {
+  /** URLs this request has decided on already (pushed or skipped): each is decided once. */
+  readonly handled?: Set<string>
+  /** Send a 103 and the Link header for what is not pushed. Default true; false when the app sent its own hints. */
+  readonly hints?: boolean
+  /**
+   * Hold the pushed responses until the response's status is known (then send them on a
+   * success, reset them otherwise). Default true; false sends them at once, for links the
+   * app itself committed to (`res.writeEarlyHints()` during its think time).
+   */
+  readonly waitForStatus?: boolean
+}
+
 export async function pushEntries(
   req: Request,
   res: Response,
-  entries: readonly PreparedEntry[],
+  candidates: readonly PreparedEntry[],
   settings: PushSettings,
   budgets: ConnectionBudgets,
   report: Report,
+  options: PushEntriesOptions = {},
 ): Promise<void> {
   const parent = req.path
+  const handled = options.handled
+  const entries = handled ? candidates.filter((entry) => !handled.has(entry.url)) : candidates
+  if (handled) for (const entry of entries) handled.add(entry.url)
   const hints: string[] = []
   const pusher: Pusher | undefined = req.method === 'GET' ? getPusher(res) : undefined
   const budget = pusher ? budgets.for(pusher.connection) : undefined
@@ -289,6 +306,13 @@ export async function pushEntries(
         dropped(reservation)
         continue
       }
+      if (res.headersSent) {
+        // The response went out meanwhile: a promise now would follow its HEADERS.
+        response.release?.()
+        skip(report, undefined, entry, parent, 'refused', 'the response was sent before the push could be promised')
+        dropped(reservation)
+        continue
+      }
       bytesLeft -= response.size
       // In the diary from the moment it is promised: a concurrent request that gets here later skips it.
       budget.diary.add(key)
@@ -324,6 +348,7 @@ export async function pushEntries(
     }
   }
 
+  if (options.hints === false) hints.length = 0
   if (hints.length > 0 && !res.headersSent && !parentClosed) {
     if (sendEarlyHints(res, hints, settings.earlyHints)) debug('103 Early Hints for %s: %s', parent, hints.join(', '))
   }
@@ -344,6 +369,10 @@ export async function pushEntries(
     return
   }
   if (ready.length === 0 && hints.length === 0 && !digest?.dirty) return
+  if (options.waitForStatus === false && ready.length > 0) {
+    sendPushes(ready, parent, report, reservations)
+    ready.length = 0
+  }
   onHeaders(res, function pushesFollowTheStatus(this: Response) {
     const success = pushableParentStatus(this.statusCode)
     const config = settings.cacheDigest
@@ -372,7 +401,7 @@ export async function pushEntries(
   })
 }
 
-function sendPushes(ready: readonly Ready[], parent: string, report: Report, reservations: Set<Reservation>): void {
+export function sendPushes(ready: readonly Ready[], parent: string, report: Report, reservations: Set<Reservation>): void {
   for (const { entry, stream, response, reservation } of ready) {
     // Sending: held until the push's own stream closes, whatever the parent does.
     reservations.delete(reservation)

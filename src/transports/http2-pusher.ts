@@ -41,7 +41,7 @@ class Http2PushStream implements PushStream {
   }
   readonly #outcome: Promise<PushOutcome>
 
-  constructor(stream: ServerHttp2Stream, path: string, parent: ServerHttp2Stream, timeout: number) {
+  constructor(stream: ServerHttp2Stream, path: string, parent: ServerHttp2Stream, timeout: number, keepAfterParent: boolean) {
     this.#stream = stream
     // No activity for `timeout` ms (flow control stuck, client gone quiet): reset, release the body.
     stream.setTimeout(timeout, () => this.cancel())
@@ -57,8 +57,10 @@ class Http2PushStream implements PushStream {
         else resolve({ status: 'cancelled', bytes: this.#bytes, reason: reason ?? `RST_STREAM code ${stream.rstCode ?? 'none'}` })
       })
     })
-    const watch = cancelWhenParentCloses(parent, this)
-    stream.once('close', () => watch.settled())
+    if (!keepAfterParent) {
+      const watch = cancelWhenParentCloses(parent, this)
+      stream.once('close', () => watch.settled())
+    }
   }
 
   respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome> {
@@ -135,7 +137,7 @@ class Http2Pusher implements Pusher {
               return
             }
             pushStream.on('error', () => {})
-            resolve(new Http2PushStream(pushStream, path, parent, options?.timeout ?? DEFAULT_PUSH_TIMEOUT))
+            resolve(new Http2PushStream(pushStream, path, parent, options?.timeout ?? DEFAULT_PUSH_TIMEOUT, options?.keepAfterParent === true))
           },
         )
       } catch (err) {

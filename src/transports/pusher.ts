@@ -45,6 +45,13 @@ export interface PushOptions {
    * allows at once) is reset with CANCEL and its body released. Default 30 000 ms.
    */
   timeout?: number
+  /**
+   * Keep the promised stream when its parent closes before it is answered: for a push
+   * promised as the parent's response goes out, whose body is still being produced. It is
+   * still reset after `timeout` without a response. Default false: an unanswered push is
+   * reset when its parent closes.
+   */
+  keepAfterParent?: boolean
 }
 
 export const DEFAULT_PUSH_TIMEOUT = 30_000

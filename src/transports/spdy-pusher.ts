@@ -44,7 +44,7 @@ class SpdyPushStream implements PushStream {
   }
   #outcome: Promise<PushOutcome>
 
-  constructor(stream: SpdyStream, path: string, parent: SpdyStream, timeout: number) {
+  constructor(stream: SpdyStream, path: string, parent: SpdyStream, timeout: number, keepAfterParent: boolean) {
     this.#stream = stream
     // No frame for `timeout` ms (flow control stuck, client gone quiet): reset, release the body.
     stream.setTimeout(timeout, () => this.cancel())
@@ -52,8 +52,10 @@ class SpdyPushStream implements PushStream {
     this.path = path
     // A promise nobody answers must not hold the connection: once the parent
     // stream closes, an unanswered push is reset.
-    const watch = cancelWhenParentCloses(parent, this)
-    stream.once('close', () => watch.settled())
+    if (!keepAfterParent) {
+      const watch = cancelWhenParentCloses(parent, this)
+      stream.once('close', () => watch.settled())
+    }
     this.#outcome = new Promise((resolve) => {
       let reason: string | undefined
       stream.on('error', (err: Error) => {
@@ -135,7 +137,7 @@ class SpdyPusher implements Pusher {
             reject(new H2PushError('ERR_H2PUSH_PUSH_FAILED', `push ${path}: ${err.message}`, { cause: err }))
             return
           }
-          resolve(new SpdyPushStream(stream ?? promised, path, parent, options?.timeout ?? DEFAULT_PUSH_TIMEOUT))
+          resolve(new SpdyPushStream(stream ?? promised, path, parent, options?.timeout ?? DEFAULT_PUSH_TIMEOUT, options?.keepAfterParent === true))
         },
       ) as SpdyStream | undefined
     })
