@@ -90,6 +90,13 @@ export interface PushManifestOptions {
    * digest and events as manifest pushes. Default true.
    */
   linkPush?: boolean
+  /**
+   * The app is behind an edge (H2O, nginx, Apache, a CDN) that terminates HTTP/2 and pushes
+   * what `Link: rel=preload` lists: over HTTP/1.1, entries the client's digest cookie holds
+   * are linked with `nopush`, the others linked for the edge to push and recorded in the
+   * digest, and a 103 goes out over HTTP/1.1 too. Default false.
+   */
+  behindProxy?: boolean
   /** Called for every push, skip, cancel and reload. */
   onEvent?: (event: PushEvent) => void
 }
@@ -129,6 +136,7 @@ const DEFAULTS = {
   diarySize: 256,
   pushTimeout: 30_000,
   linkPush: true,
+  behindProxy: false,
 } as const
 
 const DIGEST_DEFAULTS = { cookieName: 'h2push', maxAge: 7 * 24 * 3600, falsePositiveRate: 1 / 128, capacity: 256 } as const
@@ -160,6 +168,7 @@ const OPTION_TYPES = {
   cacheDigest: 'boolean or object',
   onEvent: 'function',
   linkPush: 'boolean',
+  behindProxy: 'boolean',
 } as const
 
 function optionError(message: string): H2PushError {
@@ -193,6 +202,7 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.pushTimeout Default 30000 (ms without progress before a push is reset).
  * @param options.cacheDigest Default true: the `h2push` cookie, 7 days, 1/128 false positives at 256 keys.
  * @param options.linkPush Default true: the app's own `Link: rel=preload` headers and `res.writeEarlyHints()` links are pushed too.
+ * @param options.behindProxy Default false: HTTP/1.1 requests get Link headers the edge in front pushes (`nopush` for what the digest holds).
  * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
  * @example
  * ```ts
@@ -239,7 +249,8 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     if (event.type === 'pushed') {
       stats.pushed++
       stats.bytes += event.bytes
-    } else if (event.type === 'cancelled') stats.cancelled++
+    } else if (event.type === 'asked-edge') stats.askedEdge++
+    else if (event.type === 'cancelled') stats.cancelled++
     else if (event.type === 'skipped') stats.skipped[event.reason]++
     onEvent?.(event)
   }
