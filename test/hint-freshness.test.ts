@@ -105,6 +105,19 @@ for (const transport of TRANSPORTS) {
       }
     })
 
+    test("a client that takes push: the pushed responses (dispatched through the app) are not checked, the client's own request is", async (t) => {
+      const warned = warnings(t)
+      await withServer({}, transport, async (running) => {
+        const page = await h2get(running.url, '/page')
+        assert.deepEqual(page.pushes.map((p) => p.path).sort(), [...ASSETS].sort())
+        assert.ok(page.pushes.every((p) => p.ended))
+        assert.deepEqual(warned(), [])
+        assert.equal((await h2get(running.url, '/css/app.css')).status, 200)
+      })
+      assert.equal(warned().length, 1)
+      assert.match(warned()[0]!, /"\/css\/app\.css"/)
+    })
+
     test("maxAge: '1h': no warning", async (t) => {
       const warned = warnings(t)
       await withServer({ static: { maxAge: '1h' } }, transport, (running) => twoVisits(running.url))

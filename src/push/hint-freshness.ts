@@ -13,6 +13,7 @@ import type { OutgoingHttpHeader, ServerResponse } from 'node:http'
 import type { Request, Response } from 'express'
 import onHeaders from 'on-headers'
 import type { CompiledManifest } from '../manifest/load.js'
+import { isDispatched } from './dispatch.js'
 
 /** Whether a response stays fresh in a browser cache, and if not, why. */
 export type Freshness = { readonly fresh: true } | { readonly fresh: false; readonly reason: string }
@@ -79,9 +80,9 @@ export class HintFreshness {
     this.#hinted = next
   }
 
-  /** For every request through the middleware: if it asks for a hinted asset, check the response it gets. */
+  /** For every request through the middleware: if a client asks for a hinted asset, check the response it gets (pushes are not for browsers). */
   observe(req: Request, res: Response): void {
-    if (req.method !== 'GET') return
+    if (req.method !== 'GET' || isDispatched(req)) return
     const url = req.originalUrl
     const routes = this.#hinted.get(url)
     if (routes === undefined || this.#warned.has(url)) return
