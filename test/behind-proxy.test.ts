@@ -30,7 +30,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
       res.on('end', () =>
         resolve({
           status: res.statusCode ?? 0,
-          link: res.headers['link'],
+          link: Array.isArray(res.headers['link']) ? res.headers['link'].join(', ') : res.headers['link'],
           cookie: res.headers['set-cookie']?.[0]?.split(';')[0],
           informational,
         }),
