@@ -102,7 +102,7 @@ export interface PushManifestOptions {
    * The app is behind an edge (H2O, nginx, Apache, a CDN) that terminates HTTP/2 and pushes
    * what `Link: rel=preload` lists: over HTTP/1.1, entries the client's digest cookie holds
    * are linked with `nopush`, the others linked for the edge to push and recorded in the
-   * digest, and a 103 goes out over HTTP/1.1 too. Default false.
+   * digest (with `earlyHints: 'always'`, a 103 goes out over HTTP/1.1 too). Default false.
    */
   behindProxy?: boolean
   /** Called for every push, skip, cancel and reload. */

@@ -58,12 +58,12 @@ describe('behindProxy (HTTP/1.1 from an edge)', () => {
   })
   after(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
-  test('first visit: links for the edge to push, recorded in the digest cookie, and a 103 over HTTP/1.1', async () => {
+  test('first visit: links for the edge to push, recorded in the digest cookie; no 103 unless earlyHints is "always"', async () => {
     const first = await get(port, '/page')
     assert.equal(first.status, 200)
     assert.equal(first.link, '</css/app.css>; rel=preload; as=style, </js/app.js>; rel=preload; as=script, </js/never.js>; rel=preload; as=script; nopush')
     assert.match(first.cookie ?? '', /^h2push=/)
-    assert.deepEqual(first.informational.map((i) => i.statusCode), [103])
+    assert.deepEqual(first.informational, [])
     assert.deepEqual(events.filter((e) => e.type === 'asked-edge').map((e) => e.type === 'asked-edge' && e.url), ['/css/app.css', '/js/app.js'])
   })
 
@@ -75,6 +75,23 @@ describe('behindProxy (HTTP/1.1 from an edge)', () => {
     // A hard reload asks for everything again.
     const reload = await get(port, '/page', { cookie: first.cookie!, 'cache-control': 'no-cache' })
     assert.doesNotMatch(reload.link ?? '', /app\.css>; rel=preload; as=style; nopush/)
+  })
+
+  test("earlyHints: 'always' sends the 103 over HTTP/1.1 too, for edges that forward it", async () => {
+    const app = express()
+    app.use(pushManifest({ manifest: MANIFEST, root: SITE, watch: false, behindProxy: true, earlyHints: 'always' }))
+    app.get('/page', (_req, res) => {
+      res.send('page')
+    })
+    const hinting = http.createServer(app).listen(0, '127.0.0.1')
+    await once(hinting, 'listening')
+    try {
+      const res = await get((hinting.address() as AddressInfo).port, '/page')
+      assert.deepEqual(res.informational.map((i) => i.statusCode), [103])
+      assert.match(String(res.informational[0]!.link), /<\/css\/app\.css>; rel=preload; as=style/)
+    } finally {
+      hinting.close()
+    }
   })
 
   test('without behindProxy, HTTP/1.1 gets plain preloads, no cookie and no 103', async () => {

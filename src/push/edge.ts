@@ -5,8 +5,9 @@
  * entry the client's cache digest already holds is linked with `nopush` (a returning
  * visitor is not pushed it again, its browser preloads it from cache), the others are
  * linked for the edge to push and recorded in the digest cookie, within the same
- * per-response limits as pushes. A 103 with the same links goes out over HTTP/1.1 for
- * edges that forward it. Nothing of it for a response that is not a success.
+ * per-response limits as pushes. A 103 with the same links goes out over HTTP/1.1 only
+ * with `earlyHints: 'always'`, for edges that forward it (nginx 1.22 mistakes it for the
+ * final response). Nothing of it for a response that is not a success.
  */
 import type { Request, Response } from 'express'
 import onHeaders from 'on-headers'
@@ -78,8 +79,9 @@ export async function askEdge(req: Request, res: Response, entries: readonly Pre
     }
   }
   if (res.headersSent || links.length === 0) return
-  // An edge that forwards 103s passes them on (over HTTP/2 to the browser).
-  if (settings.earlyHints !== false && sendEarlyHints(res, links, 'always')) debug('103 Early Hints for %s (behind a proxy): %s', parent, links.join(', '))
+  // Only when asked ('always'): nginx 1.22 takes a 103 from the app for the final response
+  // (it pushes its links and never passes on the 200), H2O 2.2.5 drops it.
+  if (settings.earlyHints === 'always' && sendEarlyHints(res, links, 'always')) debug('103 Early Hints for %s (behind a proxy): %s', parent, links.join(', '))
   onHeaders(res, function linksForTheEdge(this: Response) {
     if (!pushableParentStatus(this.statusCode)) return
     const config = settings.cacheDigest
