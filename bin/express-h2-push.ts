@@ -12,7 +12,7 @@ import type { PushManifest } from '../src/manifest/load.js'
 
 const USAGE = `usage:
   express-h2-push inspect <https-url> [--no-push] [--duration 12s] [--json] [--insecure|-k]
-  express-h2-push generate <dir> [--out push-manifest.json] [--base /] [--check]
+  express-h2-push generate <dir> [--out push-manifest.json] [--base /] [--vite FILE] [--check]
 
 inspect   one GET over HTTP/2; prints every frame-level event with its time offset:
           request HEADERS, 103s, response HEADERS, PUSH_PROMISE, pushed HEADERS/DATA,
@@ -20,8 +20,11 @@ inspect   one GET over HTTP/2; prints every frame-level event with its time offs
           for --duration (default 10s; 1ms to 2147483647ms). --no-push: refuse push,
           as browsers do.
 generate  reads the HTML files under <dir> and writes the push manifest of what each
-          page needs first (validated against the schema). --check: compare with the
-          existing file and exit 1 on drift (for CI).`
+          page needs first (validated against the schema), with what their stylesheets
+          load (@import, @font-face fonts, url() images). A Vite build manifest
+          (<dir>/.vite/manifest.json, or --vite FILE) adds each HTML entry's chunk, CSS
+          and static imports. --check: compare with the existing file and exit 1 on
+          drift (for CI).`
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`express-h2-push: ${message}\n`)
@@ -63,6 +66,7 @@ async function runGenerate(args: string[]): Promise<number> {
     options: {
       out: { type: 'string', short: 'o', default: 'push-manifest.json' },
       base: { type: 'string', default: '/' },
+      vite: { type: 'string' },
       check: { type: 'boolean', default: false },
     },
   })
@@ -71,7 +75,7 @@ async function runGenerate(args: string[]): Promise<number> {
   const dir = resolve(positionals[0]!)
   let generated
   try {
-    generated = await generateManifest(dir, { base: values.base })
+    generated = await generateManifest(dir, { base: values.base, vite: values.vite === undefined ? undefined : resolve(values.vite) })
   } catch (err) {
     fail(`${dir}: ${(err as Error).message}`, 1)
   }
@@ -94,7 +98,8 @@ async function runGenerate(args: string[]): Promise<number> {
   }
   await writeFile(out, manifestJson(generated.manifest, './node_modules/express-h2-push/push-manifest.schema.json'))
   const urls = Object.values(generated.manifest).reduce((n, entries) => n + Object.keys(entries).length, 0)
-  process.stdout.write(`wrote ${out}: ${Object.keys(generated.manifest).length} routes, ${urls} URLs\n`)
+  const from = generated.vite === undefined ? '' : ` (with the Vite manifest ${generated.vite})`
+  process.stdout.write(`wrote ${out}: ${Object.keys(generated.manifest).length} routes, ${urls} URLs${from}\n`)
   return 0
 }
 

@@ -16,6 +16,7 @@ import { createRouteTable, type RouteTable } from '../src/manifest/match.js'
 import { watchFile } from '../src/manifest/watch.js'
 import { fileUnderRoot, namesDotfile, type Dotfiles } from '../src/push/sources.js'
 import { isDispatched } from '../src/push/dispatch.js'
+import { HintFreshness, observingHints } from '../src/push/hint-freshness.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
 import { DEFAULT_INHERITED_HEADERS, pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
 import { ConnectionBudgets } from '../src/push/connection-budget.js'
@@ -73,6 +74,13 @@ export interface PushManifestOptions {
    * `'always'` over HTTP/1.1 too, `false` never. Default true.
    */
   earlyHints?: boolean | 'always'
+  /**
+   * Warn (console.warn, once per asset) when a hinted asset's own response is not fresh
+   * (`max-age=0`, `no-cache`, `no-store`, no lifetime): Chromium then fetches it again
+   * instead of reusing the early-hints preload. Seen when a client requests the asset
+   * through this middleware. Default: on when NODE_ENV is not "production".
+   */
+  warnStaleHints?: boolean
   /** A pushed stream with no progress for this long (ms), or still waiting for a stream the client allows, is reset and its body released. Default 30000. */
   pushTimeout?: number
   /** How many pushed resources each HTTP/2 connection remembers (never pushed twice on it); 0 turns the diary off. Default 256. */
@@ -90,6 +98,13 @@ export interface PushManifestOptions {
    * digest and events as manifest pushes. Default true.
    */
   linkPush?: boolean
+  /**
+   * The app is behind an edge (H2O, nginx, Apache, a CDN) that terminates HTTP/2 and pushes
+   * what `Link: rel=preload` lists: over HTTP/1.1, entries the client's digest cookie holds
+   * are linked with `nopush`, the others linked for the edge to push and recorded in the
+   * digest, and a 103 goes out over HTTP/1.1 too. Default false.
+   */
+  behindProxy?: boolean
   /** Called for every push, skip, cancel and reload. */
   onEvent?: (event: PushEvent) => void
 }
@@ -129,6 +144,7 @@ const DEFAULTS = {
   diarySize: 256,
   pushTimeout: 30_000,
   linkPush: true,
+  behindProxy: false,
 } as const
 
 const DIGEST_DEFAULTS = { cookieName: 'h2push', maxAge: 7 * 24 * 3600, falsePositiveRate: 1 / 128, capacity: 256 } as const
@@ -155,11 +171,13 @@ const OPTION_TYPES = {
   fileRecheckMs: 'non-negative number',
   dispatchTimeout: 'positive integer',
   earlyHints: [true, false, 'always'] as unknown as readonly string[],
+  warnStaleHints: 'boolean',
   diarySize: 'non-negative number',
   pushTimeout: 'positive integer',
   cacheDigest: 'boolean or object',
   onEvent: 'function',
   linkPush: 'boolean',
+  behindProxy: 'boolean',
 } as const
 
 function optionError(message: string): H2PushError {
@@ -189,10 +207,12 @@ function looksLikeRequest(value: unknown): boolean {
  * @param options.fileRecheckMs Default 1000 (ms a file's stat is reused).
  * @param options.dispatchTimeout Default 2000 (ms).
  * @param options.earlyHints Default true: a 103 Early Hints over HTTP/2 for what is not pushed.
+ * @param options.warnStaleHints Default: `process.env.NODE_ENV !== 'production'` (a warning per hinted asset served without a positive max-age).
  * @param options.diarySize Default 256 resources remembered per connection.
  * @param options.pushTimeout Default 30000 (ms without progress before a push is reset).
  * @param options.cacheDigest Default true: the `h2push` cookie, 7 days, 1/128 false positives at 256 keys.
  * @param options.linkPush Default true: the app's own `Link: rel=preload` headers and `res.writeEarlyHints()` links are pushed too.
+ * @param options.behindProxy Default false: HTTP/1.1 requests get Link headers the edge in front pushes (`nopush` for what the digest holds).
  * @param options.onEvent Default: none (the `debug` namespace `express-h2-push:*` logs every event).
  * @example
  * ```ts
@@ -214,7 +234,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
   if (typeof source !== 'string' && !(source instanceof URL) && (typeof source !== 'object' || source === null || Array.isArray(source))) {
     throw optionError(`\`manifest\` must be a file path, a file URL or an object, got ${JSON.stringify(source)}`)
   }
-  const { cacheDigest, inheritHeaders, ...plain } = rest
+  const { cacheDigest, inheritHeaders, warnStaleHints, ...plain } = rest
   const settings: PushSettings & { maxEntriesPerRoute: number } = {
     ...DEFAULTS,
     ...withoutUndefined(plain),
@@ -239,15 +259,19 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     if (event.type === 'pushed') {
       stats.pushed++
       stats.bytes += event.bytes
-    } else if (event.type === 'cancelled') stats.cancelled++
+    } else if (event.type === 'asked-edge') stats.askedEdge++
+    else if (event.type === 'cancelled') stats.cancelled++
     else if (event.type === 'skipped') stats.skipped[event.reason]++
     onEvent?.(event)
   }
 
   const dotfiles: Dotfiles = options.dotfiles ?? DEFAULTS.dotfiles
   const warned = new Set<string>()
-  const prepare = (compiled: CompiledManifest): RouteTable<PreparedEntry> =>
-    createRouteTable(
+  const freshness =
+    (warnStaleHints ?? process.env['NODE_ENV'] !== 'production') && settings.earlyHints !== false ? new HintFreshness() : undefined
+  const prepare = (compiled: CompiledManifest): RouteTable<PreparedEntry> => {
+    freshness?.update(compiled, (url) => dotfiles === 'allow' || !namesDotfile(url))
+    return createRouteTable(
       compiled.routes.map((route) => ({
         matcher: route.matcher,
         entries: route.entries.map((entry) => {
@@ -257,6 +281,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
         }),
       })),
     )
+  }
   const load = (): CompiledManifest =>
     file === undefined
       ? compileManifest(source, OBJECT_SOURCE, settings)
@@ -313,7 +338,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
   }
 
   // Not async: a request with nothing to push costs a method check and a lookup.
-  const middleware = function pushManifestMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const push = function pushManifestMiddleware(req: Request, res: Response, next: NextFunction): void {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || isDispatched(req)) return next()
     const entries = table.lookup(req.path)
     let handled: Set<string> | undefined
@@ -326,7 +351,8 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     }
     if (entries.length === 0) return next()
     void pushThen(req, res, next, entries, handled)
-  } as PushManifestMiddleware
+  }
+  const middleware = (freshness === undefined ? push : observingHints(push, freshness)) as PushManifestMiddleware
 
   Object.defineProperties(middleware, {
     stats: { get: () => stats, enumerable: true },

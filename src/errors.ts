@@ -21,6 +21,8 @@ export const ErrorCodes = {
   ERR_PUSH_MANIFEST_SYNTAX: 'ERR_PUSH_MANIFEST_SYNTAX',
   /** The push manifest is JSON but breaks the format (schema, route pattern, URL rules, limits). */
   ERR_PUSH_MANIFEST_INVALID: 'ERR_PUSH_MANIFEST_INVALID',
+  /** `generate`: the Vite build manifest (`.vite/manifest.json`, `--vite FILE`) cannot be read, is not JSON, or is not a Vite manifest. */
+  ERR_H2PUSH_VITE_MANIFEST: 'ERR_H2PUSH_VITE_MANIFEST',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

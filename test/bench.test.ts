@@ -99,4 +99,14 @@ describe('benchmarks (smoke: tiny loads)', () => {
       ],
     )
   })
+
+  test('pageload: without its prerequisites it says which and exits non-zero, before building any lab', async () => {
+    // The lab needs root and perflab; here perflab is missing (and, if not root, root too).
+    const failed = await bench('pageload', { PERFLAB: join(results, 'no-perflab') }).then(
+      (stdout) => assert.fail(`expected a failure, got:\n${stdout}`),
+      (err: { code?: number; stderr?: string }) => err,
+    )
+    assert.equal(failed.code, 1)
+    assert.match(failed.stderr ?? '', /^bench:pageload: (needs root|no perflab at .*no-perflab .*set PERFLAB)/m)
+  })
 })

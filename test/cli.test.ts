@@ -8,13 +8,15 @@ import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import https from 'node:https'
 import net from 'node:net'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { ROOT, startDemo, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
 import { inspect, MAX_DURATION_MS, parseDuration } from '../src/cli/inspect.js'
+import { parseSrcset, pickCandidate } from '../src/cli/srcset.js'
+import { readViteManifest } from '../src/cli/vite.js'
 
 interface Run {
   code: number
@@ -242,5 +244,171 @@ describe('generate', () => {
     const written = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>
     assert.deepEqual(Object.keys(written).filter((k) => k !== '$schema').sort(), ['/app/', '/app/about', '/app/blog/post.html'])
     assert.ok(written['/app/']!['/app/css/main.css'] === undefined && written['/app/']!['/css/main.css'], 'absolute URLs stay as written')
+  })
+})
+
+async function generated(...args: string[]): Promise<{ run: Run; manifest: Record<string, Record<string, unknown>> }> {
+  const out = join(await mkdtemp(join(tmpdir(), 'h2push-gen-')), 'push-manifest.json')
+  const run = await cli('generate', ...args, '--out', out)
+  assert.equal(run.code, 0, run.stderr)
+  const manifest = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>
+  delete manifest['$schema']
+  return { run, manifest }
+}
+
+describe('generate: a Vite build', () => {
+  const BUILD = join(ROOT, 'test/fixtures/vite')
+  const MODULE = { type: 'script', crossorigin: true }
+  const CSS = { type: 'style', crossorigin: true }
+
+  test('.vite/manifest.json is read: each HTML entry gets its chunk, its CSS and its static imports with theirs, transitively; nothing dynamic', async () => {
+    const { run, manifest } = await generated(BUILD, '--base', '/app/')
+    assert.match(run.stdout, /wrote .*: 2 routes, 9 URLs \(with the Vite manifest .*test\/fixtures\/vite\/\.vite\/manifest\.json\)/)
+    assert.deepEqual(manifest, {
+      '/app/about': {
+        '/app/assets/about-C4Jc7rWx.js': MODULE,
+        '/app/assets/shared-ChJ_j-JJ.css': CSS,
+        '/app/assets/shared-B7PI925R.js': MODULE,
+        '/app/assets/vendor-Dq1v3u9K.js': MODULE,
+      },
+      '/app/': {
+        '/app/assets/index-BRBmoGS9.js': MODULE,
+        '/app/assets/shared-ChJ_j-JJ.css': CSS,
+        '/app/assets/index-5UjPuW-k.css': CSS,
+        '/app/assets/shared-B7PI925R.js': MODULE,
+        '/app/assets/vendor-Dq1v3u9K.js': MODULE,
+      },
+    })
+    assert.doesNotMatch(JSON.stringify(manifest), /lazy|logo|admin/)
+    assert.match(run.stderr, /note: vite: entry src\/admin\.ts is not an HTML page, so no route is known for it/)
+  })
+
+  test('--vite FILE: the manifest alone gives the routes (server-rendered HTML), in chunk order', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'h2push-vite-'))
+    const { run, manifest } = await generated(empty, '--vite', join(BUILD, '.vite/manifest.json'), '--base', '/app/')
+    assert.match(run.stdout, /2 routes, 9 URLs/)
+    assert.deepEqual(Object.entries(manifest['/app/']!), [
+      ['/app/assets/index-BRBmoGS9.js', MODULE],
+      ['/app/assets/index-5UjPuW-k.css', CSS],
+      ['/app/assets/shared-B7PI925R.js', MODULE],
+      ['/app/assets/shared-ChJ_j-JJ.css', CSS],
+      ['/app/assets/vendor-Dq1v3u9K.js', MODULE],
+    ])
+    assert.match(run.stderr, /note: \/app\/assets\/index-5UjPuW-k\.css: not found as assets\/index-5UjPuW-k\.css, so what it loads \(fonts, images\) is not read/)
+  })
+
+  test('a real Vite 8 build (test/fixtures/vite-8: project/ built by vite 8.4.0 into build/): the same, and the fonts and images its CSS loads', async () => {
+    const { run, manifest } = await generated(join(ROOT, 'test/fixtures/vite-8/build'), '--base', '/app/')
+    assert.equal(run.stderr, '')
+    const shared = {
+      '/app/assets/shared-DsV0IqNY.js': MODULE,
+      '/app/assets/shared-71xznQcW.css': CSS,
+      '/app/assets/inter-Dy0wwTPx.woff2': { type: 'font', crossorigin: true },
+      '/app/assets/bg-DbhTxNuG.png': { type: 'image' },
+    }
+    assert.deepEqual(manifest, {
+      '/app/about': { '/app/assets/about-Dzt9Mz79.js': MODULE, ...shared },
+      '/app/': { '/app/assets/main-CvtxWsj5.js': MODULE, ...shared, '/app/assets/main-DqQksVyv.css': CSS },
+    })
+    assert.doesNotMatch(JSON.stringify(manifest), /lazy/)
+  })
+
+  test('a Vite manifest that cannot be used: ERR_H2PUSH_VITE_MANIFEST saying what and where; the command exits 1 with one line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-vite-'))
+    const rows: Array<[string, RegExp]> = [
+      ['{"index.html": ', /: not JSON \(/],
+      ['[]', /: not an object of chunks by source path\. Fix: point --vite at the \.vite\/manifest\.json/],
+      ['{"index.html": "assets/index.js"}', /: chunk "index\.html" is "assets\/index\.js", not an object/],
+      ['{"index.html": {"isEntry": true}}', /: chunk "index\.html" has no "file"/],
+      ['{"index.html": {"file": "a.js", "css": "a.css"}}', /: chunk "index\.html": "css" is "a\.css", not a list of strings/],
+      ['{"index.html": {"file": "a.js", "imports": [1]}}', /: chunk "index\.html": "imports" is \[1\], not a list of strings/],
+    ]
+    for (const [i, [text, message]] of rows.entries()) {
+      const file = join(dir, `m${i}.json`)
+      await writeFile(file, text)
+      await assert.rejects(readViteManifest(file), (err: Error & { code?: string }) => err.code === 'ERR_H2PUSH_VITE_MANIFEST' && message.test(err.message) && err.message.startsWith(`Vite manifest ${file}: `), text)
+    }
+    const missing = await cli('generate', dir, '--vite', join(dir, 'nope.json'), '--out', join(dir, 'out.json'))
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /^express-h2-push: .*: Vite manifest .*nope\.json: cannot be read \(ENOENT\)\. Fix: /)
+    assert.equal(missing.stderr.trim().split('\n').length, 1)
+    await mkdir(join(dir, '.vite'))
+    await writeFile(join(dir, '.vite/manifest.json'), '[]')
+    const found = await cli('generate', dir, '--out', join(dir, 'out.json'))
+    assert.equal(found.code, 1)
+    assert.match(found.stderr, /\.vite\/manifest\.json: not an object of chunks/)
+  })
+})
+
+describe('generate: what stylesheets load, <base href>, srcset', () => {
+  const SITE = join(ROOT, 'test/fixtures/generate-refs')
+
+  test('CSS @import, the first @font-face source and url() images; URLs against <base href>; the 1x candidate of imagesrcset and srcset', async () => {
+    const { run, manifest } = await generated(SITE)
+    assert.deepEqual(manifest, {
+      '/': {
+        '/css/site.css': { type: 'style' },
+        '/css/theme.css': { type: 'style' },
+        '/img/title.svg?v=3': { type: 'image' },
+        '/fonts/inter.woff2': { type: 'font', crossorigin: true },
+        '/img/bg.webp': { type: 'image' },
+        '/img/hero-800.jpg': { type: 'image' },
+        '/img/logo.png': { type: 'image' },
+      },
+      '/blog/post.html': {
+        '/static/v2/post.css': { type: 'style' },
+        '/static/v2/paper.png': { type: 'image' },
+        '/static/v2/app.js': { type: 'script' },
+      },
+    })
+    const notes = run.stderr
+    assert.match(notes, /note: \/css\/site\.css: skipped \.\.\/fonts\/inter\.woff: a fallback format of an @font-face/)
+    assert.match(notes, /note: \/css\/site\.css: skipped a data: URL/)
+    assert.match(notes, /note: \/css\/site\.css: skipped https:\/\/cdn\.example\.com\/ad\.png: cross-origin/)
+    assert.match(notes, /note: index\.html: skipped \/img\/hero-1600\.jpg 2x of imagesrcset: another density \(the 1x candidate \/img\/hero-800\.jpg is pushed\)/)
+    assert.match(notes, /note: index\.html: skipped imagesrcset "\/img\/banner-480\.webp 480w, \/img\/banner-960\.webp 960w": width descriptors: the browser picks by viewport width/)
+    assert.match(notes, /note: index\.html: skipped \/img\/logo@2x\.png 2x of srcset/)
+    assert.match(notes, /note: cdn\.html: skipped app\.js \(https:\/\/cdn\.example\.com\/site\/app\.js\): cross-origin/)
+    assert.match(notes, /note: cdn\.html: skipped \/local\.js \(https:\/\/cdn\.example\.com\/local\.js\): cross-origin/)
+    assert.doesNotMatch(JSON.stringify(manifest), /#blur|commented-out|banner|1600|@2x/)
+  })
+
+  test('--base: stylesheets are read from the folder under the prefix; one outside it is noted, not read', async () => {
+    const { run, manifest } = await generated(SITE, '--base', '/app')
+    assert.deepEqual(manifest['/app/']!['/css/site.css'], { type: 'style' })
+    assert.equal(manifest['/app/']!['/fonts/inter.woff2'], undefined)
+    assert.match(run.stderr, /note: \/css\/site\.css: not under --base \/app\/, so what it loads \(fonts, images\) is not read/)
+    const moved = await mkdtemp(join(tmpdir(), 'h2push-refs-'))
+    await mkdir(join(moved, 'css'))
+    await writeFile(join(moved, 'index.html'), '<link rel="stylesheet" href="css/site.css">')
+    await writeFile(join(moved, 'css/site.css'), '@font-face { font-family: A; src: url(../fonts/a.woff2) }')
+    const under = await generated(moved, '--base', '/app')
+    assert.deepEqual(under.manifest, { '/app/': { '/app/css/site.css': { type: 'style' }, '/app/fonts/a.woff2': { type: 'font', crossorigin: true } } })
+  })
+
+  test('srcset: candidates as the HTML standard parses them; the candidate a 1x display takes', () => {
+    assert.deepEqual(parseSrcset(' a.png, b.png 2x ,  c(1).png 1.5x, d.png 640w, bad.png 2q, e.png'), [
+      { url: 'a.png' },
+      { url: 'b.png', density: 2 },
+      { url: 'c(1).png', density: 1.5 },
+      { url: 'd.png', width: 640 },
+      { url: 'e.png' },
+    ])
+    assert.deepEqual(parseSrcset('x.png 1x 2x, y.png 0w, z.png,'), [{ url: 'z.png' }])
+    assert.deepEqual(parseSrcset('a.png,b.png 2x'), [{ url: 'a.png,b.png', density: 2 }], 'a comma inside a URL is part of it')
+    const rows: Array<[string, string | undefined, string | RegExp]> = [
+      ['a.png 1x, b.png 2x', undefined, 'a.png'],
+      ['b.png 2x, a.png', undefined, 'a.png'],
+      ['b.png 2x', 'fallback.png', 'fallback.png'],
+      ['b.png 2x, c.png 3x', undefined, 'b.png'],
+      ['s.png 0.5x, t.png 0.75x', undefined, 't.png'],
+      ['a.png 480w, b.png 960w', 'a.png', /width descriptors/],
+      ['', undefined, /no valid candidate/],
+    ]
+    for (const [srcset, fallback, want] of rows) {
+      const picked = pickCandidate(srcset, fallback)
+      if (typeof want === 'string') assert.equal('url' in picked && picked.url, want, srcset)
+      else assert.ok('reason' in picked && want.test(picked.reason), srcset)
+    }
   })
 })

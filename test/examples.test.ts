@@ -23,3 +23,21 @@ test('examples/hello-push.ts pushes /style.css to a push client and preloads it 
     assert.equal(code, 0, `example did not exit cleanly: ${example.stderr()}`)
   }
 })
+
+test('examples/link-push.ts pushes what its routes link and hint, on both routes', async () => {
+  const example = await spawnServer('examples/link-push.ts', /https:\/\/localhost:(\d+)/)
+  try {
+    const url = `https://127.0.0.1:${example.url}`
+    for (const path of ['/', '/slow']) {
+      const res = await h2get(url, path)
+      assert.equal(res.status, 200, path)
+      assert.deepEqual(res.pushes.map((p) => [p.path, p.body.toString()]), [['/app.css', 'body { font-family: system-ui, sans-serif }\n']], path)
+    }
+    const hinted = await h2get(url, '/slow', { enablePush: false })
+    assert.equal(hinted.pushes.length, 0)
+    assert.equal(hinted.informational[0]?.['link'], '</app.css>; rel=preload; as=style')
+  } finally {
+    const { code } = await example.stop('SIGTERM')
+    assert.equal(code, 0, `example did not exit cleanly: ${example.stderr()}`)
+  }
+})

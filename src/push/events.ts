@@ -41,6 +41,8 @@ export type SkipReason =
 
 export type PushEvent =
   | { readonly type: 'pushed'; readonly url: string; readonly parent: string; readonly bytes: number }
+  /** `behindProxy`: the edge in front was asked to push it (a Link without `nopush`), and the digest records it. */
+  | { readonly type: 'asked-edge'; readonly url: string; readonly parent: string; readonly bytes: number }
   | { readonly type: 'skipped'; readonly url: string; readonly parent: string; readonly reason: SkipReason; readonly detail?: string }
   | { readonly type: 'cancelled'; readonly url: string; readonly parent: string; readonly bytes: number; readonly reason: string }
   | { readonly type: 'reloaded'; readonly file: string }
@@ -49,6 +51,8 @@ export type PushEvent =
 export interface PushStats {
   /** Pushed responses sent in full. */
   pushed: number
+  /** `behindProxy`: resources the edge was asked to push. */
+  askedEdge: number
   /** Body bytes of those pushes. */
   bytes: number
   /** Promised pushes reset by the client or cut by the connection. */
@@ -60,6 +64,7 @@ export interface PushStats {
 export function emptyStats(): PushStats {
   return {
     pushed: 0,
+    askedEdge: 0,
     bytes: 0,
     cancelled: 0,
     skipped: {

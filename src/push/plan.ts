@@ -20,6 +20,7 @@ import { loadDispatched, loadFile, type LoadResult, type PushableResponse } from
 import { canDispatch } from './dispatch.js'
 import { sendEarlyHints, type EarlyHintsMode } from '../transports/early-hints.js'
 import onHeaders from 'on-headers'
+import { askEdge } from './edge.js'
 import type { ConnectionBudget, ConnectionBudgets, Reservation } from './connection-budget.js'
 import { cacheKey, CacheDigest, type DigestShape } from '../cache/digest.js'
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie'
@@ -48,6 +49,8 @@ export interface PushSettings {
   readonly maxPushesPerConnection: number
   /** Body bytes of pushes in flight per connection. */
   readonly maxPushBytesPerConnection: number
+  /** HTTP/1.1 requests come from an edge that pushes what the Link header lists (`askEdge`). */
+  readonly behindProxy: boolean
   /** Headers of the parent response (lower case) that pushed responses inherit when set before the middleware runs. */
   readonly inheritHeaders: ReadonlySet<string>
   /** ms without progress before a pushed stream is reset. */
@@ -249,6 +252,7 @@ export async function pushEntries(
   if (handled) for (const entry of entries) handled.add(entry.url)
   const hints: string[] = []
   const pusher: Pusher | undefined = req.method === 'GET' ? getPusher(res) : undefined
+  if (settings.behindProxy && !pusher && req.method === 'GET' && req.httpVersionMajor < 2) return askEdge(req, res, entries, settings, report)
   const budget = pusher ? budgets.for(pusher.connection) : undefined
   const reserved = planPushes(req, entries, settings, pusher, budget, hints, report)
 

@@ -1,0 +1,407 @@
+/**
+ * Page loads over a real round-trip time, in the RTT lab of perflab (a network namespace
+ * `h2client` at 10.200.0.2 joined to the host at 10.200.0.1, each end delaying packets):
+ *
+ *   npm run bench:pageload           cold loads by nghttp (`nghttp -n -s -a -y`, perflab's pageload.sh) of a page
+ *                                    linking 10 × 10 KB stylesheets: this package on spdy and on node:http2 beside
+ *                                    the Go reference server (perflab's goseed) with and without push
+ *   npm run bench:pageload-browser   headless Chromium loading a page whose route thinks 300 ms, with the
+ *                                    middleware's `earlyHints` on and off: median loadEventStart against the floor
+ *
+ * Needs root (network namespaces, iptables), perflab's own needs (go, gcc, libnetfilter-queue-dev,
+ * iptables-legacy, iproute2, ping, python3, openssl), nghttp and, for the browser, chromium.
+ * Environment: PERFLAB (perflab's folder, default ../shared/perflab beside the package; copied to a temporary
+ * folder and run from there), ROUNDS (loads per server, alternating, default 9), RTT_MS (default 50),
+ * THINK_MS (browser route, default 300), NGHTTP_OPTS (passed to pageload.sh, e.g. "-w 20 -W 20"),
+ * TRACES (`nghttp -v` runs per server for the time to the first PUSH_PROMISE, default 5), CHROMIUM.
+ * Writes bench/results/pageload.json or pageload-browser.json.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { createHash, createPublicKey } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { RESULTS_DIR, median } from './harness.js'
+
+const run = promisify(execFile)
+const here = fileURLToPath(new URL('./', import.meta.url))
+const packageRoot = resolve(here, '../..')
+const scenario = process.argv[2] === 'browser' ? 'browser' : 'nghttp'
+const ROUNDS = Number(process.env['ROUNDS'] ?? 9)
+const RTT_MS = Number(process.env['RTT_MS'] ?? 50)
+const THINK_MS = Number(process.env['THINK_MS'] ?? 300)
+const TRACES = Number(process.env['TRACES'] ?? 5)
+const CHROMIUM = process.env['CHROMIUM'] ?? 'chromium'
+const PERFLAB = resolve(packageRoot, process.env['PERFLAB'] ?? '../shared/perflab')
+const NS = 'h2client'
+const HOST_IP = '10.200.0.1'
+const GO_PORT = 9443
+const STYLESHEETS = 10
+const SIZE = 10 * 1024
+
+function fail(message: string): never {
+  console.error(`bench:pageload: ${message}`)
+  process.exit(1)
+}
+
+async function has(command: string): Promise<boolean> {
+  return run('sh', ['-c', `command -v ${command}`]).then(
+    () => true,
+    () => false,
+  )
+}
+
+async function preflight(): Promise<void> {
+  if (process.getuid?.() !== 0) fail('needs root (it creates a network namespace, a veth pair and iptables rules): run it as root')
+  if (!existsSync(join(PERFLAB, 'rtt.sh'))) fail(`no perflab at ${PERFLAB} (no rtt.sh there): set PERFLAB to perflab's folder`)
+  const needs: Array<[string, string]> = [
+    ['go', 'golang-go'],
+    ['gcc', 'gcc'],
+    ['ip', 'iproute2'],
+    ['iptables-legacy', 'iptables'],
+    ['ping', 'iputils-ping'],
+    ['nghttp', 'nghttp2-client'],
+    ['python3', 'python3'],
+    ['openssl', 'openssl'],
+  ]
+  if (scenario === 'browser') needs.push([CHROMIUM, 'chromium'])
+  const missing: Array<[string, string]> = []
+  for (const need of needs) if (!(await has(need[0]))) missing.push(need)
+  if (missing.length) {
+    fail(`missing ${missing.map(([c]) => c).join(', ')}: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(' ')} libnetfilter-queue-dev`)
+  }
+  if (!existsSync('/usr/include/libnetfilter_queue/libnetfilter_queue.h')) fail('missing libnetfilter-queue headers: apt-get install -y libnetfilter-queue-dev')
+  const netns = await run('ip', ['netns', 'list'])
+  if (netns.stdout.split('\n').some((l) => l.split(' ')[0] === NS)) {
+    fail(`network namespace ${NS} exists already: another RTT lab is running (stop it with its rtt.sh down first)`)
+  }
+}
+
+interface Lab {
+  dir: string
+  rttMs: number
+  pingMs: number
+  mode: string
+}
+
+/** Copies perflab to a temporary folder (its scripts write beside themselves) and brings the lab up. */
+async function labUp(): Promise<Lab> {
+  const dir = join(await mkdtemp(join(tmpdir(), 'h2push-perflab-')), 'perflab')
+  await run('cp', ['-r', PERFLAB, dir])
+  await run('chmod', ['-R', 'u+w', dir])
+  const up = await run(join(dir, 'rtt.sh'), ['up'], { env: { ...process.env, DELAY_MS: String(RTT_MS / 2) } })
+  const labEnv = await readFile(join(dir, 'run/lab.env'), 'utf8')
+  const ping = /= [\d.]+\/([\d.]+)\//.exec(up.stdout)
+  return {
+    dir,
+    rttMs: Number(/LAB_RTT_MS=(\d+)/.exec(labEnv)?.[1]),
+    pingMs: Number(ping?.[1]),
+    mode: /LAB_MODE=(\S+)/.exec(labEnv)?.[1] ?? '?',
+  }
+}
+
+async function labDown(lab: Lab): Promise<void> {
+  await run(join(lab.dir, 'server.sh'), ['stop', 'go']).catch(() => {})
+  await run(join(lab.dir, 'rtt.sh'), ['down']).catch((err: Error) => console.error(`bench:pageload: rtt.sh down: ${err.message}`))
+  await rm(resolve(lab.dir, '..'), { recursive: true, force: true })
+}
+
+/** The folder our servers serve: the page and its 10 × 10 KB stylesheets, as goseed's /page?k=10&s=10240. */
+async function writeSite(): Promise<string> {
+  const site = await mkdtemp(join(tmpdir(), 'h2push-pageload-'))
+  await mkdir(join(site, 'a'))
+  const links: string[] = []
+  for (let i = 0; i < STYLESHEETS; i++) {
+    // A CSS comment of exactly SIZE bytes, as goseed's assets.
+    const body = '/*' + 'abcdefghijklmnopqrstuvwxyz'.repeat(Math.ceil(SIZE / 26)).slice(0, SIZE - 4) + '*/'
+    await writeFile(join(site, 'a', `${i}.css`), body)
+    links.push(`<link rel="stylesheet" href="/a/${i}.css">`)
+  }
+  await writeFile(join(site, 'page10.html'), `<!DOCTYPE html>\n<html><head><title>push page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`)
+  // The browser's page: it writes its own navigation timing into the DOM, which --dump-dom prints.
+  const report = `<pre id="report"></pre><script>
+addEventListener('load', () => {
+  const n = performance.getEntriesByType('navigation')[0]
+  const css = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.css'))
+  document.getElementById('report').textContent = JSON.stringify({
+    loadEventStart: n.loadEventStart, connectEnd: n.connectEnd, requestStart: n.requestStart, responseStart: n.responseStart,
+    finalResponseHeadersStart: n.finalResponseHeadersStart,
+    cssStart: Math.min(...css.map((e) => e.startTime)),
+    responseEnd: n.responseEnd, protocol: n.nextHopProtocol, initiators: css.map((e) => e.initiatorType),
+    cssEnd: Math.max(...css.map((e) => e.responseEnd)),
+    stylesheets: css.map((e) => [e.startTime, e.requestStart, e.responseStart, e.responseEnd].map(Math.round)),
+  })
+})
+</script>`
+  await writeFile(join(site, 'index.html'), `<!DOCTYPE html>\n<html><head><title>hinted page</title>\n${links.join('\n')}\n</head><body><p>page</p>\n${report}\n</body></html>\n`)
+  return site
+}
+
+interface Ours {
+  child: ChildProcess
+  port: number
+}
+
+async function startOurs(lab: Lab, site: string, env: Record<string, string>): Promise<Ours> {
+  const child = spawn(process.execPath, [join(here, 'pageload-server.js')], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      HOST: HOST_IP,
+      PORT: '0',
+      SITE: site,
+      CERT: join(lab.dir, 'certs/server.crt'),
+      KEY: join(lab.dir, 'certs/server.key'),
+      THINK_MS: String(THINK_MS),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const port = await new Promise<number | undefined>((resolve) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      const m = /listening (\d+)/.exec(out)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', () => resolve(undefined))
+  })
+  if (port === undefined) throw new Error(`our server (${JSON.stringify(env)}) did not start: ${err.trim().split('\n').slice(-5).join('\n')}`)
+  return { child, port }
+}
+
+async function stopOurs(servers: readonly Ours[]): Promise<void> {
+  await Promise.all(
+    servers.map((s) => {
+      if (s.child.exitCode !== null) return undefined
+      const exited = new Promise((resolve) => s.child.once('exit', resolve))
+      s.child.kill('SIGTERM')
+      return exited
+    }),
+  )
+}
+
+/** Runs each target's load once per round, the order reversed every other round. */
+async function alternate<T>(targets: readonly T[], load: (t: T) => Promise<void>): Promise<void> {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of round % 2 ? [...targets].reverse() : targets) await load(t)
+  }
+}
+
+/** The delay is a userspace program: a busy machine lengthens every load, so the table says how busy it was. */
+const loadAtStart = loadavg()[0]!
+const load = (): string => `load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`
+const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'n/a')
+const ratio = (x: number, base: number): string => (Number.isFinite(x) && Number.isFinite(base) ? `${(x / base).toFixed(2)}×` : 'n/a')
+
+interface NghttpTarget {
+  name: string
+  url: string
+  totals: number[]
+  connect: number[]
+  pushed: number[]
+  failed: number
+  firstPromise: number[]
+  firstResponse: number[]
+}
+
+/** One cold load by perflab's pageload.sh (a new nghttp process: new TCP and TLS connection). */
+async function pageload(lab: Lab, t: NghttpTarget): Promise<void> {
+  const { stdout } = await run(join(lab.dir, 'pageload.sh'), [t.url, '1'], { env: process.env, maxBuffer: 1 << 20 }).catch(
+    (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
+  )
+  const m = /run +1: total +([\d.]+) ms +\(connect\+TLS +([\d.]+) ms .* responses (\d+) pushed (\d+) non-200 (\d+) rc (\d+)/.exec(stdout)
+  if (!m || m[5] !== '0' || m[6] !== '0' || Number(m[3]) !== STYLESHEETS + 1) {
+    t.failed++
+    return
+  }
+  t.totals.push(Number(m[1]))
+  t.connect.push(Number(m[2]))
+  t.pushed.push(Number(m[4]))
+}
+
+/**
+ * From a `nghttp -v` frame trace of a cold load: ms from the page's request HEADERS being sent to the first
+ * PUSH_PROMISE received, and to the page's response HEADERS (nghttp prints times to the millisecond).
+ */
+async function trace(t: NghttpTarget): Promise<void> {
+  const { stdout } = await run('timeout', ['30', 'ip', 'netns', 'exec', NS, 'nghttp', '-nv', '-a', '-y', t.url], { maxBuffer: 16 << 20 }).catch(
+    (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
+  )
+  const frame = /^\[ *([\d.]+)\] (send|recv) (\w+) frame <[^>]*stream_id=(\d+)>/
+  let sent: { at: number; stream: string } | undefined
+  let promise = NaN
+  let response = NaN
+  for (const line of stdout.split('\n')) {
+    const m = frame.exec(line)
+    if (!m) continue
+    const at = Number(m[1]) * 1000
+    if (!sent) {
+      if (m[2] === 'send' && m[3] === 'HEADERS') sent = { at, stream: m[4]! }
+    } else if (m[2] === 'recv' && m[3] === 'PUSH_PROMISE' && Number.isNaN(promise)) promise = at - sent.at
+    else if (m[2] === 'recv' && m[3] === 'HEADERS' && m[4] === sent.stream && Number.isNaN(response)) response = at - sent.at
+  }
+  t.firstPromise.push(promise)
+  t.firstResponse.push(response)
+}
+
+async function nghttpBench(lab: Lab, site: string): Promise<void> {
+  await run(join(lab.dir, 'server.sh'), ['start', 'go', '-host', HOST_IP, '-port', String(GO_PORT)])
+  const ours: Ours[] = []
+  try {
+    for (const transport of ['spdy', 'http2']) ours.push(await startOurs(lab, site, { TRANSPORT: transport, SCENARIO: 'nghttp' }))
+    const goPage = `https://${HOST_IP}:${GO_PORT}/page?k=${STYLESHEETS}&s=${SIZE}`
+    const target = (name: string, url: string): NghttpTarget => ({ name, url, totals: [], connect: [], pushed: [], failed: 0, firstPromise: [], firstResponse: [] })
+    const targets = [
+      target('Go seed, push', goPage),
+      target('Go seed, no push', `${goPage}&nopush=1`),
+      target('ours, spdy', `https://${HOST_IP}:${ours[0]!.port}/page10.html`),
+      target('ours, node:http2', `https://${HOST_IP}:${ours[1]!.port}/page10.html`),
+    ]
+    for (const t of targets) await pageload(lab, { ...t, totals: [], connect: [], pushed: [] }) // warm-up, not counted
+    await alternate(targets, (t) => pageload(lab, t))
+    for (let i = 0; i < TRACES; i++) for (const t of targets) await trace(t)
+
+    const goPush = median(targets[0]!.totals)
+    const goNoPush = median(targets[1]!.totals)
+    const opts = process.env['NGHTTP_OPTS'] ? ` ${process.env['NGHTTP_OPTS']}` : ''
+    console.log(
+      `\nCold page loads, ${STYLESHEETS} × ${SIZE / 1024} KB stylesheets, \`nghttp -n -s -a -y${opts}\` from the lab's namespace, ` +
+        `RTT ${lab.rttMs} ms (ping ${lab.pingMs.toFixed(1)} ms, ${lab.mode}), ${ROUNDS} alternating rounds, Node ${process.version}, ${load()}\n`,
+    )
+    console.log('| server | median page load | min | loads (ms) | failed | connect+TLS | pushed | vs Go push | vs Go no push | first PUSH_PROMISE after request | page HEADERS after request |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+    for (const t of targets) {
+      const med = median(t.totals)
+      const pushed = [...new Set(t.pushed)].sort((a, b) => a - b).join('/')
+      console.log(
+        `| ${t.name} | ${ms(med)} | ${ms(Math.min(...t.totals))} | ${t.totals.map((x) => x.toFixed(0)).join(' ')} | ${t.failed} | ${ms(median(t.connect))} | ${pushed || '–'} | ` +
+          `${ratio(med, goPush)} | ${ratio(med, goNoPush)} | ${t.firstPromise.some(Number.isFinite) ? ms(median(t.firstPromise.filter(Number.isFinite))) : '–'} | ${ms(median(t.firstResponse))} |`,
+      )
+    }
+    console.log(`\nTimes after the request: from nghttp -v (${TRACES} cold loads each, 1 ms resolution); one RTT is ${lab.rttMs} ms of it.`)
+    await mkdir(RESULTS_DIR, { recursive: true })
+    await writeFile(
+      join(RESULTS_DIR, 'pageload.json'),
+      JSON.stringify({ node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, nghttpOpts: process.env['NGHTTP_OPTS'] ?? '', rounds: ROUNDS, targets }, null, 2),
+    )
+  } finally {
+    await stopOurs(ours)
+  }
+}
+
+interface BrowserTarget {
+  name: string
+  earlyHints: boolean
+  port: number
+  loads: number[]
+  /** When the page's final response (not its 103) started and the last stylesheet's responseEnd, ms after navigation start. */
+  html: number[]
+  css: number[]
+  hinted: number[]
+  failed: number
+  errors: string[]
+  /** What each page reported (kept in the JSON file). */
+  reports: unknown[]
+}
+
+async function spkiHash(lab: Lab): Promise<string> {
+  const cert = await readFile(join(lab.dir, 'certs/server.crt'))
+  return createHash('sha256').update(createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64')
+}
+
+/** One cold navigation: a new Chromium with a new profile, inside the namespace; reads the timing the page wrote. */
+async function navigate(t: BrowserTarget, spki: string): Promise<void> {
+  const profile = await mkdtemp(join(tmpdir(), 'h2push-chromium-'))
+  try {
+    // prettier-ignore
+    const args = ['netns', 'exec', NS, CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`,
+      `--ignore-certificate-errors-spki-list=${spki}`, '--dump-dom', `https://${HOST_IP}:${t.port}/`]
+    const { stdout } = await run('ip', args, { timeout: 60_000, maxBuffer: 16 << 20 })
+    const json = /<pre id="report">(.*?)<\/pre>/s.exec(stdout)?.[1]
+    const report = json ? (JSON.parse(json.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { loadEventStart: number; responseStart: number; finalResponseHeadersStart?: number; cssEnd: number; protocol: string; initiators: string[] }) : undefined
+    if (!report || report.protocol !== 'h2' || report.initiators.length !== STYLESHEETS) {
+      t.failed++
+      t.errors.push(report ? JSON.stringify(report) : stdout.slice(0, 300))
+      return
+    }
+    t.reports.push(report)
+    t.loads.push(report.loadEventStart)
+    t.html.push(report.finalResponseHeadersStart || report.responseStart)
+    t.css.push(report.cssEnd)
+    t.hinted.push(report.initiators.filter((i) => i === 'early-hints').length)
+  } catch (err) {
+    t.failed++
+    t.errors.push((err as Error).message.slice(0, 300))
+  } finally {
+    await rm(profile, { recursive: true, force: true })
+  }
+}
+
+async function browserBench(lab: Lab, site: string): Promise<void> {
+  await run(join(lab.dir, 'certs.sh'))
+  const spki = await spkiHash(lab)
+  const ours: Ours[] = []
+  try {
+    const targets: BrowserTarget[] = []
+    for (const transport of ['spdy', 'http2']) {
+      for (const earlyHints of [true, false]) {
+        const server = await startOurs(lab, site, { TRANSPORT: transport, SCENARIO: 'browser', EARLY_HINTS: earlyHints ? '1' : '0' })
+        ours.push(server)
+        targets.push({ name: `ours, ${transport === 'http2' ? 'node:http2' : 'spdy'}`, earlyHints, port: server.port, loads: [], html: [], css: [], hinted: [], failed: 0, errors: [], reports: [] })
+      }
+    }
+    for (const t of targets) await navigate({ ...t, loads: [], html: [], css: [], hinted: [], errors: [], reports: [] }, spki) // warm-up, not counted
+    await alternate(targets, (t) => navigate(t, spki))
+
+    // TCP handshake 1 RTT, TLS 1.3 1 RTT, the request and its response 1 RTT, and the route's think time.
+    const floor = 3 * lab.rttMs + THINK_MS
+    console.log(
+      `\nHeadless Chromium, cold navigations from the lab's namespace to a page whose route thinks ${THINK_MS} ms, ${STYLESHEETS} × ${SIZE / 1024} KB ` +
+        `stylesheets (express.static, maxAge '1h'), RTT ${lab.rttMs} ms (ping ${lab.pingMs.toFixed(1)} ms, ${lab.mode}), ${ROUNDS} alternating rounds, Node ${process.version}, ${load()}\n`,
+    )
+    console.log(`Floor: TCP 1 RTT + TLS 1 RTT + request and response 1 RTT + ${THINK_MS} ms think = ${floor} ms (bodies' transfer time not counted)\n`)
+    console.log('| server | earlyHints | median loadEventStart | min | loads (ms) | failed | above the floor | page final response start | last stylesheet end | stylesheets from early hints | vs earlyHints off |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+    for (const t of targets) {
+      const med = median(t.loads)
+      const off = targets.find((o) => o.name === t.name && !o.earlyHints)!
+      console.log(
+        `| ${t.name} | ${t.earlyHints} | ${ms(med)} | ${ms(Math.min(...t.loads))} | ${t.loads.map((x) => x.toFixed(0)).join(' ')} | ${t.failed} | ` +
+          `+${ms(med - floor)} (${ratio(med, floor)}) | ${ms(median(t.html))} | ${ms(median(t.css))} | ${[...new Set(t.hinted)].join('/') || '–'} | ${ratio(med, median(off.loads))} |`,
+      )
+    }
+    for (const t of targets) if (t.errors.length) console.log(`\n${t.name}, earlyHints ${t.earlyHints}, failed loads: ${t.errors.join('\n')}`)
+    await mkdir(RESULTS_DIR, { recursive: true })
+    await writeFile(
+      join(RESULTS_DIR, 'pageload-browser.json'),
+      JSON.stringify({ node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, thinkMs: THINK_MS, floorMs: floor, rounds: ROUNDS, targets }, null, 2),
+    )
+  } finally {
+    await stopOurs(ours)
+  }
+}
+
+await preflight()
+const lab = await labUp()
+let site: string | undefined
+// A Ctrl-C still tears the lab down.
+const interrupted = () => {
+  void labDown(lab).finally(() => process.exit(130))
+}
+process.once('SIGINT', interrupted)
+process.once('SIGTERM', interrupted)
+try {
+  site = await writeSite()
+  if (scenario === 'browser') await browserBench(lab, site)
+  else await nghttpBench(lab, site)
+} finally {
+  await labDown(lab)
+  if (site) await rm(site, { recursive: true, force: true })
+}
