@@ -19,6 +19,8 @@ export interface DemoAppOptions {
   autoPushIntervalMs?: number
   /** Log one line per request to stdout (morgan `tiny`). Default `true`. */
   logRequests?: boolean
+  /** The morgan format of that line. Default `'tiny'`. */
+  requestLogFormat?: string
   /** The push manifest (file path or object). Default {@link DEMO_MANIFEST}. */
   manifest?: PushManifestOptions['manifest']
   /** Watch the manifest file for edits. Default: as pushManifest (on outside production). */
@@ -54,7 +56,7 @@ export function createDemoApp(options: Readonly<DemoAppOptions>): Express {
   const pushedHeaders = securityHeaders()
   const app = express()
   app.use(security())
-  if (options.logRequests ?? true) app.use(morgan('tiny'))
+  if (options.logRequests ?? true) app.use(morgan(options.requestLogFormat ?? 'tiny'))
   app.use(
     pushManifest({
       manifest: options.manifest ?? DEMO_MANIFEST,

@@ -16,6 +16,7 @@ export {
   type TlsMaterial,
   type Transport,
 } from './server/create-server.js'
+export { runClustered, type ClusterOptions } from './server/cluster.js'
 export { generateLocalhostCertificate, loadDevCertificate } from './server/dev-certificate.js'
 export {
   getPusher,
