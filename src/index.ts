@@ -34,5 +34,5 @@ export {
 } from '../middleware/push-manifest.js'
 export type { PushManifest, PushManifestEntry } from './manifest/load.js'
 export type { PushEvent, PushStats, SkipReason } from './push/events.js'
-export { DEFAULT_INHERITED_HEADERS } from './push/plan.js'
+export { DEFAULT_INHERITED_HEADERS } from './push/inherited-headers.js'
 export { pushManifestSchema } from './manifest/schema.js'

@@ -10,71 +10,20 @@
  */
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { createHash, createPublicKey } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import express from 'express'
 import { pushManifest } from '../src/index.js'
 import { security } from '../middleware/security.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
-import { testCertificate } from './helpers/tls.js'
+import { loadPage, requireChromium } from './helpers/chromium.js'
 
-const run = promisify(execFile)
 const SITE = fileURLToPath(new URL('./fixtures/browser/', import.meta.url))
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium'
-
-interface Report {
-  protocol: string
-  entries: Array<{ path: string; initiatorType: string; nextHopProtocol: string }>
-}
-
-async function spkiHash(): Promise<string> {
-  const { cert } = await testCertificate()
-  const spki = createPublicKey(cert).export({ type: 'spki', format: 'der' })
-  return createHash('sha256').update(spki).digest('base64')
-}
-
-async function navigate(url: string): Promise<{ report: Report; stderr: string }> {
-  const profile = await mkdtemp(join(tmpdir(), 'h2push-chromium-'))
-  try {
-    const { stdout, stderr } = await run(
-      CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${profile}`,
-        `--ignore-certificate-errors-spki-list=${await spkiHash()}`,
-        '--virtual-time-budget=5000',
-        '--dump-dom',
-        url,
-      ],
-      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-    )
-    const json = /<pre id="report">(.*?)<\/pre>/s.exec(stdout)?.[1]
-    if (!json) throw new Error(`no report in the page:\n${stdout.slice(0, 2000)}\n${stderr.slice(0, 2000)}`)
-    return { report: JSON.parse(json.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as Report, stderr }
-  } finally {
-    await rm(profile, { recursive: true, force: true })
-  }
-}
 
 for (const transport of TRANSPORTS) {
   describe(`headless Chromium (${transport})`, () => {
     let running: Running
     before(async () => {
-      await run(CHROMIUM, ['--version']).catch((err: Error) => {
-        throw new Error(`Chromium is needed for this test (apt-get install chromium, or set CHROMIUM): ${err.message}`)
-      })
+      await requireChromium()
       const app = express()
       app.use(security())
       app.use(pushManifest({ manifest: { 'index.html': { '/css/app.css': { type: 'style' }, '/js/report.js': { type: 'script' } } }, root: SITE, watch: false }))
@@ -89,7 +38,7 @@ for (const transport of TRANSPORTS) {
     after(() => running?.close())
 
     test('the manifest page loads over HTTP/2 with its assets preloaded by 103 Early Hints', async () => {
-      const { report, stderr } = await navigate(`https://localhost:${running.port}/`)
+      const { report, stderr } = await loadPage(`https://localhost:${running.port}/`)
       assert.equal(report.protocol, 'h2')
       const byPath = new Map(report.entries.map((e) => [e.path, e]))
       assert.equal(byPath.get('/css/app.css')?.initiatorType, 'early-hints', JSON.stringify(report.entries))

@@ -6,6 +6,7 @@
  */
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
 import { H2PushError } from '../errors.js'
+import { DEFAULT_INHERITED_HEADERS } from '../push/inherited-headers.js'
 
 /** The longest `--duration`: Node's timers hold at most 2^31 - 1 ms (about 24.8 days). */
 export const MAX_DURATION_MS = 2 ** 31 - 1
@@ -92,21 +93,7 @@ export function checkUrl(raw: string): { url: URL } | { error: string } {
 }
 
 /** Security headers every response carries: counted, not printed, in text mode (--json has them all). */
-const QUIET_HEADERS = new Set([
-  'content-security-policy',
-  'cross-origin-opener-policy',
-  'cross-origin-resource-policy',
-  'cross-origin-embedder-policy',
-  'origin-agent-cluster',
-  'referrer-policy',
-  'strict-transport-security',
-  'x-content-type-options',
-  'x-dns-prefetch-control',
-  'x-download-options',
-  'x-frame-options',
-  'x-permitted-cross-domain-policies',
-  'x-xss-protection',
-])
+const QUIET_HEADERS: ReadonlySet<string> = new Set(DEFAULT_INHERITED_HEADERS)
 
 function headerLine(headers: IncomingHttpHeaders): string {
   const entries = Object.entries(headers).filter(([name]) => name !== ':status')

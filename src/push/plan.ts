@@ -87,29 +87,6 @@ export function readDigest(req: Request, settings: PushSettings): DigestState | 
 
 export type Report = (event: PushEvent) => void
 
-/**
- * The headers a pushed response inherits from its parent by default: origin-wide
- * security policy as helmet sets it. Not the rest: a header another middleware set for
- * this request (a reflected Access-Control-Allow-Origin, Allow-Credentials, Vary) is
- * about the parent, not the pushed file.
- */
-export const DEFAULT_INHERITED_HEADERS: readonly string[] = [
-  'content-security-policy',
-  'content-security-policy-report-only',
-  'cross-origin-embedder-policy',
-  'cross-origin-opener-policy',
-  'cross-origin-resource-policy',
-  'origin-agent-cluster',
-  'permissions-policy',
-  'referrer-policy',
-  'strict-transport-security',
-  'x-content-type-options',
-  'x-dns-prefetch-control',
-  'x-download-options',
-  'x-frame-options',
-  'x-permitted-cross-domain-policies',
-  'x-xss-protection',
-]
 
 export function inheritedHeaders(res: Response, names: ReadonlySet<string>): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
