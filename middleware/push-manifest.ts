@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import createDebug from 'debug'
 import { H2PushError, PushManifestError } from '../src/errors.js'
-import { validateOptions } from '../src/server/options.js'
+import { validateOptions, type OptionType } from '../src/server/options.js'
 import { compileManifest, loadManifestFile, OBJECT_SOURCE, type CompiledEntry, type CompiledManifest, type PushManifest } from '../src/manifest/load.js'
 import { createRouteTable, type RouteTable } from '../src/manifest/match.js'
 import { watchFile } from '../src/manifest/watch.js'
@@ -157,13 +157,13 @@ const DIGEST_OPTION_TYPES = {
 } as const
 
 const OPTION_TYPES = {
-  manifest: 'object',
+  manifest: 'path, URL or object',
   root: 'string',
   dotfiles: ['allow', 'deny', 'ignore'],
   maxPushesPerResponse: 'positive integer',
-  maxPushBytes: 'non-negative number',
+  maxPushBytes: 'non-negative integer',
   maxPushesPerConnection: 'positive integer',
-  maxPushBytesPerConnection: 'non-negative number',
+  maxPushBytesPerConnection: 'non-negative integer',
   inheritHeaders: 'array',
   maxEntriesPerRoute: 'positive integer',
   preloadHeader: 'boolean',
@@ -173,13 +173,13 @@ const OPTION_TYPES = {
   dispatchTimeout: 'positive integer',
   earlyHints: [true, false, 'always'] as unknown as readonly string[],
   warnStaleHints: 'boolean',
-  diarySize: 'non-negative number',
+  diarySize: 'non-negative integer',
   pushTimeout: 'positive integer',
   cacheDigest: 'boolean or object',
   onEvent: 'function',
   linkPush: 'boolean',
   behindProxy: 'boolean',
-} as const
+} as const satisfies Readonly<Record<keyof PushManifestOptions, OptionType>>
 
 function optionError(message: string): H2PushError {
   return new H2PushError('ERR_H2PUSH_INVALID_OPTION', `pushManifest: ${message}`)

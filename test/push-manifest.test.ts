@@ -345,6 +345,9 @@ describe('options', () => {
     assert.throws(() => pushManifest({} as never), /the `manifest` option is required/)
     assert.throws(() => pushManifest({ manifest: 42 as never }), /`manifest` must be a file path, a file URL or an object, got 42/)
     assert.throws(() => pushManifest({ manifest: MANIFEST, root: '/nonexistent/folder' }), /`root` "\/nonexistent\/folder" is not a folder/)
+    // Counts are whole numbers.
+    assert.throws(() => pushManifest({ manifest: MANIFEST, diarySize: 2.5 }), /`diarySize` must be a non-negative integer, got 2.5/)
+    assert.throws(() => pushManifest({ manifest: MANIFEST, maxPushBytes: 1.5 }), /`maxPushBytes` must be a non-negative integer, got 1.5/)
   })
 
   test('a manifest file that cannot be read or parsed fails at construction', () => {

@@ -13,7 +13,9 @@ export type OptionType =
   | 'pem'
   | 'non-negative number'
   | 'positive integer'
+  | 'non-negative integer'
   | 'array'
+  | 'path, URL or object'
   | readonly string[]
   | NumberRange
 
@@ -78,10 +80,14 @@ function matches(value: unknown, type: OptionType): boolean {
       return typeof value === 'function'
     case 'positive integer':
       return Number.isInteger(value) && (value as number) > 0
+    case 'non-negative integer':
+      return Number.isInteger(value) && (value as number) >= 0
     case 'non-negative number':
       return typeof value === 'number' && Number.isFinite(value) && value >= 0
     case 'array':
       return Array.isArray(value)
+    case 'path, URL or object':
+      return typeof value === 'string' || value instanceof URL || (typeof value === 'object' && value !== null && !Array.isArray(value))
     default:
       return false
   }
