@@ -41,7 +41,11 @@ export function compileRouteKey(key: string): RouteMatcher {
   return { kind: 'pattern', test: (path) => regexp.test(path) }
 }
 
-/** Looks a request path up: the entries of every route that matches, in manifest order, each URL once. */
+/**
+ * Looks a request path up: the entries of every route that matches, each URL once: the
+ * exact routes' first (in manifest order), then each matching pattern's, in manifest order;
+ * within a route, most critical first (see `compileManifest`).
+ */
 export interface RouteTable<T extends { readonly url: string }> {
   lookup(path: string): readonly T[]
 }
