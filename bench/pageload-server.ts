@@ -16,7 +16,7 @@
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import express from 'express'
-import { createServer, pushManifest, type PushManifest } from '../src/index.js'
+import { createServer, pushManifest, type PushManifest } from '../index.js'
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback

@@ -7,7 +7,7 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import express from 'express'
-import { pushManifest, type PushManifest } from '../src/index.js'
+import { pushManifest, type PushManifest } from '../index.js'
 import { h2get } from '../test/helpers/h2.js'
 import { startServer } from '../test/helpers/server.js'
 

@@ -21,7 +21,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import etag from 'etag'
-import { createServer, generateLocalhostCertificate, pushManifest } from '../src/index.js'
+import { createServer, generateLocalhostCertificate, pushManifest } from '../index.js'
 import { security } from '../middleware/security.js'
 import { createDemoApp } from '../routes/index.js'
 

@@ -1,5 +1,7 @@
 /**
- * express-h2-push: HTTP/2 server push for Express apps.
+ * The library's core: transports and their compatibility layer, the Pusher, servers,
+ * the push engine's types and errors. The package's entry (`index.ts` at the top) adds
+ * the middleware (`middleware/`) to it; nothing here imports `middleware/` or `routes/`.
  */
 import './transports/spdy-pusher.js'
 import './transports/http2-pusher.js'
@@ -27,11 +29,6 @@ export {
   type PushBody,
 } from './transports/pusher.js'
 export { H2PushError, PushManifestError, ErrorCodes, type ErrorCode, type ManifestLocation } from './errors.js'
-export {
-  pushManifest,
-  type PushManifestOptions,
-  type PushManifestMiddleware,
-} from '../middleware/push-manifest.js'
 export type { PushManifest, PushManifestEntry } from './manifest/load.js'
 export type { PushEvent, PushStats, SkipReason } from './push/events.js'
 export { DEFAULT_INHERITED_HEADERS } from './push/inherited-headers.js'

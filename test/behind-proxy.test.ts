@@ -10,7 +10,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
-import { pushManifest, type PushEvent } from '../src/index.js'
+import { pushManifest, type PushEvent } from '../index.js'
 
 const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
 const MANIFEST = { '/page': { '/css/app.css': { type: 'style' }, '/js/app.js': { type: 'script' }, '/js/never.js': { type: 'script', nopush: true } } } as const

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
 import express from 'express'
-import { pushManifest, type PushEvent } from '../src/index.js'
+import { pushManifest, type PushEvent } from '../index.js'
 import { H2Client, h2get, type Exchange } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 

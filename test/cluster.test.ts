@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { runClustered } from '../src/index.js'
+import { runClustered } from '../index.js'
 import { spawnServer, type ChildServer } from './helpers/server.js'
 import { H2Client, h2get } from './helpers/h2.js'
 
@@ -54,7 +54,7 @@ describe('cluster: WORKERS=2 npm start', () => {
   let demo: ChildServer
 
   before(async () => {
-    demo = await spawnServer('src/demo-server.ts', /listening on (https:\/\/127\.0\.0\.1:\d+)/, { WORKERS: '2' })
+    demo = await spawnServer('routes/server.ts', /listening on (https:\/\/127\.0\.0\.1:\d+)/, { WORKERS: '2' })
     await waitForOutput(demo, (out) => [...out.matchAll(LISTENING)].length >= 2, 'second worker listening')
   })
   after(async () => {
@@ -95,7 +95,7 @@ describe('cluster: WORKERS=2 npm start', () => {
 
 describe('cluster: SIGTERM to the primary', () => {
   test('drains every worker: held /header streams get END_STREAM, the primary exits 0 within shutdownTimeout', async () => {
-    const demo = await spawnServer('src/demo-server.ts', /listening on (https:\/\/127\.0\.0\.1:\d+)/, { WORKERS: '2' })
+    const demo = await spawnServer('routes/server.ts', /listening on (https:\/\/127\.0\.0\.1:\d+)/, { WORKERS: '2' })
     const clients: H2Client[] = []
     try {
       await waitForOutput(demo, (out) => [...out.matchAll(LISTENING)].length >= 2, 'second worker listening')

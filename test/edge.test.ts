@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
-import { pushManifest } from '../src/index.js'
+import { pushManifest } from '../index.js'
 import { testCertificate } from './helpers/tls.js'
 import { nghttp, type Frame } from './helpers/nghttp.js'
 

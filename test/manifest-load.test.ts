@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compileManifest, loadManifestFile, OBJECT_SOURCE, parseManifestText, readManifestFile } from '../src/manifest/load.js'
 import express from 'express'
-import { pushManifest, PushManifestError, type PushManifest } from '../src/index.js'
+import { pushManifest, PushManifestError, type PushManifest } from '../index.js'
 import { h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 

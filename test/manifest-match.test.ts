@@ -4,7 +4,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { compileRouteKey, createRouteTable } from '../src/manifest/match.js'
-import { preloadLink } from '../src/push/link.js'
+import { preloadLink } from '../src/manifest/link.js'
 
 function matches(key: string, path: string): boolean {
   const table = createRouteTable([{ matcher: compileRouteKey(key), entries: [{ url: '/x' }] }])

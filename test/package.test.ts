@@ -32,11 +32,12 @@ after(async () => {
 })
 
 test('the tarball ships the library, the middleware and the CLI, not the demo', () => {
+  assert.ok(files.includes('dist/index.js'))
   assert.ok(files.includes('dist/src/index.js'))
   assert.ok(files.includes('dist/middleware/push-manifest.js'))
   assert.ok(files.includes('dist/bin/express-h2-push.js'))
   assert.ok(files.includes('push-manifest.schema.json'))
-  assert.deepEqual(files.filter((f) => /(^|\/)(routes|demo-server|security)[./]/.test(f)), [])
+  assert.deepEqual(files.filter((f) => /(^|\/)(routes|security)[./]/.test(f)), [])
 })
 
 const USE = `

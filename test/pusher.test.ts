@@ -9,7 +9,7 @@ import https from 'node:https'
 import http2 from 'node:http2'
 import { once } from 'node:events'
 import express from 'express'
-import { getPusher, type PushOutcome } from '../src/index.js'
+import { getPusher, type PushOutcome } from '../index.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 

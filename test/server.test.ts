@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import express from 'express'
-import { createServer, loadDevCertificate, resolveTls, H2PushError } from '../src/index.js'
+import { createServer, loadDevCertificate, resolveTls, H2PushError } from '../index.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { spawnDemo, startDemo, TRANSPORTS } from './helpers/server.js'
 

@@ -20,7 +20,7 @@ import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './he
 import { RawH2Client, FRAME, frame, frames } from './helpers/raw-h2.js'
 import { testCertificate } from './helpers/tls.js'
 import { problems, settles } from './helpers/faults.js'
-import { installSpdyCompat } from '../src/index.js'
+import { installSpdyCompat } from '../index.js'
 import type { SpdyConnection, SpdyRequest } from '../src/compat/spdy/internals.js'
 
 function deferred<T = void>() {

@@ -11,7 +11,7 @@ import { PushManifestError, type ManifestLocation } from '../errors.js'
 import { closest } from '../server/options.js'
 import { ENTRY_TYPES, validateManifest } from './schema.js'
 import { compileRouteKey, type RouteMatcher } from './match.js'
-import { preloadLink, uriReference } from '../push/link.js'
+import { preloadLink, uriReference } from './link.js'
 
 /** One resource of a route, as written in the manifest. */
 export interface PushManifestEntry {

@@ -21,7 +21,7 @@ import createDebug from 'debug'
 import type { Pusher } from '../transports/pusher.js'
 import { pushRequestHeaders } from '../transports/pusher.js'
 import { cacheKey } from '../cache/digest.js'
-import { preloadLink } from './link.js'
+import { preloadLink } from '../manifest/link.js'
 import { preloadLinks, type PreloadLink } from './link-header.js'
 import type { ConnectionBudgets, Reservation } from './connection-budget.js'
 import {

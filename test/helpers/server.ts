@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net'
 import type { RequestListener } from 'node:http'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { createServer, type CreateServerOptions, type H2PushServer } from '../../src/index.js'
+import { createServer, type CreateServerOptions, type H2PushServer } from '../../index.js'
 import { createDemoApp, type DemoAppOptions } from '../../routes/index.js'
 import { testCertificate } from './tls.js'
 
-import type { Transport } from '../../src/index.js'
+import type { Transport } from '../../index.js'
 
 /** Every transport the transport-independent suites run on. */
 export const TRANSPORTS: readonly Transport[] = ['spdy', 'http2']
@@ -53,9 +53,9 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>
 }
 
-/** The demo server as users run it (`src/demo-server.ts` through tsx), stdout and stderr piped. */
+/** The demo server as users run it (`routes/server.ts` through tsx), stdout and stderr piped. */
 export function spawnDemo(env: Record<string, string> = {}): Promise<ChildServer> {
-  return spawnServer('src/demo-server.ts', /listening on (https:\/\/\S+)/, env)
+  return spawnServer('routes/server.ts', /listening on (https:\/\/\S+)/, env)
 }
 
 /**

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { RawH2Client, frames, FRAME, ERROR, SETTING } from './raw-h2.js'
 import { startDemo } from './server.js'
-import type { CreateServerOptions, Transport } from '../../src/index.js'
+import type { CreateServerOptions, Transport } from '../../index.js'
 import type { DemoAppOptions } from '../../routes/index.js'
 
 export interface FloodResult {

@@ -1,5 +1,5 @@
 /** One localhost certificate per test process (made at test time, never committed). */
-import { generateLocalhostCertificate } from '../../src/index.js'
+import { generateLocalhostCertificate } from '../../index.js'
 
 let pair: Promise<{ key: string; cert: string }> | undefined
 

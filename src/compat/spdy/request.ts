@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { SpdyHandle, SpdyStream } from './internals.js'
-import { markBodyOfUnknownLength } from '../../transports/request-body.js'
+import { markBodyOfUnknownLength } from '../request-body.js'
 
 function mayHaveBody(stream: SpdyStream): boolean {
   return !(stream as unknown as { _readableState: { ended: boolean } })._readableState.ended

@@ -15,7 +15,7 @@
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { H2PushError } from '../../errors.js'
-import { markBodyOfUnknownLength } from '../request-body.js'
+import { markBodyOfUnknownLength } from '../../compat/request-body.js'
 import { ownMembers } from '../../own-members.js'
 import { oneAuthority } from '../authority.js'
 

@@ -8,8 +8,8 @@
  */
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
-import { createServer, resolveTls, runClustered, type Transport } from './index.js'
-import { createDemoApp } from '../routes/index.js'
+import { createServer, resolveTls, runClustered, type Transport } from '../index.js'
+import { createDemoApp } from './index.js'
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name]
