@@ -22,7 +22,7 @@ import { pushEntries, type PreparedEntry, type PushSettings } from '../src/push/
 import { DEFAULT_INHERITED_HEADERS } from '../src/push/inherited-headers.js'
 import { ConnectionBudgets } from '../src/push/connection-budget.js'
 import { linkEntry, pushNamedLinks, type LinkPushContext } from '../src/push/link-push.js'
-import { getPusher } from '../src/transports/pusher.js'
+import { getPusher } from '../src/transports/get-pusher.js'
 import { digestShape } from '../src/cache/digest.js'
 
 const debug = createDebug('express-h2-push:manifest')

@@ -3,8 +3,6 @@
  * the push engine's types and errors. The package's entry (`index.ts` at the top) adds
  * the middleware (`middleware/`) to it; nothing here imports `middleware/` or `routes/`.
  */
-import './transports/spdy-pusher.js'
-import './transports/http2-pusher.js'
 
 export { installSpdyCompat } from './compat/spdy/index.js'
 export { expressOverHttp2 } from './transports/http2/bridge.js'
@@ -20,8 +18,8 @@ export {
 } from './server/create-server.js'
 export { runClustered, type ClusterOptions } from './server/cluster.js'
 export { generateLocalhostCertificate, loadDevCertificate } from './server/dev-certificate.js'
+export { getPusher } from './transports/get-pusher.js'
 export {
-  getPusher,
   type Pusher,
   type PushStream,
   type PushOptions,

@@ -1,6 +1,7 @@
 /**
- * One Pusher shape for every transport, like Go's `http.Pusher`:
- * `getPusher(res)` answers a Pusher when this response can push, else `undefined`.
+ * One Pusher shape for every transport, like Go's `http.Pusher` (`getPusher(res)`, in
+ * get-pusher.ts, answers one when a response can push): the types, the push request's
+ * headers, and the helpers the one implementation (transport-pusher.ts) uses.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { Readable, type Writable } from 'node:stream'
@@ -68,40 +69,6 @@ export interface Pusher {
   remoteWindow(): number
   /** The HTTP/2 connection this response is on (one object per connection, for per-connection state). */
   readonly connection: object
-}
-
-/** A transport's way to tell whether (and how) a response can push. */
-export type PusherFactory = (res: ServerResponse) => Pusher | undefined
-
-const factories: PusherFactory[] = []
-
-/** Registers a transport's pusher factory (done by each transport module on load). */
-export function registerPusherFactory(factory: PusherFactory): void {
-  if (!factories.includes(factory)) factories.push(factory)
-}
-
-/**
- * Like Go's `w.(http.Pusher)`: a Pusher when this response can push now (HTTP/2,
- * the peer accepts push, the stream is open, no GOAWAY), else `undefined`.
- *
- * @example
- * ```ts
- * app.get('/', async (req, res) => {
- *   const pusher = getPusher(res)
- *   if (pusher) {
- *     const stream = await pusher.push('/app.css')
- *     void stream.respond(200, { 'content-type': 'text/css' }, css)
- *   }
- *   res.send(html)
- * })
- * ```
- */
-export function getPusher(res: ServerResponse): Pusher | undefined {
-  for (const factory of factories) {
-    const pusher = factory(res)
-    if (pusher) return pusher
-  }
-  return undefined
 }
 
 const FORBIDDEN_PUSH_REQUEST_HEADERS = new Set([
