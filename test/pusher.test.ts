@@ -38,6 +38,15 @@ for (const transport of TRANSPORTS) describe(`getPusher and Pusher.push (${trans
       res.end('parent')
       seen['streamed'] = await outcome
     })
+    app.get('/respond-twice', async (_req, res) => {
+      const pusher = getPusher(res)!
+      const stream = await pusher.push('/once.txt')
+      // Connection-specific headers are not HTTP/2 headers: dropped, whatever the transport.
+      const first = stream.respond(200, { 'Content-Type': 'text/plain', Connection: 'keep-alive', 'Keep-Alive': 'timeout=5', 'Transfer-Encoding': 'chunked' }, 'once')
+      const second = stream.respond(200, { 'content-type': 'text/html' }, 'twice')
+      res.end('parent')
+      seen['twice'] = [await first, await second]
+    })
     app.get('/bad-pushes', async (_req, res) => {
       const pusher = getPusher(res)!
       const errors: string[] = []
@@ -111,6 +120,17 @@ for (const transport of TRANSPORTS) describe(`getPusher and Pusher.push (${trans
     assert.equal(push.requestHeaders[':method'], 'GET')
     for (let i = 0; i < 50 && !seen['streamed']; i++) await new Promise((r) => setTimeout(r, 10))
     assert.deepEqual(seen['streamed'], { status: 'sent', bytes: 13 })
+  })
+
+  test('a pushed response is answered once, without connection-specific headers', async () => {
+    const res = await h2get(running.url, '/respond-twice')
+    assert.equal(res.pushes.length, 1)
+    const push = res.pushes[0]!
+    assert.equal(push.body.toString(), 'once')
+    assert.equal(push.headers['content-type'], 'text/plain')
+    for (const name of ['connection', 'keep-alive', 'transfer-encoding']) assert.equal(push.headers[name], undefined, name)
+    for (let i = 0; i < 50 && !seen['twice']; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.deepEqual(seen['twice'], [{ status: 'sent', bytes: 4 }, { status: 'sent', bytes: 4 }])
   })
 
   test('bad targets, forbidden headers and a closed parent are coded rejections', async () => {
