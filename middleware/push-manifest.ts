@@ -14,7 +14,7 @@ import { validateOptions, type OptionType } from '../src/server/options.js'
 import { compileManifest, loadManifestFile, OBJECT_SOURCE, type CompiledEntry, type CompiledManifest, type PushManifest } from '../src/manifest/load.js'
 import { createRouteTable, type RouteTable } from '../src/manifest/match.js'
 import { watchFile } from '../src/manifest/watch.js'
-import { fileUnderRoot, namesDotfile, type Dotfiles } from '../src/push/sources.js'
+import { FileSource, fileUnderRoot, namesDotfile, type Dotfiles } from '../src/push/sources.js'
 import { isDispatched } from '../src/push/dispatch.js'
 import { HintFreshness, observingHints } from '../src/push/hint-freshness.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
@@ -240,6 +240,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     ...DEFAULTS,
     ...withoutUndefined(plain),
     inheritHeaders: inheritedHeaderNames(inheritHeaders),
+    files: new FileSource(),
     cacheDigest: digestSettings(cacheDigest),
   } as PushSettings & { maxEntriesPerRoute: number }
   const budgets = new ConnectionBudgets(settings)

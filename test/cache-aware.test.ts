@@ -150,3 +150,33 @@ for (const transport of TRANSPORTS) {
     })
   })
 }
+
+describe('caches belong to their middleware', () => {
+  test('what one pushManifest keeps of a file (its stat, a small body) is not what another pushes', async () => {
+    const site = await mkdtemp(join(tmpdir(), 'h2push-instances-'))
+    await writeFile(join(site, 'a.css'), 'first')
+    const serve = (recheck: number) => {
+      const app = express()
+      app.use(pushManifest({ manifest: { '/': { '/a.css': { type: 'style' } } }, root: site, watch: false, cacheDigest: false, fileRecheckMs: recheck }))
+      app.get('/', (_req, res) => {
+        res.send('page')
+      })
+      return startServer(app, { transport: 'http2' })
+    }
+    const one = await serve(60_000)
+    try {
+      assert.equal((await h2get(one.url, '/')).pushes[0]?.body.toString(), 'first')
+      await writeFile(join(site, 'a.css'), 'second!')
+      // The first instance pushes what it saw within its minute; a new one reads the file as it is.
+      assert.equal((await h2get(one.url, '/')).pushes[0]?.body.toString(), 'first')
+      const two = await serve(60_000)
+      try {
+        assert.equal((await h2get(two.url, '/')).pushes[0]?.body.toString(), 'second!')
+      } finally {
+        await two.close()
+      }
+    } finally {
+      await one.close()
+    }
+  })
+})

@@ -17,7 +17,7 @@ import { pushRequestHeaders, type Pusher, type PushStream } from '../transports/
 import { getPusher } from '../transports/get-pusher.js'
 import type { CompiledEntry } from '../manifest/load.js'
 import type { PushEvent, SkipReason } from './events.js'
-import { loadDispatched, loadFile, type LoadResult, type PushableResponse } from './sources.js'
+import { loadDispatched, type FileSource, type LoadResult, type PushableResponse } from './sources.js'
 import { canDispatch } from './dispatch.js'
 import { sendEarlyHints, type EarlyHintsMode } from '../transports/early-hints.js'
 import onHeaders from 'on-headers'
@@ -40,6 +40,8 @@ export interface PushSettings {
   readonly maxPushBytes: number
   readonly preloadHeader: boolean
   readonly cacheControl: string
+  /** This middleware's files under `root` and what it keeps of them. */
+  readonly files: FileSource
   /** ms a file's stat (headers, body) is reused between pushes. */
   readonly fileRecheckMs: number
   readonly dispatchTimeout: number
@@ -127,7 +129,7 @@ export function skip(report: Report, hints: string[] | undefined, entry: Prepare
 export async function load(entry: PreparedEntry, req: Request, requestHeaders: IncomingHttpHeaders, settings: PushSettings): Promise<LoadResult> {
   try {
     if (entry.file !== undefined) {
-      const file = await loadFile(entry.file, settings.cacheControl, settings.fileRecheckMs)
+      const file = await settings.files.load(entry.file, settings.cacheControl, settings.fileRecheckMs)
       if (file) return { ok: true, response: file }
     }
     // URLs are absolute paths on the origin: dispatch through the top app, not a mounted sub-app.

@@ -70,8 +70,6 @@ export function fileUnderRoot(root: string, url: string, dotfiles: Dotfiles = 'i
 /** Files up to this size are kept in memory between pushes (until their size or mtime changes). */
 const SMALL_FILE = 64 * 1024
 const SMALL_FILES_KEPT = 256
-/** A small file's body and the stat of the descriptor it was read from. */
-const smallFiles = new Map<string, { stats: Stats; body: Buffer }>()
 
 function sameFile(a: Stats, b: Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs
@@ -117,7 +115,7 @@ async function openFile(file: string): Promise<{ handle: FileHandle; stats: Stat
  * A small file's body with the stat of the descriptor it was read from (kept until the
  * file's stat changes), or undefined when it changed size while read (it is streamed then).
  */
-async function smallFile(file: string, pathStats: Stats): Promise<{ stats: Stats; body: Buffer } | undefined> {
+async function smallFile(smallFiles: Map<string, { stats: Stats; body: Buffer }>, file: string, pathStats: Stats): Promise<{ stats: Stats; body: Buffer } | undefined> {
   const kept = smallFiles.get(file)
   if (kept && sameFile(kept.stats, pathStats)) return kept
   const opened = await openFile(file)
@@ -193,43 +191,51 @@ async function openForPush(file: string, cacheControl: string): Promise<Pushable
 const FILES_KEPT = 1024
 /** A file too large to keep in memory: opened for each push. */
 const LARGE = Symbol('large file')
-const recentFiles = new Map<string, { at: number; response: Promise<PushableResponse | typeof LARGE | undefined> }>()
 
 /**
- * The push of `file`. Its stat is reused for `recheckMs`, and concurrent pushes of one
- * file share one stat: a stat per push was the largest cost of a static push under load
- * (6.5% of the server's CPU profile in `npm run bench:push`); a changed file is pushed as
+ * The files one middleware pushes from `root`, and what it keeps of them: each file's
+ * last stat (reused for `recheckMs`, shared by concurrent pushes of the file: a stat per
+ * push was the largest cost of a static push under load, 6.5% of the server's CPU
+ * profile in `npm run bench:push`) and small files' bodies. A changed file is pushed as
  * it is now at most `recheckMs` later. What goes out always agrees with itself: a small
  * file's headers and body come from one read of one descriptor (kept in memory); a larger
- * file is opened for each push, and its headers come from that open descriptor.
+ * file is opened for each push, and its headers come from that open descriptor. One per
+ * middleware instance: two instances keep their own.
  */
-export async function loadFile(file: string, cacheControl: string, recheckMs: number): Promise<PushableResponse | undefined> {
-  const key = `${cacheControl}\0${file}`
-  const now = performance.now()
-  let recent = recentFiles.get(key)
-  if (!recent || now - recent.at >= recheckMs) {
-    recentFiles.delete(key) // re-inserted last: the map's first key is the oldest
-    if (recentFiles.size >= FILES_KEPT) recentFiles.delete(recentFiles.keys().next().value as string)
-    recent = { at: now, response: statFile(file, cacheControl) }
-    recentFiles.set(key, recent)
-  }
-  const response = await recent.response
-  return response === LARGE ? openForPush(file, cacheControl) : response
-}
+export class FileSource {
+  /** A small file's body and the stat of the descriptor it was read from. */
+  readonly #smallFiles = new Map<string, { stats: Stats; body: Buffer }>()
+  readonly #recentFiles = new Map<string, { at: number; response: Promise<PushableResponse | typeof LARGE | undefined> }>()
 
-async function statFile(file: string, cacheControl: string): Promise<PushableResponse | typeof LARGE | undefined> {
-  let stats
-  try {
-    stats = await stat(file)
-  } catch {
-    return undefined
+  async load(file: string, cacheControl: string, recheckMs: number): Promise<PushableResponse | undefined> {
+    const recentFiles = this.#recentFiles
+    const key = `${cacheControl}\0${file}`
+    const now = performance.now()
+    let recent = recentFiles.get(key)
+    if (!recent || now - recent.at >= recheckMs) {
+      recentFiles.delete(key) // re-inserted last: the map's first key is the oldest
+      if (recentFiles.size >= FILES_KEPT) recentFiles.delete(recentFiles.keys().next().value as string)
+      recent = { at: now, response: this.#stat(file, cacheControl) }
+      recentFiles.set(key, recent)
+    }
+    const response = await recent.response
+    return response === LARGE ? openForPush(file, cacheControl) : response
   }
-  if (!stats.isFile()) return undefined
-  // Small bodies are kept in memory (until their stat changes): no open/read/close per push.
-  const small = stats.size <= SMALL_FILE ? await smallFile(file, stats) : undefined
-  if (!small) return LARGE // or changed while it was read: opened for each push until the next stat
-  const headers = fileHeaders(file, small.stats, cacheControl)
-  return { size: small.stats.size, headers, body: () => small.body }
+
+  async #stat(file: string, cacheControl: string): Promise<PushableResponse | typeof LARGE | undefined> {
+    let stats
+    try {
+      stats = await stat(file)
+    } catch {
+      return undefined
+    }
+    if (!stats.isFile()) return undefined
+    // Small bodies are kept in memory (until their stat changes): no open/read/close per push.
+    const small = stats.size <= SMALL_FILE ? await smallFile(this.#smallFiles, file, stats) : undefined
+    if (!small) return LARGE // or changed while it was read: opened for each push until the next stat
+    const headers = fileHeaders(file, small.stats, cacheControl)
+    return { size: small.stats.size, headers, body: () => small.body }
+  }
 }
 
 const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'content-length', 'date'])
