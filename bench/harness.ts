@@ -72,13 +72,24 @@ async function startServer(mode: string): Promise<BenchServer> {
     })
     child.once('exit', () => resolve(undefined))
   })
-  return { child, port, error: err.split('\n').find((l) => /Error/.test(l))?.trim() ?? 'exited' }
+  return {
+    child,
+    port,
+    error:
+      err
+        .split('\n')
+        .find((l) => /Error/.test(l))
+        ?.trim() ?? 'exited',
+  }
 }
 
 async function h2load(port: number, path: string) {
-  const { stdout } = await run(...pinned('load', 'h2load', ['-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS), `https://127.0.0.1:${port}${path}`]), {
-    maxBuffer: 16 * 1024 * 1024,
-  })
+  const { stdout } = await run(
+    ...pinned('load', 'h2load', ['-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS), `https://127.0.0.1:${port}${path}`]),
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  )
   const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1])
   const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
   return { rps, failed: Number(m?.[2]), errored: Number(m?.[3]) }
@@ -189,8 +200,5 @@ export async function compareWith(
     )
   }
   await mkdir(RESULTS_DIR, { recursive: true })
-  await writeFile(
-    join(RESULTS_DIR, `${name}.json`),
-    JSON.stringify({ node: process.version, title, unit, results: Object.fromEntries(results) }, null, 2),
-  )
+  await writeFile(join(RESULTS_DIR, `${name}.json`), JSON.stringify({ node: process.version, title, unit, results: Object.fromEntries(results) }, null, 2))
 }

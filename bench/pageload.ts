@@ -120,7 +120,10 @@ async function writeSite(): Promise<string> {
     await writeFile(join(site, 'a', `${i}.css`), body)
     links.push(`<link rel="stylesheet" href="/a/${i}.css">`)
   }
-  await writeFile(join(site, 'page10.html'), `<!DOCTYPE html>\n<html><head><title>push page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`)
+  await writeFile(
+    join(site, 'page10.html'),
+    `<!DOCTYPE html>\n<html><head><title>push page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`,
+  )
   // The browser's page: it writes its own navigation timing into the DOM, which --dump-dom prints.
   const report = `<pre id="report"></pre><script>
 addEventListener('load', () => {
@@ -136,7 +139,10 @@ addEventListener('load', () => {
   })
 })
 </script>`
-  await writeFile(join(site, 'index.html'), `<!DOCTYPE html>\n<html><head><title>hinted page</title>\n${links.join('\n')}\n</head><body><p>page</p>\n${report}\n</body></html>\n`)
+  await writeFile(
+    join(site, 'index.html'),
+    `<!DOCTYPE html>\n<html><head><title>hinted page</title>\n${links.join('\n')}\n</head><body><p>page</p>\n${report}\n</body></html>\n`,
+  )
   return site
 }
 
@@ -212,11 +218,11 @@ interface NghttpTarget {
 
 /** One cold load by perflab's pageload.sh (a new nghttp process: new TCP and TLS connection). */
 async function pageload(lab: Lab, t: NghttpTarget): Promise<void> {
-  const { stdout } = await run(join(lab.dir, 'pageload.sh'), [t.url, '1'], { env: process.env, maxBuffer: 1 << 20 }).catch(
-    (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
-  )
+  const { stdout } = await run(join(lab.dir, 'pageload.sh'), [t.url, '1'], { env: process.env, maxBuffer: 1 << 20 }).catch((err: { stdout?: string }) => ({
+    stdout: err.stdout ?? '',
+  }))
   const m = /run +1: total +([\d.]+) ms +\(connect\+TLS +([\d.]+) ms .* responses (\d+) pushed (\d+) non-200 (\d+) rc (\d+)/.exec(stdout)
-  if (!m || m[5] !== '0' || m[6] !== '0' || Number(m[3]) !== STYLESHEETS + 1) {
+  if (m?.[5] !== '0' || m[6] !== '0' || Number(m[3]) !== STYLESHEETS + 1) {
     t.failed++
     return
   }
@@ -256,7 +262,16 @@ async function nghttpBench(lab: Lab, site: string): Promise<void> {
   try {
     for (const transport of ['spdy', 'http2']) ours.push(await startOurs(lab, site, { TRANSPORT: transport, SCENARIO: 'nghttp' }))
     const goPage = `https://${HOST_IP}:${GO_PORT}/page?k=${STYLESHEETS}&s=${SIZE}`
-    const target = (name: string, url: string): NghttpTarget => ({ name, url, totals: [], connect: [], pushed: [], failed: 0, firstPromise: [], firstResponse: [] })
+    const target = (name: string, url: string): NghttpTarget => ({
+      name,
+      url,
+      totals: [],
+      connect: [],
+      pushed: [],
+      failed: 0,
+      firstPromise: [],
+      firstResponse: [],
+    })
     const targets = [
       target('Go seed, push', goPage),
       target('Go seed, no push', `${goPage}&nopush=1`),
@@ -274,7 +289,9 @@ async function nghttpBench(lab: Lab, site: string): Promise<void> {
       `\nCold page loads, ${STYLESHEETS} × ${SIZE / 1024} KB stylesheets, \`nghttp -n -s -a -y${opts}\` from the lab's namespace, ` +
         `RTT ${lab.rttMs} ms (ping ${lab.pingMs.toFixed(1)} ms, ${lab.mode}), ${ROUNDS} alternating rounds, Node ${process.version}, ${load()}\n`,
     )
-    console.log('| server | median page load | min | loads (ms) | failed | connect+TLS | pushed | vs Go push | vs Go no push | first PUSH_PROMISE after request | page HEADERS after request |')
+    console.log(
+      '| server | median page load | min | loads (ms) | failed | connect+TLS | pushed | vs Go push | vs Go no push | first PUSH_PROMISE after request | page HEADERS after request |',
+    )
     console.log('|---|---|---|---|---|---|---|---|---|---|---|')
     for (const t of targets) {
       const med = median(t.totals)
@@ -288,7 +305,11 @@ async function nghttpBench(lab: Lab, site: string): Promise<void> {
     await mkdir(RESULTS_DIR, { recursive: true })
     await writeFile(
       join(RESULTS_DIR, 'pageload.json'),
-      JSON.stringify({ node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, nghttpOpts: process.env['NGHTTP_OPTS'] ?? '', rounds: ROUNDS, targets }, null, 2),
+      JSON.stringify(
+        { node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, nghttpOpts: process.env['NGHTTP_OPTS'] ?? '', rounds: ROUNDS, targets },
+        null,
+        2,
+      ),
     )
   } finally {
     await stopOurs(ours)
@@ -312,7 +333,9 @@ interface BrowserTarget {
 
 async function spkiHash(lab: Lab): Promise<string> {
   const cert = await readFile(join(lab.dir, 'certs/server.crt'))
-  return createHash('sha256').update(createPublicKey(cert).export({ type: 'spki', format: 'der' })).digest('base64')
+  return createHash('sha256')
+    .update(createPublicKey(cert).export({ type: 'spki', format: 'der' }))
+    .digest('base64')
 }
 
 /** One cold navigation: a new Chromium with a new profile, inside the namespace; reads the timing the page wrote. */
@@ -320,13 +343,37 @@ async function navigate(t: BrowserTarget, spki: string): Promise<void> {
   const profile = await mkdtemp(join(tmpdir(), 'h2push-chromium-'))
   try {
     // prettier-ignore
-    const args = ['netns', 'exec', NS, CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`,
-      `--ignore-certificate-errors-spki-list=${spki}`, '--dump-dom', `https://${HOST_IP}:${t.port}/`]
+    const args = [
+      'netns',
+      'exec',
+      NS,
+      CHROMIUM,
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      `--ignore-certificate-errors-spki-list=${spki}`,
+      '--dump-dom',
+      `https://${HOST_IP}:${t.port}/`,
+    ]
     const { stdout } = await run('ip', args, { timeout: 60_000, maxBuffer: 16 << 20 })
     const json = /<pre id="report">(.*?)<\/pre>/s.exec(stdout)?.[1]
-    const report = json ? (JSON.parse(json.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { loadEventStart: number; responseStart: number; finalResponseHeadersStart?: number; cssEnd: number; protocol: string; initiators: string[] }) : undefined
-    if (!report || report.protocol !== 'h2' || report.initiators.length !== STYLESHEETS) {
+    const report = json
+      ? (JSON.parse(json.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as {
+          loadEventStart: number
+          responseStart: number
+          finalResponseHeadersStart?: number
+          cssEnd: number
+          protocol: string
+          initiators: string[]
+        })
+      : undefined
+    if (report?.protocol !== 'h2' || report.initiators.length !== STYLESHEETS) {
       t.failed++
       t.errors.push(report ? JSON.stringify(report) : stdout.slice(0, 300))
       return
@@ -354,7 +401,18 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
       for (const earlyHints of [true, false]) {
         const server = await startOurs(lab, site, { TRANSPORT: transport, SCENARIO: 'browser', EARLY_HINTS: earlyHints ? '1' : '0' })
         ours.push(server)
-        targets.push({ name: `ours, ${transport === 'http2' ? 'node:http2' : 'spdy'}`, earlyHints, port: server.port, loads: [], html: [], css: [], hinted: [], failed: 0, errors: [], reports: [] })
+        targets.push({
+          name: `ours, ${transport === 'http2' ? 'node:http2' : 'spdy'}`,
+          earlyHints,
+          port: server.port,
+          loads: [],
+          html: [],
+          css: [],
+          hinted: [],
+          failed: 0,
+          errors: [],
+          reports: [],
+        })
       }
     }
     for (const t of targets) await navigate({ ...t, loads: [], html: [], css: [], hinted: [], errors: [], reports: [] }, spki) // warm-up, not counted
@@ -367,7 +425,9 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
         `stylesheets (express.static, maxAge '1h'), RTT ${lab.rttMs} ms (ping ${lab.pingMs.toFixed(1)} ms, ${lab.mode}), ${ROUNDS} alternating rounds, Node ${process.version}, ${load()}\n`,
     )
     console.log(`Floor: TCP 1 RTT + TLS 1 RTT + request and response 1 RTT + ${THINK_MS} ms think = ${floor} ms (bodies' transfer time not counted)\n`)
-    console.log('| server | earlyHints | median loadEventStart | min | loads (ms) | failed | above the floor | page final response start | last stylesheet end | stylesheets from early hints | vs earlyHints off |')
+    console.log(
+      '| server | earlyHints | median loadEventStart | min | loads (ms) | failed | above the floor | page final response start | last stylesheet end | stylesheets from early hints | vs earlyHints off |',
+    )
     console.log('|---|---|---|---|---|---|---|---|---|---|---|')
     for (const t of targets) {
       const med = median(t.loads)

@@ -66,7 +66,9 @@ for (const file of files) {
   }
   const pct = (us: number) => ((100 * us) / total).toFixed(1).padStart(5) + '%'
   const ours = [...self.values()].filter((e) => e.ours).reduce((a, e) => a + e.us, 0)
-  console.log(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled; idle ${pct(self.get('(idle)')?.us ?? 0)}, GC ${pct(self.get('(garbage collector)')?.us ?? 0)}, this package's code ${pct(ours)} (self time)\n`)
+  console.log(
+    `\n${file}: ${(total / 1e6).toFixed(1)} s sampled; idle ${pct(self.get('(idle)')?.us ?? 0)}, GC ${pct(self.get('(garbage collector)')?.us ?? 0)}, this package's code ${pct(ours)} (self time)\n`,
+  )
   for (const [key, e] of [...self.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, TOP)) {
     console.log(`${pct(e.us)}  ${e.ours ? '*' : ' '} ${key}`)
   }

@@ -39,10 +39,13 @@ async function nghttpProcess(port: number): Promise<{ pushes: number; failed: nu
   let pushes = 0
   for (let c = 0; c < CONNECTIONS_PER_PROCESS; c++) {
     try {
-      const { stdout, stderr } = await run(...pinned('load', 'nghttp', ['-ns', ...WINDOWS, '-m', String(M), `--max-concurrent-streams=${M}`, `https://127.0.0.1:${port}/p`]), {
-        timeout: 120_000,
-        maxBuffer: 64 << 20,
-      })
+      const { stdout, stderr } = await run(
+        ...pinned('load', 'nghttp', ['-ns', ...WINDOWS, '-m', String(M), `--max-concurrent-streams=${M}`, `https://127.0.0.1:${port}/p`]),
+        {
+          timeout: 120_000,
+          maxBuffer: 64 << 20,
+        },
+      )
       const got = stdout.match(PUSHED_ROW)?.length ?? 0
       pushes += got
       if (/not processed/.test(stderr) || got < M * PUSHES_PER_REQUEST) failed += M
@@ -64,9 +67,21 @@ async function nghttpLoad(port: number): Promise<LoadResult> {
 const load = `${PROCESSES} processes × ${CONNECTIONS_PER_PROCESS} × nghttp -n -m ${M}`
 const smallBytes = Number(process.env['ASSET_BYTES'] ?? 1024)
 process.env['ASSET_BYTES'] = String(smallBytes)
-await compareWith('push-manifest', `Push path: GET /p pushing 3 × ${smallBytes} B, ${load} (manifest vs handwritten res.push)`, 'pushes/s', ['push-handwritten', 'push-manifest'], nghttpLoad)
+await compareWith(
+  'push-manifest',
+  `Push path: GET /p pushing 3 × ${smallBytes} B, ${load} (manifest vs handwritten res.push)`,
+  'pushes/s',
+  ['push-handwritten', 'push-manifest'],
+  nghttpLoad,
+)
 // The cost of a dynamic push, at each asset size (DYNAMIC_SIZES, bytes).
 for (const bytes of (process.env['DYNAMIC_SIZES'] ?? `${smallBytes},65536`).split(',').map(Number)) {
   process.env['ASSET_BYTES'] = String(bytes)
-  await compareWith(`push-dynamic-${bytes}`, `Push path: GET /p pushing 3 × ${bytes} B, ${load} (dispatched through the app vs files)`, 'pushes/s', ['push-manifest', 'push-dynamic'], nghttpLoad)
+  await compareWith(
+    `push-dynamic-${bytes}`,
+    `Push path: GET /p pushing 3 × ${bytes} B, ${load} (dispatched through the app vs files)`,
+    'pushes/s',
+    ['push-manifest', 'push-dynamic'],
+    nghttpLoad,
+  )
 }

@@ -65,20 +65,29 @@ function pushApp(mode: string) {
     for (const url of ASSETS) {
       const body = readFileSync(join(assetDir, url))
       app.get(url, (_req, res) => {
-        res.set('cache-control', 'public, max-age=0').type(url.endsWith('.css') ? 'css' : 'js').send(body)
+        res
+          .set('cache-control', 'public, max-age=0')
+          .type(url.endsWith('.css') ? 'css' : 'js')
+          .send(body)
       })
     }
   }
   if (mode === 'push-handwritten') {
     const bodies = ASSETS.map((url) => [url, readFileSync(join(assetDir, url))] as const)
     app.get('/p', (_req, res) => {
-      const createPushResponse = (res as unknown as { createPushResponse?: (h: object, cb: (err: Error | null, pushed: ServerResponse) => void) => void }).createPushResponse
+      const createPushResponse = (res as unknown as { createPushResponse?: (h: object, cb: (err: Error | null, pushed: ServerResponse) => void) => void })
+        .createPushResponse
       if (createPushResponse) {
         for (const [url, body] of bodies) {
           createPushResponse.call(res, { ':path': url, accept: '*/*' }, (err, pushed) => {
             if (err) return
             pushed.on('error', () => {})
-            pushed.writeHead(200, { 'content-type': url.endsWith('.css') ? 'text/css' : 'text/javascript', 'content-length': String(body.length), etag: etag(body), 'cache-control': 'public, max-age=0' })
+            pushed.writeHead(200, {
+              'content-type': url.endsWith('.css') ? 'text/css' : 'text/javascript',
+              'content-length': String(body.length),
+              etag: etag(body),
+              'cache-control': 'public, max-age=0',
+            })
             pushed.end(body)
           })
         }
@@ -90,7 +99,12 @@ function pushApp(mode: string) {
         for (const [url, body] of bodies) {
           const stream = push.call(res, url, {
             request: { accept: '*/*' },
-            response: { 'content-type': url.endsWith('.css') ? 'text/css' : 'text/javascript', 'content-length': String(body.length), etag: etag(body), 'cache-control': 'public, max-age=0' },
+            response: {
+              'content-type': url.endsWith('.css') ? 'text/css' : 'text/javascript',
+              'content-length': String(body.length),
+              etag: etag(body),
+              'cache-control': 'public, max-age=0',
+            },
           })
           stream.on('error', () => {})
           stream.end(body)

@@ -51,10 +51,8 @@ async function runInspect(args: string[]): Promise<number> {
   }
   const checked = checkUrl(positionals[0]!)
   if ('error' in checked) fail(checked.error, 1)
-  const { code } = await inspect(
-    checked.url,
-    { noPush: values['no-push'], durationMs, json: values.json, insecure: values.insecure },
-    (line) => process.stdout.write(line + '\n'),
+  const { code } = await inspect(checked.url, { noPush: values['no-push'], durationMs, json: values.json, insecure: values.insecure }, (line) =>
+    process.stdout.write(line + '\n'),
   )
   return code
 }

@@ -223,6 +223,7 @@ function looksLikeRequest(value: unknown): boolean {
  * ```
  */
 export function pushManifest(options: Readonly<PushManifestOptions>): PushManifestMiddleware {
+  // biome-ignore lint/complexity/noArguments: three arguments mean Express called the factory itself (app.use(pushManifest))
   if (arguments.length === 3 || looksLikeRequest(options)) {
     throw optionError('it is a factory: mount it with app.use(pushManifest({ manifest: "push-manifest.json" })), not app.use(pushManifest)')
   }
@@ -269,8 +270,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
 
   const dotfiles: Dotfiles = options.dotfiles ?? DEFAULTS.dotfiles
   const warned = new Set<string>()
-  const freshness =
-    (warnStaleHints ?? process.env['NODE_ENV'] !== 'production') && settings.earlyHints !== false ? new HintFreshness() : undefined
+  const freshness = (warnStaleHints ?? process.env['NODE_ENV'] !== 'production') && settings.earlyHints !== false ? new HintFreshness() : undefined
   const prepare = (compiled: CompiledManifest): RouteTable<PreparedEntry> => {
     freshness?.update(compiled, (url) => dotfiles === 'allow' || !namesDotfile(url))
     return createRouteTable(
@@ -284,10 +284,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
       })),
     )
   }
-  const load = (): CompiledManifest =>
-    file === undefined
-      ? compileManifest(source, OBJECT_SOURCE, settings)
-      : loadManifestFile(file, settings)
+  const load = (): CompiledManifest => (file === undefined ? compileManifest(source, OBJECT_SOURCE, settings) : loadManifestFile(file, settings))
 
   let table = prepare(load())
   const reload = (): void => {
@@ -330,7 +327,13 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
             })),
         }
 
-  const pushThen = async (req: Request, res: Response, next: NextFunction, entries: readonly PreparedEntry[], handled: Set<string> | undefined): Promise<void> => {
+  const pushThen = async (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    entries: readonly PreparedEntry[],
+    handled: Set<string> | undefined,
+  ): Promise<void> => {
     try {
       await pushEntries(req, res, entries, settings, budgets, report, handled ? { handled } : {})
     } catch (err) {

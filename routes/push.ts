@@ -4,7 +4,7 @@
  */
 import type { RequestHandler, Response } from 'express'
 import createDebug from 'debug'
-import { type PushOutcome } from '../src/transports/pusher.js'
+import type { PushOutcome } from '../src/transports/pusher.js'
 import { getPusher } from '../src/transports/get-pusher.js'
 import type { CrtResponse } from './crt.js'
 

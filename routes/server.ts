@@ -39,7 +39,14 @@ async function start(): Promise<void> {
   const tls = await resolveTls()
   const manifest = process.env['PUSH_MANIFEST'] || 'push-manifest.json'
   const requestLogFormat = cluster.isWorker ? `worker ${process.pid}: :method :url :status :res[content-length] - :response-time ms` : undefined
-  const app = createDemoApp({ certificate: tls.cert, autoPushIntervalMs, holdMaxMs, maxHeldPerConnection, manifest, ...(requestLogFormat ? { requestLogFormat } : {}) })
+  const app = createDemoApp({
+    certificate: tls.cert,
+    autoPushIntervalMs,
+    holdMaxMs,
+    maxHeldPerConnection,
+    manifest,
+    ...(requestLogFormat ? { requestLogFormat } : {}),
+  })
   const server = await createServer(app, { ...tls, transport, handleSignals: true })
   server.listen(port, host, () => {
     const address = server.address()

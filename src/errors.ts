@@ -64,8 +64,7 @@ export class PushManifestError extends H2PushError implements ManifestLocation {
     fix: string,
     details: { value?: unknown; cause?: unknown } = {},
   ) {
-    const at =
-      where.line !== undefined ? `${where.file}:${where.line}:${where.column ?? 1}` : `${where.file} at ${where.pointer === '' ? '/' : where.pointer}`
+    const at = where.line !== undefined ? `${where.file}:${where.line}:${where.column ?? 1}` : `${where.file} at ${where.pointer === '' ? '/' : where.pointer}`
     super(code, `push manifest ${at}: ${problem}. Fix: ${fix}`, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'PushManifestError'
     this.file = where.file

@@ -19,12 +19,12 @@ export {
 export { runClustered, type ClusterOptions } from './server/cluster.js'
 export { generateLocalhostCertificate, loadDevCertificate } from './server/dev-certificate.js'
 export { getPusher } from './transports/get-pusher.js'
-export {
-  type Pusher,
-  type PushStream,
-  type PushOptions,
-  type PushOutcome,
-  type PushBody,
+export type {
+  Pusher,
+  PushStream,
+  PushOptions,
+  PushOutcome,
+  PushBody,
 } from './transports/pusher.js'
 export { H2PushError, PushManifestError, ErrorCodes, type ErrorCode, type ManifestLocation } from './errors.js'
 export type { PushManifest, PushManifestEntry } from './manifest/load.js'

@@ -67,7 +67,11 @@ for (const transport of TRANSPORTS) {
       const client = await RawH2Client.connect(running.port)
       try {
         client.write(frames.request(1, '/push', { authority, headers: extra }))
-        await client.until(() => client.finished(1) && client.of(FRAME.PUSH_PROMISE).every((p) => client.finished(p.promisedId!)), 5000, 'the response and its pushes')
+        await client.until(
+          () => client.finished(1) && client.of(FRAME.PUSH_PROMISE).every((p) => client.finished(p.promisedId!)),
+          5000,
+          'the response and its pushes',
+        )
         return { blocks: headerBlocks(client.frames), client }
       } finally {
         await client.close()
@@ -76,11 +80,19 @@ for (const transport of TRANSPORTS) {
 
     test('Host: b with :authority: a: 400 before the app, no PUSH_PROMISE', async () => {
       const { blocks } = await rawRequest('a', [['host', 'b']])
-      assert.deepEqual(blocks.map((b) => [b.type, b.streamId, b.headers[':status']]), [['HEADERS', 1, '400']])
+      assert.deepEqual(
+        blocks.map((b) => [b.type, b.streamId, b.headers[':status']]),
+        [['HEADERS', 1, '400']],
+      )
       assert.equal(blocks[0]!.headers['content-type'], 'text/plain; charset=utf-8')
     })
 
-    for (const [authority, host] of [['a', undefined], ['a', 'a'], ['a', 'A'], ['A', 'a:443']] as const) {
+    for (const [authority, host] of [
+      ['a', undefined],
+      ['a', 'a'],
+      ['a', 'A'],
+      ['A', 'a:443'],
+    ] as const) {
       test(`:authority ${authority}${host === undefined ? ' alone' : ` with Host: ${host}`}: pushed and promised for ${authority}`, async () => {
         const { blocks, client } = await rawRequest(authority, host === undefined ? [] : [['host', host]])
         const promise = blocks.find((b) => b.type === 'PUSH_PROMISE')
@@ -89,7 +101,13 @@ for (const transport of TRANSPORTS) {
         assert.equal(promise.headers[':path'], '/who')
         const response = blocks.find((b) => b.type === 'HEADERS' && b.streamId === 1)
         assert.equal(response?.headers[':status'], '200')
-        const body = (id: number) => Buffer.concat(client.on(id).filter((f) => f.type === FRAME.DATA).map((f) => f.payload)).toString()
+        const body = (id: number) =>
+          Buffer.concat(
+            client
+              .on(id)
+              .filter((f) => f.type === FRAME.DATA)
+              .map((f) => f.payload),
+          ).toString()
         // req.hostname (what both bodies name) reads Host, which is now the :authority as sent.
         assert.equal(body(1), `page for ${authority}`)
         assert.equal(body(promise.promisedId!), `rendered for ${authority}`)
@@ -102,7 +120,10 @@ for (const transport of TRANSPORTS) {
         const exchange = await client.request('/push', { ':authority': 'a', host: 'b' })
         assert.equal(exchange.status, 400)
         assert.match(exchange.body.toString(), /Host header and :authority name different hosts/)
-        assert.deepEqual(exchange.pushes.map((p) => p.path), [])
+        assert.deepEqual(
+          exchange.pushes.map((p) => p.path),
+          [],
+        )
       } finally {
         await client.close()
       }

@@ -64,13 +64,19 @@ describe('behindProxy (HTTP/1.1 from an edge)', () => {
     assert.equal(first.link, '</css/app.css>; rel=preload; as=style, </js/app.js>; rel=preload; as=script, </js/never.js>; rel=preload; as=script; nopush')
     assert.match(first.cookie ?? '', /^h2push=/)
     assert.deepEqual(first.informational, [])
-    assert.deepEqual(events.filter((e) => e.type === 'asked-edge').map((e) => e.type === 'asked-edge' && e.url), ['/css/app.css', '/js/app.js'])
+    assert.deepEqual(
+      events.filter((e) => e.type === 'asked-edge').map((e) => e.type === 'asked-edge' && e.url),
+      ['/css/app.css', '/js/app.js'],
+    )
   })
 
   test('returning visit with the cookie: every link nopush (nothing pushed again), no new cookie', async () => {
     const first = await get(port, '/page')
     const again = await get(port, '/page', { cookie: first.cookie! })
-    assert.equal(again.link, '</css/app.css>; rel=preload; as=style; nopush, </js/app.js>; rel=preload; as=script; nopush, </js/never.js>; rel=preload; as=script; nopush')
+    assert.equal(
+      again.link,
+      '</css/app.css>; rel=preload; as=style; nopush, </js/app.js>; rel=preload; as=script; nopush, </js/never.js>; rel=preload; as=script; nopush',
+    )
     assert.equal(again.cookie, undefined)
     // A hard reload asks for everything again.
     const reload = await get(port, '/page', { cookie: first.cookie!, 'cache-control': 'no-cache' })
@@ -87,7 +93,10 @@ describe('behindProxy (HTTP/1.1 from an edge)', () => {
     await once(hinting, 'listening')
     try {
       const res = await get((hinting.address() as AddressInfo).port, '/page')
-      assert.deepEqual(res.informational.map((i) => i.statusCode), [103])
+      assert.deepEqual(
+        res.informational.map((i) => i.statusCode),
+        [103],
+      )
       assert.match(String(res.informational[0]!.link), /<\/css\/app\.css>; rel=preload; as=style/)
     } finally {
       hinting.close()

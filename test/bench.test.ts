@@ -20,7 +20,12 @@ function rows(stdout: string): string[][] {
   return stdout
     .split('\n')
     .filter((line) => line.startsWith('| ') && !line.startsWith('|---') && !/^\| (server|transport|cacheDigest) \|/.test(line))
-    .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()))
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    )
 }
 
 describe('benchmarks (smoke: tiny loads)', () => {
@@ -72,7 +77,11 @@ describe('benchmarks (smoke: tiny loads)', () => {
   test('first push: a latency per server and transport, every connection promised a push', async () => {
     const stdout = await bench('first-push', { CONNECTIONS: '3' })
     const table = rows(stdout)
-    assert.deepEqual(table.map((r) => r[0]), ['push-handwritten', 'push-manifest', 'push-handwritten', 'push-manifest'], stdout)
+    assert.deepEqual(
+      table.map((r) => r[0]),
+      ['push-handwritten', 'push-manifest', 'push-handwritten', 'push-manifest'],
+      stdout,
+    )
     for (const row of table) {
       assert.ok(Number(row[1]) > 0, `${row[0]}: ${row[1]} µs`)
       assert.equal(row[3], '0', `${row[0]}: connections with no PUSH_PROMISE\n${stdout}`)

@@ -26,7 +26,9 @@ for (const transport of TRANSPORTS) {
       await requireChromium()
       const app = express()
       app.use(security())
-      app.use(pushManifest({ manifest: { 'index.html': { '/css/app.css': { type: 'style' }, '/js/report.js': { type: 'script' } } }, root: SITE, watch: false }))
+      app.use(
+        pushManifest({ manifest: { 'index.html': { '/css/app.css': { type: 'style' }, '/js/report.js': { type: 'script' } } }, root: SITE, watch: false }),
+      )
       // The page takes a moment to render, as real pages do: the hints go out first.
       app.get('/', (_req, _res, next) => {
         setTimeout(next, 200)

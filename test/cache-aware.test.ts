@@ -50,7 +50,10 @@ for (const transport of TRANSPORTS) {
         const first = await client.request('/page')
         const second = await client.request('/page')
         const third = await client.request('/page')
-        assert.deepEqual(first.pushes.map((p) => p.path), ['/css/app.css', '/js/app.js'])
+        assert.deepEqual(
+          first.pushes.map((p) => p.path),
+          ['/css/app.css', '/js/app.js'],
+        )
         assert.equal(second.pushes.length, 0)
         assert.equal(third.pushes.length, 0)
         assert.equal(second.headers['link'], '</css/app.css>; rel=preload; as=style, </js/app.js>; rel=preload; as=script')
@@ -75,11 +78,17 @@ for (const transport of TRANSPORTS) {
 
       const returning = await h2get(running.url, '/page', { headers: { cookie } })
       assert.equal(returning.pushes.length, 0)
-      assert.equal(returning.pushes.reduce((n, p) => n + p.body.length, 0), 0)
+      assert.equal(
+        returning.pushes.reduce((n, p) => n + p.body.length, 0),
+        0,
+      )
 
       await writeFile(join(site, 'css', 'app.css'), 'body { color: #345; margin: 0 }\n')
       const changed = await h2get(running.url, '/page', { headers: { cookie } })
-      assert.deepEqual(changed.pushes.map((p) => p.path), ['/css/app.css'])
+      assert.deepEqual(
+        changed.pushes.map((p) => p.path),
+        ['/css/app.css'],
+      )
       assert.equal(changed.pushes[0]!.body.toString(), 'body { color: #345; margin: 0 }\n')
       const updated = digestCookie(changed)
       assert.ok(updated && updated !== cookie, 'the digest was not updated')
@@ -123,7 +132,9 @@ for (const transport of TRANSPORTS) {
     test('any cookie value (random, garbage, huge, broken base64; 500 cases): a normal response, and the digest replaced', async () => {
       const client = new H2Client(running.url)
       try {
-        const headerSafe = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 }).filter((s) => !s.includes(';'))
+        const headerSafe = fc
+          .string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 })
+          .filter((s) => !s.includes(';'))
         await fc.assert(
           fc.asyncProperty(
             fc.oneof(

@@ -41,9 +41,9 @@ describe('cache digest codec', () => {
           fc.base64String({ maxLength: 400 }),
           fc.string({ minLength: 4097, maxLength: 6000 }),
           fc.nat({ max: text.length - 1 }).map((n) => text.slice(0, n)),
-          fc.tuple(fc.nat({ max: text.length - 1 }), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_')).map(
-            ([i, c]) => text.slice(0, i) + c + text.slice(i + 1),
-          ),
+          fc
+            .tuple(fc.nat({ max: text.length - 1 }), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'))
+            .map(([i, c]) => text.slice(0, i) + c + text.slice(i + 1)),
         ),
         (value) => {
           const decoded = CacheDigest.decode(value, SHAPE)
@@ -97,7 +97,10 @@ describe('cache digest codec', () => {
   /** The largest digest of `n` values: every gap in the first one (the longest unary run). */
   function largest(n: number, shape = SHAPE): CacheDigest {
     const universe = 2 ** (shape.p + shape.capacityLog)
-    return new CacheDigest(shape, Array.from({ length: n }, (_, i) => universe - n + i))
+    return new CacheDigest(
+      shape,
+      Array.from({ length: n }, (_, i) => universe - n + i),
+    )
   }
 
   /** A cookie with a valid header and checksum for `n` values, and `bodyBytes` bytes of `fill` as the gaps. */

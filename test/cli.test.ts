@@ -75,7 +75,10 @@ for (const transport of TRANSPORTS) {
 
     test('--json: one JSON object per line, ending with the summary', async () => {
       const run = await cli('inspect', `${demo.url}/push`, '-k', '--json')
-      const objects = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; t?: number })
+      const objects = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; t?: number })
       assert.deepEqual(objects.map((o) => o.event).slice(0, 2), ['request', 'push_promise'])
       assert.equal(objects.at(-1)!.event, 'summary')
       assert.ok(objects.slice(0, -1).every((o) => typeof o.t === 'number'))
@@ -89,7 +92,10 @@ describe('inspect: one clear line and a non-zero exit', () => {
     try {
       const run = await cli('inspect', `${demo.url}/crt`)
       assert.equal(run.code, 1)
-      assert.match(run.stdout, /^error: the certificate of 127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); for a development certificate add --insecure \(-k\)$/m)
+      assert.match(
+        run.stdout,
+        /^error: the certificate of 127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); for a development certificate add --insecure \(-k\)$/m,
+      )
     } finally {
       await demo.close()
     }
@@ -149,10 +155,16 @@ describe('inspect --duration', () => {
       ['35792m', /^--duration 35792m: 2147520000 ms is past the longest timer/],
     ]
     for (const [text, message] of rows) {
-      assert.throws(() => parseDuration(text), (err: Error & { code?: string }) => err.code === 'ERR_H2PUSH_INVALID_OPTION' && message.test(err.message), text)
+      assert.throws(
+        () => parseDuration(text),
+        (err: Error & { code?: string }) => err.code === 'ERR_H2PUSH_INVALID_OPTION' && message.test(err.message),
+        text,
+      )
     }
     for (const durationMs of [0, -1, Number.NaN, MAX_DURATION_MS + 1]) {
-      assert.throws(() => inspect(new URL('https://127.0.0.1:1/'), { noPush: false, durationMs, json: false, insecure: true }, () => {}), { code: 'ERR_H2PUSH_INVALID_OPTION' })
+      assert.throws(() => inspect(new URL('https://127.0.0.1:1/'), { noPush: false, durationMs, json: false, insecure: true }, () => {}), {
+        code: 'ERR_H2PUSH_INVALID_OPTION',
+      })
     }
   })
 
@@ -183,7 +195,11 @@ describe('inspect --duration', () => {
     await once(relay, 'listening')
     try {
       const lines: string[] = []
-      const { code } = await inspect(new URL(`https://127.0.0.1:${(relay.address() as AddressInfo).port}/push`), { noPush: false, durationMs: 20, json: false, insecure: true }, (line) => lines.push(line))
+      const { code } = await inspect(
+        new URL(`https://127.0.0.1:${(relay.address() as AddressInfo).port}/push`),
+        { noPush: false, durationMs: 20, json: false, insecure: true },
+        (line) => lines.push(line),
+      )
       assert.equal(code, 1)
       assert.deepEqual(lines, ['error: no response within --duration (20 ms)'])
     } finally {
@@ -242,7 +258,12 @@ describe('generate', () => {
     const run = await cli('generate', SITE, '--out', out, '--base', '/app')
     assert.equal(run.code, 0, run.stderr)
     const written = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>
-    assert.deepEqual(Object.keys(written).filter((k) => k !== '$schema').sort(), ['/app/', '/app/about', '/app/blog/post.html'])
+    assert.deepEqual(
+      Object.keys(written)
+        .filter((k) => k !== '$schema')
+        .sort(),
+      ['/app/', '/app/about', '/app/blog/post.html'],
+    )
     assert.ok(written['/app/']!['/app/css/main.css'] === undefined && written['/app/']!['/css/main.css'], 'absolute URLs stay as written')
   })
 })
@@ -294,7 +315,10 @@ describe('generate: a Vite build', () => {
       ['/app/assets/shared-ChJ_j-JJ.css', CSS],
       ['/app/assets/vendor-Dq1v3u9K.js', MODULE],
     ])
-    assert.match(run.stderr, /note: \/app\/assets\/index-5UjPuW-k\.css: not found as assets\/index-5UjPuW-k\.css, so what it loads \(fonts, images\) is not read/)
+    assert.match(
+      run.stderr,
+      /note: \/app\/assets\/index-5UjPuW-k\.css: not found as assets\/index-5UjPuW-k\.css, so what it loads \(fonts, images\) is not read/,
+    )
   })
 
   test('a real Vite 8 build (test/fixtures/vite-8: project/ built by vite 8.4.0 into build/): the same, and the fonts and images its CSS loads', async () => {
@@ -326,7 +350,12 @@ describe('generate: a Vite build', () => {
     for (const [i, [text, message]] of rows.entries()) {
       const file = join(dir, `m${i}.json`)
       await writeFile(file, text)
-      await assert.rejects(readViteManifest(file), (err: Error & { code?: string }) => err.code === 'ERR_H2PUSH_VITE_MANIFEST' && message.test(err.message) && err.message.startsWith(`Vite manifest ${file}: `), text)
+      await assert.rejects(
+        readViteManifest(file),
+        (err: Error & { code?: string }) =>
+          err.code === 'ERR_H2PUSH_VITE_MANIFEST' && message.test(err.message) && err.message.startsWith(`Vite manifest ${file}: `),
+        text,
+      )
     }
     const missing = await cli('generate', dir, '--vite', join(dir, 'nope.json'), '--out', join(dir, 'out.json'))
     assert.equal(missing.code, 1)
@@ -365,8 +394,14 @@ describe('generate: what stylesheets load, <base href>, srcset', () => {
     assert.match(notes, /note: \/css\/site\.css: skipped \.\.\/fonts\/inter\.woff: a fallback format of an @font-face/)
     assert.match(notes, /note: \/css\/site\.css: skipped a data: URL/)
     assert.match(notes, /note: \/css\/site\.css: skipped https:\/\/cdn\.example\.com\/ad\.png: cross-origin/)
-    assert.match(notes, /note: index\.html: skipped \/img\/hero-1600\.jpg 2x of imagesrcset: another density \(the 1x candidate \/img\/hero-800\.jpg is pushed\)/)
-    assert.match(notes, /note: index\.html: skipped imagesrcset "\/img\/banner-480\.webp 480w, \/img\/banner-960\.webp 960w": width descriptors: the browser picks by viewport width/)
+    assert.match(
+      notes,
+      /note: index\.html: skipped \/img\/hero-1600\.jpg 2x of imagesrcset: another density \(the 1x candidate \/img\/hero-800\.jpg is pushed\)/,
+    )
+    assert.match(
+      notes,
+      /note: index\.html: skipped imagesrcset "\/img\/banner-480\.webp 480w, \/img\/banner-960\.webp 960w": width descriptors: the browser picks by viewport width/,
+    )
     assert.match(notes, /note: index\.html: skipped \/img\/logo@2x\.png 2x of srcset/)
     assert.match(notes, /note: cdn\.html: skipped app\.js \(https:\/\/cdn\.example\.com\/site\/app\.js\): cross-origin/)
     assert.match(notes, /note: cdn\.html: skipped \/local\.js \(https:\/\/cdn\.example\.com\/local\.js\): cross-origin/)

@@ -128,7 +128,11 @@ describe('cluster: SIGTERM to the primary', () => {
 
 describe('runClustered', () => {
   test('a worker that always dies: replaced with a growing delay, then the primary gives up and exits 1', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-crash.ts'], { cwd: ROOT, stdio: 'pipe', env: { ...process.env, NODE_OPTIONS: '' } })
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-crash.ts'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d))
@@ -151,11 +155,14 @@ describe('runClustered', () => {
       [{ log: 'stderr' }, /`log` must be a function/],
     ]
     for (const [options, message] of rows) {
-      await assert.rejects(runClustered(() => {}, options as never), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'ERR_H2PUSH_INVALID_OPTION')
-        assert.match(err.message, message)
-        return true
-      })
+      await assert.rejects(
+        runClustered(() => {}, options as never),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ERR_H2PUSH_INVALID_OPTION')
+          assert.match(err.message, message)
+          return true
+        },
+      )
     }
   })
 

@@ -43,7 +43,10 @@ function app(options: Partial<PushManifestOptions> = {}) {
   return made
 }
 
-function http1Get(url: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders; informational: Array<{ statusCode: number; headers: IncomingHttpHeaders }> }> {
+function http1Get(
+  url: string,
+  path: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; informational: Array<{ statusCode: number; headers: IncomingHttpHeaders }> }> {
   return new Promise((resolve, reject) => {
     const informational: Array<{ statusCode: number; headers: IncomingHttpHeaders }> = []
     const req = https.get(`${url}${path}`, { rejectUnauthorized: false, agent: false, ALPNProtocols: ['http/1.1'] } as https.RequestOptions, (res) => {
@@ -78,7 +81,10 @@ for (const transport of TRANSPORTS) {
       const { frames } = await nghttp(`${running.url}/mixed`)
       const id = requestStreamId(frames)
       const headers = frames.filter((f) => f.dir === 'recv' && f.type === 'HEADERS' && f.streamId === id)
-      assert.deepEqual(headers.map((f) => f.headers?.[':status']), ['103', '200'])
+      assert.deepEqual(
+        headers.map((f) => f.headers?.[':status']),
+        ['103', '200'],
+      )
       assert.equal(headers[0]!.headers?.['link'], '</font.woff2>; rel=preload; as=font; crossorigin; nopush')
       const promise = frames.findIndex((f) => f.type === 'PUSH_PROMISE' && f.streamId === id)
       assert.ok(promise >= 0 && promise < frames.indexOf(headers[1]!), 'the pushed entry is promised before the final HEADERS')

@@ -83,7 +83,14 @@ const EDGES: Edge[] = [
     name: 'H2O',
     binary: 'h2o',
     template: 'h2o.conf',
-    args: (dir, port, app) => ({ HOST: '127.0.0.1', PORT: String(port), APP: app, TLS_CERT: join(dir, 'cert.pem'), TLS_KEY: join(dir, 'key.pem'), RUN_DIR: dir }),
+    args: (dir, port, app) => ({
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      APP: app,
+      TLS_CERT: join(dir, 'cert.pem'),
+      TLS_KEY: join(dir, 'key.pem'),
+      RUN_DIR: dir,
+    }),
     command: (_dir, conf) => ['-c', conf],
     earlyHints: true,
   },
@@ -109,7 +116,9 @@ function digestCookie(frames: Frame[]): string | undefined {
 
 for (const edge of EDGES) {
   const binary = which(edge.binary)
-  describe(`behind ${edge.name} (${edge.binary}, examples/${edge.template})`, { skip: binary ? false : `${edge.binary} is not installed (apt-get install ${edge.binary}; .ci/run installs it)` }, () => {
+  describe(`behind ${edge.name} (${edge.binary}, examples/${edge.template})`, {
+    skip: binary ? false : `${edge.binary} is not installed (apt-get install ${edge.binary}; .ci/run installs it)`,
+  }, () => {
     let dir: string
     let app: http.Server
     let child: ChildProcess

@@ -31,7 +31,11 @@ test('examples/link-push.ts pushes what its routes link and hint, on both routes
     for (const path of ['/', '/slow']) {
       const res = await h2get(url, path)
       assert.equal(res.status, 200, path)
-      assert.deepEqual(res.pushes.map((p) => [p.path, p.body.toString()]), [['/app.css', 'body { font-family: system-ui, sans-serif }\n']], path)
+      assert.deepEqual(
+        res.pushes.map((p) => [p.path, p.body.toString()]),
+        [['/app.css', 'body { font-family: system-ui, sans-serif }\n']],
+        path,
+      )
     }
     const hinted = await h2get(url, '/slow', { enablePush: false })
     assert.equal(hinted.pushes.length, 0)

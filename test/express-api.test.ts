@@ -23,7 +23,14 @@ function expressApp() {
   const app = express()
   app.use(security())
   app.get('/users/:id', (req, res) => {
-    res.json({ id: req.params.id, query: req.query, hostname: req.hostname, protocol: req.protocol, secure: req.secure, accepts: req.accepts(['json', 'html']) })
+    res.json({
+      id: req.params.id,
+      query: req.query,
+      hostname: req.hostname,
+      protocol: req.protocol,
+      secure: req.secure,
+      accepts: req.accepts(['json', 'html']),
+    })
   })
   app.get('/file', (_req, res) => {
     res.sendFile('css/app.css', { root: SITE })
@@ -120,7 +127,10 @@ describe('plain HTTP/1.1 (an app behind a TLS-terminating proxy)', () => {
       assert.equal(res.statusCode, 200)
       assert.equal(res.body, 'page')
       assert.equal(res.headers['link'], '</css/app.css>; rel=preload; as=style')
-      assert.deepEqual(events.map((e) => e.type === 'skipped' && e.reason), ['push-unsupported'])
+      assert.deepEqual(
+        events.map((e) => e.type === 'skipped' && e.reason),
+        ['push-unsupported'],
+      )
     } finally {
       server.close()
     }

@@ -100,7 +100,10 @@ for (const transport of TRANSPORTS) {
     const held = heldStatusOn(transport)
 
     test('the server SETTINGS advertise MAX_CONCURRENT_STREAMS: 128 by default, the option otherwise', async () => {
-      for (const [options, expected] of [[{}, 128], [{ maxConcurrentStreams: 7 }, 7]] as const) {
+      for (const [options, expected] of [
+        [{}, 128],
+        [{ maxConcurrentStreams: 7 }, 7],
+      ] as const) {
         const demo = await startLimitedDemo(transport, {}, options)
         const client = await RawH2Client.connect(demo.port)
         try {
@@ -122,13 +125,20 @@ for (const transport of TRANSPORTS) {
           const client = await RawH2Client.connect(demo.port)
           // Right behind the preface, before the server's SETTINGS can have been acknowledged.
           client.write(...requests(limit + 50))
-          await client.until((f) => f.filter((x) => x.type === FRAME.HEADERS || x.type === FRAME.RST_STREAM).length >= limit + 50, 10_000, 'an answer on every stream')
+          await client.until(
+            (f) => f.filter((x) => x.type === FRAME.HEADERS || x.type === FRAME.RST_STREAM).length >= limit + 50,
+            10_000,
+            'an answer on every stream',
+          )
           assert.equal(advertisedLimit(client), limit)
           assert.equal(answered(client).size, limit, 'held streams')
           assert.equal(refused(client).length, 50, 'refused streams')
           // The refused are the last 50 (streams the limit was full for), and none was also answered.
           for (const f of refused(client)) assert.ok(f.streamId > 2 * limit - 1 && !answered(client).has(f.streamId), `stream ${f.streamId}`)
-          assert.ok(client.frames.every((f) => f.type !== FRAME.RST_STREAM || f.errorCode === ERROR.REFUSED_STREAM), 'only REFUSED_STREAM resets')
+          assert.ok(
+            client.frames.every((f) => f.type !== FRAME.RST_STREAM || f.errorCode === ERROR.REFUSED_STREAM),
+            'only REFUSED_STREAM resets',
+          )
           assert.equal(client.closed, false, 'the connection stays up')
           await settles(() => demo.requests === limit * (round + 1), `${limit} requests at the app (saw ${demo.requests})`)
           await client.close()
@@ -264,10 +274,16 @@ for (const transport of TRANSPORTS) {
         for (let i = 0; i < 3 * SCALE; i++) {
           const client = await RawH2Client.connect(demo.port, { settings: { [SETTING.ENABLE_PUSH]: 0 } })
           client.write(frames.request(1, '/header'), frames.request(3, '/autoPush'))
-          await client.until((f) => client.finished(1) && client.finished(3), 5000, 'both held streams to end')
+          await client.until((_f) => client.finished(1) && client.finished(3), 5000, 'both held streams to end')
           for (const id of [1, 3]) {
-            assert.ok(client.on(id).some((f) => f.type === FRAME.HEADERS && !f.endStream), `stream ${id} was held (HEADERS without END_STREAM)`)
-            assert.ok(client.on(id).some((f) => f.endStream), `stream ${id} ended with END_STREAM`)
+            assert.ok(
+              client.on(id).some((f) => f.type === FRAME.HEADERS && !f.endStream),
+              `stream ${id} was held (HEADERS without END_STREAM)`,
+            )
+            assert.ok(
+              client.on(id).some((f) => f.endStream),
+              `stream ${id} ended with END_STREAM`,
+            )
           }
           assert.equal(client.of(FRAME.RST_STREAM).length, 0, 'no reset')
           assert.equal(client.closed, false)
@@ -318,7 +334,7 @@ for (const transport of TRANSPORTS) {
           await sleep(25)
           again = first.open('/header')
         }
-        for (const r of held3.slice(1)) assert.equal(r.ended, false, "still held")
+        for (const r of held3.slice(1)) assert.equal(r.ended, false, 'still held')
         await first.close(50)
         await second.close(50)
         await assertHealthy(demo.url, baseline, 'held-per-connection cap')
@@ -334,7 +350,10 @@ for (const transport of TRANSPORTS) {
         t.skip('ss (iproute2) is not installed')
         return
       }
-      for (const [options, expected] of [[{ keepAliveInitialDelay: 30_000 }, true], [{ keepAlive: false }, false]] as const) {
+      for (const [options, expected] of [
+        [{ keepAliveInitialDelay: 30_000 }, true],
+        [{ keepAlive: false }, false],
+      ] as const) {
         const demo = await startLimitedDemo(transport, {}, options)
         const client = await RawH2Client.connect(demo.port)
         try {

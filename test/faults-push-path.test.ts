@@ -124,7 +124,8 @@ for (const transport of TRANSPORTS) {
           const headers = (conditional: boolean): Array<[string, string]> => (conditional ? [['if-none-match', '"nope"']] : [])
           for (const [i, r] of requests.entries()) {
             const id = ids[i]!
-            if (r.action.kind === 'reset' && r.action.after === 0) client.write(frames.request(id, r.path, { headers: headers(r.conditional) }), frames.rstStream(id))
+            if (r.action.kind === 'reset' && r.action.after === 0)
+              client.write(frames.request(id, r.path, { headers: headers(r.conditional) }), frames.rstStream(id))
             else client.write(frames.request(id, r.path, { headers: headers(r.conditional) }))
           }
           if (end !== 'at-once') {
@@ -189,7 +190,10 @@ for (const transport of TRANSPORTS) {
       assert.deepEqual(pushed, ['/big.bin'])
       const skipped = events.filter((e) => e.type === 'skipped' && e.url === '/big.bin')
       assert.equal(skipped.length, 19)
-      assert.ok(skipped.every((e) => e.type === 'skipped' && e.reason === 'cached'), JSON.stringify(skipped))
+      assert.ok(
+        skipped.every((e) => e.type === 'skipped' && e.reason === 'cached'),
+        JSON.stringify(skipped),
+      )
     })
   })
 
@@ -224,7 +228,10 @@ for (const transport of TRANSPORTS) {
           assert.deepEqual(reasons, skipped)
           if (options.maxPushBytesPerConnection) {
             const details = events.flatMap((e) => (e.type === 'skipped' && e.url === '/c.png' ? [e.detail] : []))
-            assert.ok(details.every((d) => d?.includes('maxPushBytesPerConnection')), details.join('\n'))
+            assert.ok(
+              details.every((d) => d?.includes('maxPushBytesPerConnection')),
+              details.join('\n'),
+            )
           }
           await client.close()
           // Released with the connection: a new one gets them pushed again.

@@ -155,11 +155,7 @@ for (const transport of TRANSPORTS) {
       await client.close()
 
       assertHeapBack(t, memBefore, memAfter, 'connection open')
-      assert.deepEqual(
-        late.map((f) => f.streamId).slice(0, 10),
-        [],
-        `DATA sent on ${new Set(late.map((f) => f.streamId)).size} streams the client had reset`,
-      )
+      assert.deepEqual(late.map((f) => f.streamId).slice(0, 10), [], `DATA sent on ${new Set(late.map((f) => f.streamId)).size} streams the client had reset`)
       assert.ok(released, `every reset response emits 'close' (${closed} of ${requests})`)
       await assertHealthy(running.url, baseline, 'live-connection resets')
     })

@@ -43,7 +43,14 @@ for (const transport of TRANSPORTS) {
       const { cert } = await testCertificate()
       const demo = createDemoApp({ certificate: cert, logRequests: false, autoPushIntervalMs: 30, watchManifest: false })
       const app = express()
-      app.use(pushManifest({ manifest: { '/page': { '/small.css': { type: 'style' }, '/big.bin': { type: 'fetch' } } }, root: site, watch: false, onEvent: (e) => events.push(e) }))
+      app.use(
+        pushManifest({
+          manifest: { '/page': { '/small.css': { type: 'style' }, '/big.bin': { type: 'fetch' } } },
+          root: site,
+          watch: false,
+          onEvent: (e) => events.push(e),
+        }),
+      )
       app.get('/page', (_req, res) => {
         res.send('page')
       })
@@ -162,7 +169,10 @@ for (const transport of TRANSPORTS) {
     test('a client that allows one stream at a time and reads nothing (nghttp -w 0 --max-concurrent-streams=1): one push opens, two wait, all three are reset after the push timeout', async () => {
       threeOutcomes.length = 0
       // nghttp never finishes (nothing can be sent to it): it is stopped after 2.5 s and its trace read.
-      const trace = await run('nghttp', ['-nv', '-w', '0', '--max-concurrent-streams=1', `${running.url}/push-three`], { timeout: 2500, maxBuffer: 16 << 20 }).then(
+      const trace = await run('nghttp', ['-nv', '-w', '0', '--max-concurrent-streams=1', `${running.url}/push-three`], {
+        timeout: 2500,
+        maxBuffer: 16 << 20,
+      }).then(
         (r) => r.stdout,
         (err: { stdout?: string }) => err.stdout ?? '',
       )
@@ -176,10 +186,18 @@ for (const transport of TRANSPORTS) {
       const pushed = (type: string) => frames.filter((f) => f.dir === 'recv' && f.type === type && f.streamId % 2 === 0 && f.streamId > 0)
       assert.equal(pushed('HEADERS')[0]?.streamId, 2, 'the first push opened first')
       assert.deepEqual(pushed('DATA'), [])
-      assert.deepEqual(pushed('RST_STREAM').map((f) => `${f.streamId} ${f.errorCode}`).sort(), ['2 CANCEL', '4 CANCEL', '6 CANCEL'])
+      assert.deepEqual(
+        pushed('RST_STREAM')
+          .map((f) => `${f.streamId} ${f.errorCode}`)
+          .sort(),
+        ['2 CANCEL', '4 CANCEL', '6 CANCEL'],
+      )
       assert.equal(mostOpenPushedStreams(frames), 1)
       await settles(() => threeOutcomes.length === 3, 'the three stalled pushes to be dropped', 5000)
-      assert.deepEqual(threeOutcomes.map((o) => o.status), ['cancelled', 'cancelled', 'cancelled'])
+      assert.deepEqual(
+        threeOutcomes.map((o) => o.status),
+        ['cancelled', 'cancelled', 'cancelled'],
+      )
       await healthy('one stream at a time, zero window')
     })
 
@@ -277,28 +295,33 @@ for (const transport of TRANSPORTS) {
   })
 }
 
-for (const transport of TRANSPORTS) describe(`load (${SCALE > 1 ? 'soak' : 'short form'}, ${transport})`, () => {
-  test(`h2load: ${(20_000 * SCALE).toLocaleString('en')} requests over 100 connections across /crt, a manifest route and a plain route, zero failures`, async () => {
-    const { cert } = await testCertificate()
-    const app = express()
-    app.use(createDemoApp({ certificate: cert, logRequests: false, watchManifest: false }))
-    const running: Running = await startServer(app, { transport })
-    try {
-      await run('h2load', ['-n', '2000', '-c', '10', `${running.url}/crt`])
-      const rssWarm = process.memoryUsage().rss
-      const { stdout } = await run('h2load', ['-n', String(20_000 * SCALE), '-c', '100', '-m', '10', `${running.url}/crt`, `${running.url}/push`, `${running.url}/`], {
-        maxBuffer: 16 * 1024 * 1024,
-        timeout: 120_000,
-      })
-      const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
-      assert.ok(m, stdout)
-      assert.equal(Number(m[2]), 20_000 * SCALE, stdout)
-      assert.equal(Number(m[3]), 0)
-      assert.equal(Number(m[4]), 0)
-      const growth = process.memoryUsage().rss - rssWarm
-      assert.ok(growth < 128 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MB under load`)
-    } finally {
-      await running.close()
-    }
+for (const transport of TRANSPORTS)
+  describe(`load (${SCALE > 1 ? 'soak' : 'short form'}, ${transport})`, () => {
+    test(`h2load: ${(20_000 * SCALE).toLocaleString('en')} requests over 100 connections across /crt, a manifest route and a plain route, zero failures`, async () => {
+      const { cert } = await testCertificate()
+      const app = express()
+      app.use(createDemoApp({ certificate: cert, logRequests: false, watchManifest: false }))
+      const running: Running = await startServer(app, { transport })
+      try {
+        await run('h2load', ['-n', '2000', '-c', '10', `${running.url}/crt`])
+        const rssWarm = process.memoryUsage().rss
+        const { stdout } = await run(
+          'h2load',
+          ['-n', String(20_000 * SCALE), '-c', '100', '-m', '10', `${running.url}/crt`, `${running.url}/push`, `${running.url}/`],
+          {
+            maxBuffer: 16 * 1024 * 1024,
+            timeout: 120_000,
+          },
+        )
+        const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
+        assert.ok(m, stdout)
+        assert.equal(Number(m[2]), 20_000 * SCALE, stdout)
+        assert.equal(Number(m[3]), 0)
+        assert.equal(Number(m[4]), 0)
+        const growth = process.memoryUsage().rss - rssWarm
+        assert.ok(growth < 128 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MB under load`)
+      } finally {
+        await running.close()
+      }
+    })
   })
-})

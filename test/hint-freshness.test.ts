@@ -6,7 +6,7 @@
  * the fix. Real servers on both transports, real HTTP/2 clients with push disabled (as a
  * browser), and headless Chromium for the browser behaviour the warning is about.
  */
-import { test, describe, before, after, type TestContext } from 'node:test'
+import { test, describe, before, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
@@ -246,7 +246,10 @@ for (const transport of TRANSPORTS) {
   describe(`headless Chromium reuses only fresh early-hints preloads (${transport})`, () => {
     before(requireChromium)
 
-    for (const [maxAge, reused] of [['1h', true], [0, false]] as const) {
+    for (const [maxAge, reused] of [
+      ['1h', true],
+      [0, false],
+    ] as const) {
       const outcome = reused
         ? "taken from the 103 (initiatorType 'early-hints', one request each), no warning"
         : "fetched again (not 'early-hints', two requests each), one warning per asset"
@@ -271,7 +274,11 @@ for (const transport of TRANSPORTS) {
           assert.equal(requests.get(asset), reused ? 1 : 2, seen)
         }
         assert.equal(messages.length, reused ? 0 : ASSETS.length, messages.join('\n'))
-        for (const asset of reused ? [] : ASSETS) assert.ok(messages.some((m) => m.includes(JSON.stringify(asset))), messages.join('\n'))
+        for (const asset of reused ? [] : ASSETS)
+          assert.ok(
+            messages.some((m) => m.includes(JSON.stringify(asset))),
+            messages.join('\n'),
+          )
       })
     }
   })

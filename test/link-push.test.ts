@@ -21,7 +21,11 @@ function linkApp(events: PushEvent[], options: { linkPush?: boolean } = {}) {
   // An empty manifest: every push here comes from the app's own links.
   app.use(pushManifest({ manifest: {}, root: SITE, watch: false, onEvent: (e) => events.push(e), ...options }))
   app.get('/linked', (_req, res) => {
-    res.set('Link', ['</css/app.css>; rel=preload; as=style', '</js/app.js>; rel=preload; as=script; nopush', '<https://cdn.example/x.js>; rel=preload; as=script'])
+    res.set('Link', [
+      '</css/app.css>; rel=preload; as=style',
+      '</js/app.js>; rel=preload; as=script; nopush',
+      '<https://cdn.example/x.js>; rel=preload; as=script',
+    ])
     res.send('<!doctype html><title>linked</title>')
   })
   app.get('/linked-error', (_req, res) => {
@@ -53,11 +57,17 @@ for (const transport of TRANSPORTS) {
       const { frames } = await nghttp(`${running.url}/linked`)
       const id = requestStreamId(frames)
       const onRequest = frames.filter((f) => f.dir === 'recv' && f.streamId === id && (f.type === 'PUSH_PROMISE' || f.type === 'HEADERS'))
-      assert.deepEqual(onRequest.map((f) => f.type), ['PUSH_PROMISE', 'HEADERS'])
+      assert.deepEqual(
+        onRequest.map((f) => f.type),
+        ['PUSH_PROMISE', 'HEADERS'],
+      )
       const client = new H2Client(running.url)
       try {
         const res = await client.request('/linked')
-        assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
+        assert.deepEqual(
+          res.pushes.map((p) => p.path),
+          ['/css/app.css'],
+        )
         assert.deepEqual(res.pushes[0]!.body, css)
         assert.equal(res.pushes[0]!.headers['content-type'], 'text/css; charset=utf-8')
         assert.ok(events.some((e) => e.type === 'skipped' && e.url === '/js/app.js' && e.reason === 'nopush'))
@@ -85,7 +95,10 @@ for (const transport of TRANSPORTS) {
       const client = new H2Client(running.url)
       try {
         const res = await client.request('/thinks')
-        assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
+        assert.deepEqual(
+          res.pushes.map((p) => p.path),
+          ['/css/app.css'],
+        )
         assert.ok(res.pushes[0]!.ended)
         assert.deepEqual(res.pushes[0]!.body, css)
         // The push went out during the 300 ms the route thought: before the response.
@@ -97,7 +110,10 @@ for (const transport of TRANSPORTS) {
       try {
         const res = await refusing.request('/thinks')
         assert.equal(res.pushes.length, 0)
-        assert.deepEqual(res.informational.map((h) => [h[':status'], h['link']]), [[103, '</css/app.css>; rel=preload; as=style']])
+        assert.deepEqual(
+          res.informational.map((h) => [h[':status'], h['link']]),
+          [[103, '</css/app.css>; rel=preload; as=style']],
+        )
       } finally {
         await refusing.close()
       }

@@ -26,7 +26,12 @@ const BAD: Array<[name: string, manifest: unknown, pointer: string, message: Reg
   ['entry not an object', { '/': { '/a.css': 'style' } }, '/~1/~1a.css', /an entry must be an object/],
   ['entry without type', { '/': { '/a.css': {} } }, '/~1/~1a.css/type', /the entry has no "type"/],
   ['unknown type with a hint', { '/': { '/a.css': { type: 'styl' } } }, '/~1/~1a.css/type', /unknown type "styl".*did you mean "style"\?/],
-  ['unknown type without a hint', { '/': { '/a.css': { type: 'stylesheet-ish' } } }, '/~1/~1a.css/type', /unknown type "stylesheet-ish"\. Fix: type is a fetch destination/],
+  [
+    'unknown type without a hint',
+    { '/': { '/a.css': { type: 'stylesheet-ish' } } },
+    '/~1/~1a.css/type',
+    /unknown type "stylesheet-ish"\. Fix: type is a fetch destination/,
+  ],
   ['type not a string', { '/': { '/a.css': { type: 3 } } }, '/~1/~1a.css/type', /unknown type 3/],
   ['unknown field with a hint', { '/': { '/a.css': { type: 'style', weigth: 1 } } }, '/~1/~1a.css/weigth', /unknown field "weigth".*did you mean "weight"\?/],
   ['method field (only GET is pushed)', { '/': { '/a.css': { type: 'style', method: 'POST' } } }, '/~1/~1a.css/method', /unknown field "method"/],
@@ -34,19 +39,39 @@ const BAD: Array<[name: string, manifest: unknown, pointer: string, message: Reg
   ['weight not a number', { '/': { '/a.css': { type: 'style', weight: 'high' } } }, '/~1/~1a.css/weight', /"high" is not a number/],
   ['nopush not a boolean', { '/': { '/a.css': { type: 'style', nopush: 'yes' } } }, '/~1/~1a.css/nopush', /"yes" is not true or false/],
   ['relative URL', { '/': { 'a.css': { type: 'style' } } }, '/~1/a.css', /"a.css" is not an absolute path.*"\/a.css"/],
-  ['absolute URL to another origin', { '/': { 'https://cdn.example/a.css': { type: 'style' } } }, '/~1/https:~1~1cdn.example~1a.css', /is an absolute URL.*"\/a.css"/],
+  [
+    'absolute URL to another origin',
+    { '/': { 'https://cdn.example/a.css': { type: 'style' } } },
+    '/~1/https:~1~1cdn.example~1a.css',
+    /is an absolute URL.*"\/a.css"/,
+  ],
   ['protocol-relative URL', { '/': { '//cdn.example/a.css': { type: 'style' } } }, '/~1/~1~1cdn.example~1a.css', /not an absolute path/],
   ['data: URL', { '/': { 'data:text/css,x': { type: 'style' } } }, '/~1/data:text~1css,x', /is an absolute URL/],
   ['.. traversal', { '/': { '/css/../../etc/passwd': { type: 'style' } } }, '/~1/~1css~1..~1..~1etc~1passwd', /has a "\.\." segment/],
   ['encoded .. traversal', { '/': { '/%2e%2e/secret': { type: 'fetch' } } }, '/~1/~1%2e%2e~1secret', /has a "\.\." segment/],
   ['URL with a space', { '/': { '/a b.css': { type: 'style' } } }, '/~1/~1a b.css', /space, backslash or control character/],
   ['URL with a backslash', { '/': { '/a\\b.css': { type: 'style' } } }, '/~1/~1a\\b.css', /space, backslash or control character/],
-  ['more URLs than maxEntriesPerRoute', { '/': Object.fromEntries(['/1', '/2', '/3', '/4', '/5'].map((u) => [u, { type: 'fetch' }])) }, '/~1', /lists 5 URLs, more than maxEntriesPerRoute \(4\)/],
+  [
+    'more URLs than maxEntriesPerRoute',
+    { '/': Object.fromEntries(['/1', '/2', '/3', '/4', '/5'].map((u) => [u, { type: 'fetch' }])) },
+    '/~1',
+    /lists 5 URLs, more than maxEntriesPerRoute \(4\)/,
+  ],
   ['route pattern that does not compile', { '/users/:': { '/a.css': { type: 'style' } } }, '/~1users~1:', /does not compile.*Express 5 route syntax/],
   ['regular expression that does not compile', { '^/(unclosed': { '/a.css': { type: 'style' } } }, '/^~1(unclosed', /does not compile.*regular expression/],
   ['$schema not a string', { $schema: 1 }, '/$schema', /"\$schema" must be a string, got 1/],
-  ['URL with a lone UTF-16 surrogate', { '/': { '/a\ud800.js': { type: 'script' } } }, '/~1/~1a\ud800.js', /lone UTF-16 surrogate.*Fix: write the whole character/],
-  ['the same URL twice, once percent-encoded', { '/': { '/café.css': { type: 'style' }, '/caf%C3%A9.css': { type: 'style' } } }, '/~1/~1caf%C3%A9.css', /"\/caf%C3%A9.css" is the same URL as "\/café.css" once percent-encoded.*Fix: list it once/],
+  [
+    'URL with a lone UTF-16 surrogate',
+    { '/': { '/a\ud800.js': { type: 'script' } } },
+    '/~1/~1a\ud800.js',
+    /lone UTF-16 surrogate.*Fix: write the whole character/,
+  ],
+  [
+    'the same URL twice, once percent-encoded',
+    { '/': { '/café.css': { type: 'style' }, '/caf%C3%A9.css': { type: 'style' } } },
+    '/~1/~1caf%C3%A9.css',
+    /"\/caf%C3%A9.css" is the same URL as "\/café.css" once percent-encoded.*Fix: list it once/,
+  ],
 ]
 
 describe('bad manifests: code, pointer, message with the fix', () => {
@@ -113,11 +138,14 @@ describe('good manifests', () => {
         }),
     )
     const compiled = loadManifestFile(file, { maxEntriesPerRoute: 64 })
-    assert.deepEqual(compiled.routes.map((r) => r.key), ['index.html', '/users/:id', '/docs/*', '^/blog/[0-9]+$'])
-    assert.deepEqual(compiled.routes[0]!.entries.map((e) => e.link), [
-      '</css/app.css>; rel=preload; as=style',
-      '</js/app.js>; rel=preload; as=script',
-    ])
+    assert.deepEqual(
+      compiled.routes.map((r) => r.key),
+      ['index.html', '/users/:id', '/docs/*', '^/blog/[0-9]+$'],
+    )
+    assert.deepEqual(
+      compiled.routes[0]!.entries.map((e) => e.link),
+      ['</css/app.css>; rel=preload; as=style', '</js/app.js>; rel=preload; as=script'],
+    )
     assert.equal(compiled.routes[1]!.entries[0]!.link, '</js/user.js>; rel=preload; as=script; crossorigin=use-credentials')
     assert.equal(compiled.routes[2]!.entries[0]!.link, '</fonts/a.woff2>; rel=preload; as=font; crossorigin')
     assert.equal(compiled.routes[3]!.entries[0]!.link, '</css/blog.css>; rel=preload; as=style; nopush')
@@ -126,22 +154,39 @@ describe('good manifests', () => {
 
   test('URLs a URI cannot hold as written are percent-encoded (UTF-8) once, in the URL and its Link value', () => {
     const compiled = compileManifest(
-      { '/': { '/café.css': { type: 'style' }, '/☃.js': { type: 'script', nopush: true }, '/a%20b/100%.json?q=é&x=<y>': { type: 'fetch' }, '/😀.png': { type: 'image' }, '/plain.css': { type: 'style' } } },
+      {
+        '/': {
+          '/café.css': { type: 'style' },
+          '/☃.js': { type: 'script', nopush: true },
+          '/a%20b/100%.json?q=é&x=<y>': { type: 'fetch' },
+          '/😀.png': { type: 'image' },
+          '/plain.css': { type: 'style' },
+        },
+      },
       '(object)',
       { maxEntriesPerRoute: 8 },
     )
     const entries = compiled.routes[0]!.entries
     // Stylesheets first, then scripts, then the rest (each in manifest order).
-    assert.deepEqual(entries.map((e) => e.url), ['/caf%C3%A9.css', '/plain.css', '/%E2%98%83.js', '/a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E', '/%F0%9F%98%80.png'])
-    assert.deepEqual(entries.map((e) => e.link), [
-      '</caf%C3%A9.css>; rel=preload; as=style',
-      '</plain.css>; rel=preload; as=style',
-      '</%E2%98%83.js>; rel=preload; as=script; nopush',
-      '</a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E>; rel=preload; as=fetch',
-      '</%F0%9F%98%80.png>; rel=preload; as=image',
-    ])
+    assert.deepEqual(
+      entries.map((e) => e.url),
+      ['/caf%C3%A9.css', '/plain.css', '/%E2%98%83.js', '/a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E', '/%F0%9F%98%80.png'],
+    )
+    assert.deepEqual(
+      entries.map((e) => e.link),
+      [
+        '</caf%C3%A9.css>; rel=preload; as=style',
+        '</plain.css>; rel=preload; as=style',
+        '</%E2%98%83.js>; rel=preload; as=script; nopush',
+        '</a%20b/100%25.json?q=%C3%A9&x=%3Cy%3E>; rel=preload; as=fetch',
+        '</%F0%9F%98%80.png>; rel=preload; as=image',
+      ],
+    )
     // The pointers name the URLs as written.
-    assert.deepEqual(entries.map((e) => e.pointer), ['/~1/~1café.css', '/~1/~1plain.css', '/~1/~1☃.js', '/~1/~1a%20b~1100%.json?q=é&x=<y>', '/~1/~1😀.png'])
+    assert.deepEqual(
+      entries.map((e) => e.pointer),
+      ['/~1/~1café.css', '/~1/~1plain.css', '/~1/~1☃.js', '/~1/~1a%20b~1100%.json?q=é&x=<y>', '/~1/~1😀.png'],
+    )
     // Every Link value is a valid header value: visible ASCII only.
     for (const entry of entries) assert.match(entry.link, /^[\x21-\x7e ]+$/)
   })
@@ -155,7 +200,10 @@ describe('good manifests', () => {
 
   test("the demo's push-manifest.json is valid", () => {
     const compiled = loadManifestFile('push-manifest.json', LIMITS)
-    assert.deepEqual(compiled.routes.map((r) => [r.key, r.entries.map((e) => e.url)]), [['/push', ['/crt']]])
+    assert.deepEqual(
+      compiled.routes.map((r) => [r.key, r.entries.map((e) => e.url)]),
+      [['/push', ['/crt']]],
+    )
   })
 })
 
@@ -183,7 +231,10 @@ describe('non-ASCII URLs over HTTP/2: the Link header, the push and the 103', ()
         const exchange = await h2get(running.url, '/page')
         assert.equal(exchange.status, 200)
         assert.equal(exchange.headers['link'], '</%E2%98%83.js>; rel=preload; as=script; nopush')
-        assert.deepEqual(exchange.pushes.map((p) => [p.path, p.headers[':status'], p.body.toString(), p.ended]), [['/caf%C3%A9.css', 200, 'body { color: teal }', true]])
+        assert.deepEqual(
+          exchange.pushes.map((p) => [p.path, p.headers[':status'], p.body.toString(), p.ended]),
+          [['/caf%C3%A9.css', 200, 'body { color: teal }', true]],
+        )
         // What the browser then requests by that URL is that file.
         const direct = await h2get(running.url, '/%E2%98%83.js')
         assert.equal(direct.status, 200)
@@ -195,7 +246,10 @@ describe('non-ASCII URLs over HTTP/2: the Link header, the push and the 103', ()
         const link = '</caf%C3%A9.css>; rel=preload; as=style, </%E2%98%83.js>; rel=preload; as=script; nopush'
         assert.equal(exchange.status, 200)
         assert.equal(exchange.pushes.length, 0)
-        assert.deepEqual(exchange.informational.map((h) => [h[':status'], h['link']]), [[103, link]])
+        assert.deepEqual(
+          exchange.informational.map((h) => [h[':status'], h['link']]),
+          [[103, link]],
+        )
         assert.equal(exchange.headers['link'], link)
       })
     })
@@ -218,6 +272,12 @@ test('entries are ordered most critical first: critical, then stylesheets and fo
     OBJECT_SOURCE,
     { maxEntriesPerRoute: 64 },
   )
-  assert.deepEqual(routes[0]!.entries.map((e) => e.url), ['/data.json', '/main.css', '/font.woff2', '/late.css', '/app.js', '/logo.svg', '/hero.jpg'])
-  assert.throws(() => compileManifest({ '/': { '/a.css': { type: 'style', critical: 'yes' as unknown as boolean } } }, OBJECT_SOURCE, { maxEntriesPerRoute: 64 }), /"yes" is not true or false/)
+  assert.deepEqual(
+    routes[0]!.entries.map((e) => e.url),
+    ['/data.json', '/main.css', '/font.woff2', '/late.css', '/app.js', '/logo.svg', '/hero.jpg'],
+  )
+  assert.throws(
+    () => compileManifest({ '/': { '/a.css': { type: 'style', critical: 'yes' as unknown as boolean } } }, OBJECT_SOURCE, { maxEntriesPerRoute: 64 }),
+    /"yes" is not true or false/,
+  )
 })

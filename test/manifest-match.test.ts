@@ -53,8 +53,14 @@ describe('route keys', () => {
       { matcher: compileRouteKey('/docs/intro'), entries: [{ url: '/intro.css' }, { url: '/app.js' }] },
       { matcher: compileRouteKey('^/docs/'), entries: [{ url: '/docs.css' }, { url: '/search.js' }] },
     ])
-    assert.deepEqual(table.lookup('/docs/intro').map((e) => e.url), ['/intro.css', '/app.js', '/docs.css', '/search.js'])
-    assert.deepEqual(table.lookup('/docs/other').map((e) => e.url), ['/docs.css', '/app.js', '/search.js'])
+    assert.deepEqual(
+      table.lookup('/docs/intro').map((e) => e.url),
+      ['/intro.css', '/app.js', '/docs.css', '/search.js'],
+    )
+    assert.deepEqual(
+      table.lookup('/docs/other').map((e) => e.url),
+      ['/docs.css', '/app.js', '/search.js'],
+    )
     assert.deepEqual(table.lookup('/nothing'), [])
   })
 

@@ -24,7 +24,11 @@ before(async () => {
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
   files = packed!.files.map((f) => f.path)
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'stranger-app', private: true }))
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(app, packed!.filename), 'express@5'], { cwd: app, timeout: 240_000, maxBuffer: 16 << 20 })
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(app, packed!.filename), 'express@5'], {
+    cwd: app,
+    timeout: 240_000,
+    maxBuffer: 16 << 20,
+  })
 })
 
 after(async () => {
@@ -37,7 +41,10 @@ test('the tarball ships the library, the middleware and the CLI, not the demo', 
   assert.ok(files.includes('dist/middleware/push-manifest.js'))
   assert.ok(files.includes('dist/bin/express-h2-push.js'))
   assert.ok(files.includes('push-manifest.schema.json'))
-  assert.deepEqual(files.filter((f) => /(^|\/)(routes|security)[./]/.test(f)), [])
+  assert.deepEqual(
+    files.filter((f) => /(^|\/)(routes|security)[./]/.test(f)),
+    [],
+  )
 })
 
 const USE = `
@@ -60,6 +67,8 @@ test('require() from CommonJS', async () => {
 })
 
 test('the CLI runs from node_modules/.bin', async () => {
-  const { stdout } = await run(join(app, 'node_modules/.bin/express-h2-push'), ['--help'], { cwd: app }).catch((err: { stdout: string }) => ({ stdout: err.stdout }))
+  const { stdout } = await run(join(app, 'node_modules/.bin/express-h2-push'), ['--help'], { cwd: app }).catch((err: { stdout: string }) => ({
+    stdout: err.stdout,
+  }))
   assert.match(stdout, /inspect/)
 })

@@ -96,91 +96,98 @@ async function version(file: string): Promise<{ body: Buffer; etag: string }> {
   return { body: readFileSync(file), etag: etag(await stat(file), { weak: true }) }
 }
 
-for (const transport of TRANSPORTS) describe(`files pushed from root on ${transport}`, () => {
-  let dir: string
-  let running: Running
-  let events: PushEvent[]
-  const warnings: string[] = []
-  const warn = console.warn
+for (const transport of TRANSPORTS)
+  describe(`files pushed from root on ${transport}`, () => {
+    let dir: string
+    let running: Running
+    let events: PushEvent[]
+    const warnings: string[] = []
+    const warn = console.warn
 
-  before(async () => {
-    dir = await makeRoot()
-    console.warn = (...args: unknown[]) => void warnings.push(args.join(' '))
-    try {
-      const made = app(dir)
-      events = made.events
-      running = await startServer(made.app, { transport })
-    } finally {
-      console.warn = warn
-    }
+    before(async () => {
+      dir = await makeRoot()
+      console.warn = (...args: unknown[]) => void warnings.push(args.join(' '))
+      try {
+        const made = app(dir)
+        events = made.events
+        running = await startServer(made.app, { transport })
+      } finally {
+        console.warn = warn
+      }
+    })
+    after(async () => {
+      await running.close()
+      await rm(dir, { recursive: true, force: true })
+    })
+
+    test('a 200 KB file rewritten (shorter, then longer) within fileRecheckMs: each push has the length, ETag and body of one version', async () => {
+      const file = join(dir, 'public', 'big.bin')
+      const first = await version(file)
+      assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first], 'first push')
+
+      await writeFile(file, Buffer.alloc(BIG - 50_000, 'b')) // in place: same inode, new length
+      const shorter = await version(file)
+      assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first, shorter], 'after a shorter rewrite')
+
+      await writeFile(file, Buffer.alloc(BIG + 90_000, 'c'))
+      const longer = await version(file)
+      assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first, shorter, longer], 'after a longer rewrite')
+    })
+
+    test('a file truncated while it is pushed: the push is reset, never ended short of its content-length', async () => {
+      const file = join(dir, 'public', 'huge.bin')
+      await writeFile(file, Buffer.alloc(HUGE, 'h'))
+      const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: 1024 } })
+      try {
+        // A large connection window (the push fits the byte budget), a small stream window (the push stalls after 1 KB).
+        client.write(frames.windowUpdate(0, 8 * 1024 * 1024), frames.request(1, '/huge'))
+        await client.until((f) => f.some((x) => x.type === FRAME.DATA && x.streamId === 2), 5000, 'the push to start')
+        await truncate(file, 400 * 1024)
+        client.write(frames.windowUpdate(2, 8 * 1024 * 1024))
+        await client.until(() => client.finished(2), 5000, 'the push to finish')
+        const data = client.on(2).filter((f) => f.type === FRAME.DATA)
+        const bytes = data.reduce((n, f) => n + f.payload.length, 0)
+        assert.ok(!data.some((f) => f.endStream), `the push ended with END_STREAM after ${bytes} of ${HUGE} bytes`)
+        assert.ok(
+          client.on(2).some((f) => f.type === FRAME.RST_STREAM),
+          'the server reset the push',
+        )
+        assert.ok(bytes < HUGE)
+      } finally {
+        await client.close()
+      }
+      await settles(() => events.some((e) => e.type === 'cancelled' && e.url === '/huge.bin'), 'the push reported as cancelled')
+    })
+
+    test('dotfiles (also behind %2f..%2f) are not pushed from root; a skipped event and one warning name them', async () => {
+      const client = new H2Client(running.url)
+      try {
+        const r = await client.request('/dot')
+        assert.deepEqual(
+          r.pushes.map((p) => p.path),
+          ['/app.css'],
+        )
+        assert.equal(r.pushes[0]!.body.toString(), 'body{}')
+        assert.ok(!String(r.headers['link'] ?? '').includes('.env'), 'no preload Link for a dotfile either')
+      } finally {
+        await client.close()
+      }
+      const skipped = events.filter((e) => e.type === 'skipped' && e.reason === 'dotfile').map((e) => (e as { url: string }).url)
+      assert.deepEqual(skipped.sort(), ['/.env', '/.git/config', '/css%2f..%2f.env'])
+      const manifest = join(dir, 'push-manifest.json')
+      assert.equal(warnings.length, 3, warnings.join('\n'))
+      for (const [url, pointer] of [
+        ['/.env', '/~1dot/~1.env'],
+        ['/css%2f..%2f.env', '/~1dot/~1css%2f..%2f.env'],
+        ['/.git/config', '/~1dot/~1.git~1config'],
+      ] as const) {
+        const line = warnings.find((w) => w.includes(JSON.stringify(url)))
+        assert.ok(line, `a warning names ${url}: ${warnings.join('\n')}`)
+        assert.ok(line.includes(`${manifest} at ${pointer}`), line)
+        assert.match(line, /dotfiles/)
+      }
+    })
   })
-  after(async () => {
-    await running.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-
-  test('a 200 KB file rewritten (shorter, then longer) within fileRecheckMs: each push has the length, ETag and body of one version', async () => {
-    const file = join(dir, 'public', 'big.bin')
-    const first = await version(file)
-    assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first], 'first push')
-
-    await writeFile(file, Buffer.alloc(BIG - 50_000, 'b')) // in place: same inode, new length
-    const shorter = await version(file)
-    assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first, shorter], 'after a shorter rewrite')
-
-    await writeFile(file, Buffer.alloc(BIG + 90_000, 'c'))
-    const longer = await version(file)
-    assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first, shorter, longer], 'after a longer rewrite')
-  })
-
-  test('a file truncated while it is pushed: the push is reset, never ended short of its content-length', async () => {
-    const file = join(dir, 'public', 'huge.bin')
-    await writeFile(file, Buffer.alloc(HUGE, 'h'))
-    const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: 1024 } })
-    try {
-      // A large connection window (the push fits the byte budget), a small stream window (the push stalls after 1 KB).
-      client.write(frames.windowUpdate(0, 8 * 1024 * 1024), frames.request(1, '/huge'))
-      await client.until((f) => f.some((x) => x.type === FRAME.DATA && x.streamId === 2), 5000, 'the push to start')
-      await truncate(file, 400 * 1024)
-      client.write(frames.windowUpdate(2, 8 * 1024 * 1024))
-      await client.until(() => client.finished(2), 5000, 'the push to finish')
-      const data = client.on(2).filter((f) => f.type === FRAME.DATA)
-      const bytes = data.reduce((n, f) => n + f.payload.length, 0)
-      assert.ok(!data.some((f) => f.endStream), `the push ended with END_STREAM after ${bytes} of ${HUGE} bytes`)
-      assert.ok(client.on(2).some((f) => f.type === FRAME.RST_STREAM), 'the server reset the push')
-      assert.ok(bytes < HUGE)
-    } finally {
-      await client.close()
-    }
-    await settles(() => events.some((e) => e.type === 'cancelled' && e.url === '/huge.bin'), 'the push reported as cancelled')
-  })
-
-  test('dotfiles (also behind %2f..%2f) are not pushed from root; a skipped event and one warning name them', async () => {
-    const client = new H2Client(running.url)
-    try {
-      const r = await client.request('/dot')
-      assert.deepEqual(r.pushes.map((p) => p.path), ['/app.css'])
-      assert.equal(r.pushes[0]!.body.toString(), 'body{}')
-      assert.ok(!String(r.headers['link'] ?? '').includes('.env'), 'no preload Link for a dotfile either')
-    } finally {
-      await client.close()
-    }
-    const skipped = events.filter((e) => e.type === 'skipped' && e.reason === 'dotfile').map((e) => (e as { url: string }).url)
-    assert.deepEqual(skipped.sort(), ['/.env', '/.git/config', '/css%2f..%2f.env'])
-    const manifest = join(dir, 'push-manifest.json')
-    assert.equal(warnings.length, 3, warnings.join('\n'))
-    for (const [url, pointer] of [
-      ['/.env', '/~1dot/~1.env'],
-      ['/css%2f..%2f.env', '/~1dot/~1css%2f..%2f.env'],
-      ['/.git/config', '/~1dot/~1.git~1config'],
-    ] as const) {
-      const line = warnings.find((w) => w.includes(JSON.stringify(url)))
-      assert.ok(line, `a warning names ${url}: ${warnings.join('\n')}`)
-      assert.ok(line.includes(`${manifest} at ${pointer}`), line)
-      assert.match(line, /dotfiles/)
-    }
-  })
-})
 
 describe('dotfiles option', () => {
   let dir: string
@@ -262,18 +269,37 @@ describe('fileUnderRoot names only what express.static serves', () => {
   })
 
   const URLS = [
-    '/app.css', '/css/app.css', '/css%2fapp.css', '/css%2f..%2fapp.css', '/css/./app.css', '/%61pp.css', '/app%2ecss',
-    '/app.css?v=1', '/a%5cb', '/.env', '/%2eenv', '/css%2F..%2F.env', '/.git/config', '/.git%2fconfig', '/..%5cup',
-    '/%2e%2e%2fapp.css', '/app.css%00', '/%E0%A4%A', '/css', '/css/',
+    '/app.css',
+    '/css/app.css',
+    '/css%2fapp.css',
+    '/css%2f..%2fapp.css',
+    '/css/./app.css',
+    '/%61pp.css',
+    '/app%2ecss',
+    '/app.css?v=1',
+    '/a%5cb',
+    '/.env',
+    '/%2eenv',
+    '/css%2F..%2F.env',
+    '/.git/config',
+    '/.git%2fconfig',
+    '/..%5cup',
+    '/%2e%2e%2fapp.css',
+    '/app.css%00',
+    '/%E0%A4%A',
+    '/css',
+    '/css/',
   ]
 
   async function served(port: number, url: string): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: url }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
-      }).on('error', reject)
+      http
+        .get({ host: '127.0.0.1', port, path: url }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+        })
+        .on('error', reject)
     })
   }
 

@@ -57,235 +57,278 @@ async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 50))
 }
 
-for (const transport of TRANSPORTS) describe(`pushManifest on ${transport}`, () => {
-  let running: Running
-  let events: PushEvent[]
-  let middleware: ReturnType<typeof pushManifest>
+for (const transport of TRANSPORTS)
+  describe(`pushManifest on ${transport}`, () => {
+    let running: Running
+    let events: PushEvent[]
+    let middleware: ReturnType<typeof pushManifest>
 
-  before(async () => {
-    const made = testApp()
-    events = made.events
-    middleware = made.middleware
-    running = await startServer(made.app, { transport })
-  })
-  after(() => running.close())
-
-  test('every PUSH_PROMISE is on the wire before the response HEADERS (nghttp -nv)', async () => {
-    const { frames } = await nghttp(`${running.url}/page`)
-    const id = requestStreamId(frames)
-    const promises = frames.flatMap((f, i) => (f.dir === 'recv' && f.type === 'PUSH_PROMISE' && f.streamId === id ? [i] : []))
-    const headers = frames.findIndex((f) => f.dir === 'recv' && f.type === 'HEADERS' && f.streamId === id)
-    assert.equal(promises.length, 3)
-    assert.ok(promises.every((i) => i < headers), `HEADERS at #${headers}, PUSH_PROMISEs at ${promises.join(', ')}`)
-    assert.deepEqual(promises.map((i) => frames[i]!.promisedId), [2, 4, 6])
-  })
-
-  test("the client's SETTINGS_MAX_CONCURRENT_STREAMS holds for pushed streams (nghttp -m 3 --max-concurrent-streams=N)", async () => {
-    for (const limit of [1, 2]) {
-      const { frames, stderr } = await nghttp(`${running.url}/page`, ['-m', '3', `--max-concurrent-streams=${limit}`])
-      assert.doesNotMatch(stderr, /not processed/, `limit ${limit}: ${stderr}`)
-      assert.equal(frames.filter((f) => f.type === 'GOAWAY').length, 1, 'only the client’s closing GOAWAY')
-      const promised = frames.filter((f) => f.dir === 'recv' && f.type === 'PUSH_PROMISE').map((f) => f.promisedId!)
-      // The first request pushes all three; the connection's diary may skip them for the others.
-      assert.ok(promised.length >= 3, `${promised.length} pushes`)
-      const ended = new Set(frames.filter((f) => f.dir === 'recv' && (f.type === 'DATA' || f.type === 'HEADERS') && f.streamId % 2 === 0 && (f.flags & END_STREAM) !== 0).map((f) => f.streamId))
-      assert.deepEqual([...ended].sort((a, b) => a - b), [...promised].sort((a, b) => a - b), 'every push ends with END_STREAM')
-      const most = mostOpenPushedStreams(frames)
-      assert.ok(most >= 1 && most <= limit, `${most} pushed streams open at once, the client allows ${limit}`)
-    }
-  })
-
-  test('pushed bodies and headers equal what a GET returns, static and dispatched, with helmet headers', async () => {
-    const res = await h2get(running.url, '/page', { headers: { 'user-agent': 'agent/1' } })
-    assert.equal(res.status, 200)
-    assert.equal(res.headers['link'], undefined, 'everything was pushed: no Link needed')
-    assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css', '/js/app.js', '/api/data'])
-    for (const push of res.pushes) {
-      const get = await h2get(running.url, push.path)
-      assert.equal(push.headers[':status'], 200)
-      assert.ok(push.ended, `${push.path} not ended`)
-      assert.equal(push.body.toString(), get.body.toString(), `${push.path} body`)
-      assert.equal(push.headers['content-type'], get.headers['content-type'], `${push.path} content-type`)
-      assert.equal(push.headers['content-length'], String(get.body.length), `${push.path} content-length`)
-      assert.equal(push.headers['etag'], get.headers['etag'], `${push.path} etag`)
-      assert.equal(push.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', `${push.path} helmet`)
-      assert.ok(push.headers['content-security-policy'])
-      assert.equal(push.requestHeaders['user-agent'], 'agent/1')
-      assert.equal(push.requestHeaders[':authority'], `127.0.0.1:${running.port}`)
-    }
-    const css = res.pushes[0]!
-    assert.match(String(css.headers['content-type']), /^text\/css/)
-    assert.ok(css.headers['last-modified'])
-    assert.equal(css.headers['cache-control'], 'public, max-age=0')
-    assert.equal(res.pushes[2]!.headers['cache-control'], 'public, max-age=60')
-    // A dispatched push leaves the app intact for real requests.
-    assert.deepEqual(JSON.parse((await h2get(running.url, '/api/data')).body.toString()), { data: [1, 2, 3] })
-    await settle()
-    assert.ok(events.some((e) => e.type === 'pushed' && e.url === '/api/data' && e.bytes === Buffer.byteLength(JSON.stringify({ data: [1, 2, 3] }))))
-  })
-
-  test('a dispatched request never pushes in turn', async () => {
-    events.length = 0
-    await h2get(running.url, '/page')
-    await settle()
-    assert.deepEqual(events.filter((e) => 'parent' in e && e.parent === '/api/data'), [])
-  })
-
-  test('a client that refuses push gets Link headers and no push attempt (node:http2 enablePush: false)', async () => {
-    events.length = 0
-    const res = await h2get(running.url, '/page', { enablePush: false })
-    assert.equal(res.pushes.length, 0)
-    assert.deepEqual(String(res.headers['link']).split(', '), [
-      '</css/app.css>; rel=preload; as=style',
-      '</js/app.js>; rel=preload; as=script',
-      '</api/data>; rel=preload; as=fetch',
-    ])
-    assert.deepEqual(events.map((e) => e.type === 'skipped' && e.reason), ['push-unsupported', 'push-unsupported', 'push-unsupported'])
-  })
-
-  test('curl (which refuses push) gets a 103 and the Link header', async () => {
-    const { stdout } = await promisify(execFile)('curl', ['-sk', '--http2', '-D', '-', '-o', '/dev/null', `${running.url}/page`])
-    const [early, final] = stdout.split(/\r?\n\r?\n/)
-    assert.match(early!, /^HTTP\/2 103/)
-    assert.match(final!, /^HTTP\/2 200/)
-    assert.match(stdout, /^link: <\/css\/app\.css>; rel=preload; as=style, <\/js\/app\.js>; rel=preload; as=script, <\/api\/data>; rel=preload; as=fetch\r?$/m)
-  })
-
-  test('HEAD: Link only, no push; POST: neither', async () => {
-    const head = await h2get(running.url, '/page', { headers: { ':method': 'HEAD' } })
-    assert.equal(head.pushes.length, 0)
-    assert.match(String(head.headers['link']), /<\/css\/app\.css>/)
-    const client = new H2Client(running.url)
-    try {
-      const post = client.open('/page', { ':method': 'POST' })
-      post.stream.end('{}')
-      const headers = await post.response
-      await post.closed
-      assert.equal(headers[':status'], 200)
-      assert.equal(headers['link'], undefined)
-      assert.equal(client.pushes.length, 0)
-    } finally {
-      await client.close()
-    }
-  })
-
-  test('nopush entries are preloaded with the nopush attribute, never pushed', async () => {
-    const res = await h2get(running.url, '/nopush')
-    assert.equal(res.pushes.length, 0)
-    assert.equal(res.headers['link'], '</css/app.css>; rel=preload; as=style; nopush')
-  })
-
-  test('only cacheable 200s are pushed: no-store is hinted, a 404 is dropped, the rest pushed', async () => {
-    events.length = 0
-    const res = await h2get(running.url, '/mixed')
-    assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
-    assert.equal(res.headers['link'], '</private>; rel=preload; as=fetch')
-    const skipped = events.filter((e) => e.type === 'skipped')
-    assert.deepEqual(skipped.map((e) => e.type === 'skipped' && [e.url, e.reason]), [
-      ['/missing.css', 'not-found'],
-      ['/private', 'not-cacheable'],
-    ])
-  })
-
-  test("the request's own URL is never pushed", async () => {
-    const res = await h2get(running.url, '/self')
-    assert.deepEqual(res.pushes.map((p) => p.path), ['/js/app.js'])
-  })
-
-  test('a client RST_STREAM of a pushed stream cancels that push only', async () => {
-    events.length = 0
-    const session = http2.connect(running.url, { rejectUnauthorized: false })
-    session.on('stream', (pushed) => {
-      pushed.on('error', () => {})
-      pushed.close(http2.constants.NGHTTP2_CANCEL)
+    before(async () => {
+      const made = testApp()
+      events = made.events
+      middleware = made.middleware
+      running = await startServer(made.app, { transport })
     })
-    const req = session.request({ ':path': '/page' })
-    req.resume()
-    await once(req, 'end')
-    await settle()
-    session.close()
-    assert.equal(events.filter((e) => e.type === 'pushed' || e.type === 'cancelled').length, 3)
-    assert.equal((await h2get(running.url, '/page')).pushes.length, 3)
-  })
+    after(() => running.close())
 
-  test('stats add the events up', () => {
-    const stats = middleware.stats
-    assert.ok(stats.pushed >= 6)
-    assert.ok(stats.bytes > 0)
-    assert.ok(stats.skipped['push-unsupported'] >= 3)
-    assert.ok(stats.skipped['not-cacheable'] >= 1)
-  })
-})
-
-for (const transport of TRANSPORTS) describe(`limits (${transport})`, () => {
-  test('maxPushesPerResponse: the rest are hinted', async () => {
-    const { app, events } = testApp({ maxPushesPerResponse: 2 })
-    const running = await startServer(app, { transport })
-    try {
-      const res = await h2get(running.url, '/page')
-      assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css', '/js/app.js'])
-      assert.equal(res.headers['link'], '</api/data>; rel=preload; as=fetch')
-      assert.ok(events.some((e) => e.type === 'skipped' && e.reason === 'limit'))
-    } finally {
-      await running.close()
-    }
-  })
-
-  test('maxPushBytes: a response that would pass the cap is hinted, smaller ones still pushed', async () => {
-    const { app, events } = testApp({ maxPushBytes: 25 })
-    const running = await startServer(app, { transport })
-    try {
-      const res = await h2get(running.url, '/page')
-      // app.css is 21 bytes, app.js 19, /api/data 16: after app.css, neither fits in 25.
-      assert.deepEqual(res.pushes.map((p) => p.path), ['/css/app.css'])
-      assert.equal(res.headers['link'], '</js/app.js>; rel=preload; as=script, </api/data>; rel=preload; as=fetch')
-      assert.equal(events.filter((e) => e.type === 'skipped' && e.reason === 'bytes').length, 2)
-    } finally {
-      await running.close()
-    }
-  })
-
-  test("past the client's initial window: a page of 10 × 10 KB stylesheets and an image gets all 11 pushed, paced by flow control, stylesheets first", async () => {
-    const site = await mkdtemp(join(tmpdir(), 'h2push-window-'))
-    const manifest: PushManifest = { '/page10': { '/hero.png': { type: 'image' } } }
-    await writeFile(join(site, 'hero.png'), Buffer.alloc(10 * 1024, 7))
-    for (let i = 0; i < 10; i++) {
-      await writeFile(join(site, `${i}.css`), `.c${i}{}`.padEnd(10 * 1024, ' '))
-      manifest['/page10']![`/${i}.css`] = { type: 'style' }
-    }
-    const app = express()
-    app.use(pushManifest({ manifest, root: site, watch: false }))
-    app.get('/page10', (_req, res) => {
-      res.send('<!doctype html>')
+    test('every PUSH_PROMISE is on the wire before the response HEADERS (nghttp -nv)', async () => {
+      const { frames } = await nghttp(`${running.url}/page`)
+      const id = requestStreamId(frames)
+      const promises = frames.flatMap((f, i) => (f.dir === 'recv' && f.type === 'PUSH_PROMISE' && f.streamId === id ? [i] : []))
+      const headers = frames.findIndex((f) => f.dir === 'recv' && f.type === 'HEADERS' && f.streamId === id)
+      assert.equal(promises.length, 3)
+      assert.ok(
+        promises.every((i) => i < headers),
+        `HEADERS at #${headers}, PUSH_PROMISEs at ${promises.join(', ')}`,
+      )
+      assert.deepEqual(
+        promises.map((i) => frames[i]!.promisedId),
+        [2, 4, 6],
+      )
     })
-    const running = await startServer(app, { transport })
-    try {
-      // node:http2's client: a 64 KB connection window, less than the 110 KB pushed.
-      const res = await h2get(running.url, '/page10')
+
+    test("the client's SETTINGS_MAX_CONCURRENT_STREAMS holds for pushed streams (nghttp -m 3 --max-concurrent-streams=N)", async () => {
+      for (const limit of [1, 2]) {
+        const { frames, stderr } = await nghttp(`${running.url}/page`, ['-m', '3', `--max-concurrent-streams=${limit}`])
+        assert.doesNotMatch(stderr, /not processed/, `limit ${limit}: ${stderr}`)
+        assert.equal(frames.filter((f) => f.type === 'GOAWAY').length, 1, 'only the client’s closing GOAWAY')
+        const promised = frames.filter((f) => f.dir === 'recv' && f.type === 'PUSH_PROMISE').map((f) => f.promisedId!)
+        // The first request pushes all three; the connection's diary may skip them for the others.
+        assert.ok(promised.length >= 3, `${promised.length} pushes`)
+        const ended = new Set(
+          frames
+            .filter((f) => f.dir === 'recv' && (f.type === 'DATA' || f.type === 'HEADERS') && f.streamId % 2 === 0 && (f.flags & END_STREAM) !== 0)
+            .map((f) => f.streamId),
+        )
+        assert.deepEqual(
+          [...ended].sort((a, b) => a - b),
+          [...promised].sort((a, b) => a - b),
+          'every push ends with END_STREAM',
+        )
+        const most = mostOpenPushedStreams(frames)
+        assert.ok(most >= 1 && most <= limit, `${most} pushed streams open at once, the client allows ${limit}`)
+      }
+    })
+
+    test('pushed bodies and headers equal what a GET returns, static and dispatched, with helmet headers', async () => {
+      const res = await h2get(running.url, '/page', { headers: { 'user-agent': 'agent/1' } })
+      assert.equal(res.status, 200)
+      assert.equal(res.headers['link'], undefined, 'everything was pushed: no Link needed')
       assert.deepEqual(
         res.pushes.map((p) => p.path),
-        [...Array.from({ length: 10 }, (_, i) => `/${i}.css`), '/hero.png'],
+        ['/css/app.css', '/js/app.js', '/api/data'],
       )
       for (const push of res.pushes) {
-        assert.ok(push.ended, `${push.path} completed`)
-        assert.equal(push.body.length, 10 * 1024, push.path)
+        const get = await h2get(running.url, push.path)
+        assert.equal(push.headers[':status'], 200)
+        assert.ok(push.ended, `${push.path} not ended`)
+        assert.equal(push.body.toString(), get.body.toString(), `${push.path} body`)
+        assert.equal(push.headers['content-type'], get.headers['content-type'], `${push.path} content-type`)
+        assert.equal(push.headers['content-length'], String(get.body.length), `${push.path} content-length`)
+        assert.equal(push.headers['etag'], get.headers['etag'], `${push.path} etag`)
+        assert.equal(push.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', `${push.path} helmet`)
+        assert.ok(push.headers['content-security-policy'])
+        assert.equal(push.requestHeaders['user-agent'], 'agent/1')
+        assert.equal(push.requestHeaders[':authority'], `127.0.0.1:${running.port}`)
       }
-    } finally {
-      await running.close()
-    }
+      const css = res.pushes[0]!
+      assert.match(String(css.headers['content-type']), /^text\/css/)
+      assert.ok(css.headers['last-modified'])
+      assert.equal(css.headers['cache-control'], 'public, max-age=0')
+      assert.equal(res.pushes[2]!.headers['cache-control'], 'public, max-age=60')
+      // A dispatched push leaves the app intact for real requests.
+      assert.deepEqual(JSON.parse((await h2get(running.url, '/api/data')).body.toString()), { data: [1, 2, 3] })
+      await settle()
+      assert.ok(events.some((e) => e.type === 'pushed' && e.url === '/api/data' && e.bytes === Buffer.byteLength(JSON.stringify({ data: [1, 2, 3] }))))
+    })
+
+    test('a dispatched request never pushes in turn', async () => {
+      events.length = 0
+      await h2get(running.url, '/page')
+      await settle()
+      assert.deepEqual(
+        events.filter((e) => 'parent' in e && e.parent === '/api/data'),
+        [],
+      )
+    })
+
+    test('a client that refuses push gets Link headers and no push attempt (node:http2 enablePush: false)', async () => {
+      events.length = 0
+      const res = await h2get(running.url, '/page', { enablePush: false })
+      assert.equal(res.pushes.length, 0)
+      assert.deepEqual(String(res.headers['link']).split(', '), [
+        '</css/app.css>; rel=preload; as=style',
+        '</js/app.js>; rel=preload; as=script',
+        '</api/data>; rel=preload; as=fetch',
+      ])
+      assert.deepEqual(
+        events.map((e) => e.type === 'skipped' && e.reason),
+        ['push-unsupported', 'push-unsupported', 'push-unsupported'],
+      )
+    })
+
+    test('curl (which refuses push) gets a 103 and the Link header', async () => {
+      const { stdout } = await promisify(execFile)('curl', ['-sk', '--http2', '-D', '-', '-o', '/dev/null', `${running.url}/page`])
+      const [early, final] = stdout.split(/\r?\n\r?\n/)
+      assert.match(early!, /^HTTP\/2 103/)
+      assert.match(final!, /^HTTP\/2 200/)
+      assert.match(
+        stdout,
+        /^link: <\/css\/app\.css>; rel=preload; as=style, <\/js\/app\.js>; rel=preload; as=script, <\/api\/data>; rel=preload; as=fetch\r?$/m,
+      )
+    })
+
+    test('HEAD: Link only, no push; POST: neither', async () => {
+      const head = await h2get(running.url, '/page', { headers: { ':method': 'HEAD' } })
+      assert.equal(head.pushes.length, 0)
+      assert.match(String(head.headers['link']), /<\/css\/app\.css>/)
+      const client = new H2Client(running.url)
+      try {
+        const post = client.open('/page', { ':method': 'POST' })
+        post.stream.end('{}')
+        const headers = await post.response
+        await post.closed
+        assert.equal(headers[':status'], 200)
+        assert.equal(headers['link'], undefined)
+        assert.equal(client.pushes.length, 0)
+      } finally {
+        await client.close()
+      }
+    })
+
+    test('nopush entries are preloaded with the nopush attribute, never pushed', async () => {
+      const res = await h2get(running.url, '/nopush')
+      assert.equal(res.pushes.length, 0)
+      assert.equal(res.headers['link'], '</css/app.css>; rel=preload; as=style; nopush')
+    })
+
+    test('only cacheable 200s are pushed: no-store is hinted, a 404 is dropped, the rest pushed', async () => {
+      events.length = 0
+      const res = await h2get(running.url, '/mixed')
+      assert.deepEqual(
+        res.pushes.map((p) => p.path),
+        ['/css/app.css'],
+      )
+      assert.equal(res.headers['link'], '</private>; rel=preload; as=fetch')
+      const skipped = events.filter((e) => e.type === 'skipped')
+      assert.deepEqual(
+        skipped.map((e) => e.type === 'skipped' && [e.url, e.reason]),
+        [
+          ['/missing.css', 'not-found'],
+          ['/private', 'not-cacheable'],
+        ],
+      )
+    })
+
+    test("the request's own URL is never pushed", async () => {
+      const res = await h2get(running.url, '/self')
+      assert.deepEqual(
+        res.pushes.map((p) => p.path),
+        ['/js/app.js'],
+      )
+    })
+
+    test('a client RST_STREAM of a pushed stream cancels that push only', async () => {
+      events.length = 0
+      const session = http2.connect(running.url, { rejectUnauthorized: false })
+      session.on('stream', (pushed) => {
+        pushed.on('error', () => {})
+        pushed.close(http2.constants.NGHTTP2_CANCEL)
+      })
+      const req = session.request({ ':path': '/page' })
+      req.resume()
+      await once(req, 'end')
+      await settle()
+      session.close()
+      assert.equal(events.filter((e) => e.type === 'pushed' || e.type === 'cancelled').length, 3)
+      assert.equal((await h2get(running.url, '/page')).pushes.length, 3)
+    })
+
+    test('stats add the events up', () => {
+      const stats = middleware.stats
+      assert.ok(stats.pushed >= 6)
+      assert.ok(stats.bytes > 0)
+      assert.ok(stats.skipped['push-unsupported'] >= 3)
+      assert.ok(stats.skipped['not-cacheable'] >= 1)
+    })
   })
 
-  test('preloadHeader: false sends no Link header', async () => {
-    const { app } = testApp({ preloadHeader: false })
-    const running = await startServer(app, { transport })
-    try {
-      const res = await h2get(running.url, '/page', { enablePush: false })
-      assert.equal(res.headers['link'], undefined)
-    } finally {
-      await running.close()
-    }
+for (const transport of TRANSPORTS)
+  describe(`limits (${transport})`, () => {
+    test('maxPushesPerResponse: the rest are hinted', async () => {
+      const { app, events } = testApp({ maxPushesPerResponse: 2 })
+      const running = await startServer(app, { transport })
+      try {
+        const res = await h2get(running.url, '/page')
+        assert.deepEqual(
+          res.pushes.map((p) => p.path),
+          ['/css/app.css', '/js/app.js'],
+        )
+        assert.equal(res.headers['link'], '</api/data>; rel=preload; as=fetch')
+        assert.ok(events.some((e) => e.type === 'skipped' && e.reason === 'limit'))
+      } finally {
+        await running.close()
+      }
+    })
+
+    test('maxPushBytes: a response that would pass the cap is hinted, smaller ones still pushed', async () => {
+      const { app, events } = testApp({ maxPushBytes: 25 })
+      const running = await startServer(app, { transport })
+      try {
+        const res = await h2get(running.url, '/page')
+        // app.css is 21 bytes, app.js 19, /api/data 16: after app.css, neither fits in 25.
+        assert.deepEqual(
+          res.pushes.map((p) => p.path),
+          ['/css/app.css'],
+        )
+        assert.equal(res.headers['link'], '</js/app.js>; rel=preload; as=script, </api/data>; rel=preload; as=fetch')
+        assert.equal(events.filter((e) => e.type === 'skipped' && e.reason === 'bytes').length, 2)
+      } finally {
+        await running.close()
+      }
+    })
+
+    test("past the client's initial window: a page of 10 × 10 KB stylesheets and an image gets all 11 pushed, paced by flow control, stylesheets first", async () => {
+      const site = await mkdtemp(join(tmpdir(), 'h2push-window-'))
+      const manifest: PushManifest = { '/page10': { '/hero.png': { type: 'image' } } }
+      await writeFile(join(site, 'hero.png'), Buffer.alloc(10 * 1024, 7))
+      for (let i = 0; i < 10; i++) {
+        await writeFile(join(site, `${i}.css`), `.c${i}{}`.padEnd(10 * 1024, ' '))
+        manifest['/page10']![`/${i}.css`] = { type: 'style' }
+      }
+      const app = express()
+      app.use(pushManifest({ manifest, root: site, watch: false }))
+      app.get('/page10', (_req, res) => {
+        res.send('<!doctype html>')
+      })
+      const running = await startServer(app, { transport })
+      try {
+        // node:http2's client: a 64 KB connection window, less than the 110 KB pushed.
+        const res = await h2get(running.url, '/page10')
+        assert.deepEqual(
+          res.pushes.map((p) => p.path),
+          [...Array.from({ length: 10 }, (_, i) => `/${i}.css`), '/hero.png'],
+        )
+        for (const push of res.pushes) {
+          assert.ok(push.ended, `${push.path} completed`)
+          assert.equal(push.body.length, 10 * 1024, push.path)
+        }
+      } finally {
+        await running.close()
+      }
+    })
+
+    test('preloadHeader: false sends no Link header', async () => {
+      const { app } = testApp({ preloadHeader: false })
+      const running = await startServer(app, { transport })
+      try {
+        const res = await h2get(running.url, '/page', { enablePush: false })
+        assert.equal(res.headers['link'], undefined)
+      } finally {
+        await running.close()
+      }
+    })
   })
-})
 
 describe('hot reload', () => {
   test('a bad edit is logged and the last good manifest stays; a good edit takes effect', async (t) => {
@@ -306,17 +349,29 @@ describe('hot reload', () => {
         }, 20)
       })
     try {
-      assert.deepEqual((await h2get(running.url, '/page')).pushes.map((p) => p.path), ['/css/app.css'])
+      assert.deepEqual(
+        (await h2get(running.url, '/page')).pushes.map((p) => p.path),
+        ['/css/app.css'],
+      )
 
       await writeFile(file, '{ "/page": { "/js/app.js": { "type": "scrip" } } }')
       await next('reload-failed')
       assert.equal(logged.length, 1)
-      assert.match(logged[0]!, /^express-h2-push: push manifest .*push-manifest\.json at \/~1page\/~1js~1app\.js\/type: unknown type "scrip"\. Fix: did you mean "script"\?.*\(the last good manifest stays in force\)$/)
-      assert.deepEqual((await h2get(running.url, '/page')).pushes.map((p) => p.path), ['/css/app.css'])
+      assert.match(
+        logged[0]!,
+        /^express-h2-push: push manifest .*push-manifest\.json at \/~1page\/~1js~1app\.js\/type: unknown type "scrip"\. Fix: did you mean "script"\?.*\(the last good manifest stays in force\)$/,
+      )
+      assert.deepEqual(
+        (await h2get(running.url, '/page')).pushes.map((p) => p.path),
+        ['/css/app.css'],
+      )
 
       await writeFile(file, JSON.stringify({ '/page': { '/js/app.js': { type: 'script' } } }))
       await next('reloaded')
-      assert.deepEqual((await h2get(running.url, '/page')).pushes.map((p) => p.path), ['/js/app.js'])
+      assert.deepEqual(
+        (await h2get(running.url, '/page')).pushes.map((p) => p.path),
+        ['/js/app.js'],
+      )
     } finally {
       middleware.close()
       await running.close()
@@ -385,7 +440,11 @@ for (const transport of TRANSPORTS) {
       try {
         for (const path of ['/page', '/inner']) {
           const res = await h2get(running.url, path)
-          assert.deepEqual(res.pushes.map((p) => p.path), ['/api/v1/data'], path)
+          assert.deepEqual(
+            res.pushes.map((p) => p.path),
+            ['/api/v1/data'],
+            path,
+          )
           assert.deepEqual(JSON.parse(res.pushes[0]!.body.toString()), { from: 'sub-app' }, path)
         }
         assert.deepEqual(JSON.parse((await h2get(running.url, '/api/v1/data')).body.toString()), { from: 'sub-app' })

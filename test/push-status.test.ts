@@ -97,10 +97,13 @@ for (const transport of TRANSPORTS) {
       try {
         const res = await client.request('/redirect')
         assert.equal(res.status, 302)
-        assert.deepEqual(res.pushes.map((p) => [p.path, p.ended]), [
-          ['/a.css', true],
-          ['/b.js', true],
-        ])
+        assert.deepEqual(
+          res.pushes.map((p) => [p.path, p.ended]),
+          [
+            ['/a.css', true],
+            ['/b.js', true],
+          ],
+        )
       } finally {
         await client.close()
       }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import express from 'express'
-import { createServer, loadDevCertificate, resolveTls, H2PushError } from '../index.js'
+import { createServer, loadDevCertificate, resolveTls, type H2PushError } from '../index.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { spawnDemo, startDemo, TRANSPORTS } from './helpers/server.js'
 
@@ -34,9 +34,7 @@ function http1Get(url: string, path: string): Promise<{ status: number; headers:
       const alpn = (res.socket as import('node:tls').TLSSocket).alpnProtocol
       let body = ''
       res.setEncoding('utf8').on('data', (d: string) => (body += d))
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, alpn }),
-      )
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, alpn }))
     })
     req.on('error', reject)
   })
@@ -106,48 +104,49 @@ describe('TLS material', () => {
   })
 })
 
-for (const transport of TRANSPORTS) describe(`HTTP/1.1 clients and shutdown (${transport})`, () => {
-  test('an HTTP/1.1 client (ALPN http/1.1) gets /crt, and /push answers with the Link header', async () => {
-    const demo = await startDemo({}, { transport })
-    try {
-      const crt = await http1Get(demo.url, '/crt')
-      assert.equal(crt.alpn, 'http/1.1')
-      assert.equal(crt.status, 200)
-      assert.equal(crt.body, demo.certificate)
-      assert.ok(crt.headers['strict-transport-security'])
-      const push = await http1Get(demo.url, '/push')
-      assert.equal(push.status, 200)
-      assert.match(String(push.headers['link']), /^<\/crt>; rel=preload/)
-    } finally {
-      await demo.close()
-    }
-  })
+for (const transport of TRANSPORTS)
+  describe(`HTTP/1.1 clients and shutdown (${transport})`, () => {
+    test('an HTTP/1.1 client (ALPN http/1.1) gets /crt, and /push answers with the Link header', async () => {
+      const demo = await startDemo({}, { transport })
+      try {
+        const crt = await http1Get(demo.url, '/crt')
+        assert.equal(crt.alpn, 'http/1.1')
+        assert.equal(crt.status, 200)
+        assert.equal(crt.body, demo.certificate)
+        assert.ok(crt.headers['strict-transport-security'])
+        const push = await http1Get(demo.url, '/push')
+        assert.equal(push.status, 200)
+        assert.match(String(push.headers['link']), /^<\/crt>; rel=preload/)
+      } finally {
+        await demo.close()
+      }
+    })
 
-  test('shutdown(): GOAWAY, held streams ended (not reset), timers cleared, resolves well within the timeout', async () => {
-    const demo = await startDemo({ autoPushIntervalMs: 50 }, { transport })
-    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-    const client = new H2Client(demo.url)
-    let goaway = false
-    client.session.on('goaway', () => (goaway = true))
-    const held = client.open('/header')
-    const auto = client.open('/autoPush')
-    await Promise.all([held.response, auto.response])
-    await sleep(120)
-    const start = Date.now()
-    await demo.close()
-    const took = Date.now() - start
-    await Promise.all([held.closed, auto.closed])
-    assert.ok(goaway, 'no GOAWAY')
-    assert.equal(held.ended, true)
-    assert.equal(auto.ended, true)
-    assert.ok(took < 2000, `shutdown took ${took} ms`)
-    assert.ok(demo.server.shutdownSignal.aborted)
-    await client.close()
-    await sleep(50)
-    const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-    assert.ok(timersAfter <= timersBefore, `timers left: ${timersAfter} > ${timersBefore}`)
+    test('shutdown(): GOAWAY, held streams ended (not reset), timers cleared, resolves well within the timeout', async () => {
+      const demo = await startDemo({ autoPushIntervalMs: 50 }, { transport })
+      const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+      const client = new H2Client(demo.url)
+      let goaway = false
+      client.session.on('goaway', () => (goaway = true))
+      const held = client.open('/header')
+      const auto = client.open('/autoPush')
+      await Promise.all([held.response, auto.response])
+      await sleep(120)
+      const start = Date.now()
+      await demo.close()
+      const took = Date.now() - start
+      await Promise.all([held.closed, auto.closed])
+      assert.ok(goaway, 'no GOAWAY')
+      assert.equal(held.ended, true)
+      assert.equal(auto.ended, true)
+      assert.ok(took < 2000, `shutdown took ${took} ms`)
+      assert.ok(demo.server.shutdownSignal.aborted)
+      await client.close()
+      await sleep(50)
+      const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+      assert.ok(timersAfter <= timersBefore, `timers left: ${timersAfter} > ${timersBefore}`)
+    })
   })
-})
 
 describe('the demo server', () => {
   test('TRANSPORT=http2: logs its transport, serves and pushes, exits 0 on SIGTERM', async () => {
@@ -156,7 +155,10 @@ describe('the demo server', () => {
       assert.match(demo.stdout(), /\(transport: http2\)/)
       const res = await h2get(demo.url, '/push')
       assert.equal(res.status, 200)
-      assert.deepEqual(res.pushes.map((p) => p.path), ['/crt'])
+      assert.deepEqual(
+        res.pushes.map((p) => p.path),
+        ['/crt'],
+      )
     } finally {
       const { code } = await demo.stop('SIGTERM')
       assert.equal(code, 0)

@@ -142,10 +142,7 @@ describe('spdy compatibility layer (in-process server)', () => {
 
   test('write() then end() in one tick ends the stream with every chunk', async () => {
     assert.equal((await h2get(running.url, '/write-end/buffers')).body.toString(), 'first,last')
-    assert.equal(
-      (await h2get(running.url, '/write-end/many')).body.toString(),
-      'chunk0,chunk1,chunk2,chunk3,chunk4,chunk5,end',
-    )
+    assert.equal((await h2get(running.url, '/write-end/many')).body.toString(), 'chunk0,chunk1,chunk2,chunk3,chunk4,chunk5,end')
     assert.equal((await h2get(running.url, '/write-end/strings')).body.toString(), 'a-b-c')
   })
 
@@ -154,7 +151,11 @@ describe('spdy compatibility layer (in-process server)', () => {
       const { frames } = await nghttp(`${running.url}/big`)
       const id = requestStreamId(frames)
       const data = frames.filter((f) => f.dir === 'recv' && f.type === 'DATA' && f.streamId === id)
-      assert.equal(data.reduce((n, f) => n + f.length, 0), ONE_MB.length, `run ${run}: body length`)
+      assert.equal(
+        data.reduce((n, f) => n + f.length, 0),
+        ONE_MB.length,
+        `run ${run}: body length`,
+      )
       assert.ok(data.at(-1)!.flags & END_STREAM, `run ${run}: no END_STREAM`)
       const rst = frames.find((f) => f.dir === 'recv' && f.type === 'RST_STREAM')
       assert.equal(rst, undefined, `run ${run}: server sent RST_STREAM ${rst?.errorCode}`)
@@ -169,7 +170,8 @@ describe('spdy compatibility layer (in-process server)', () => {
       assert.doesNotMatch(stderr, /not processed/, `run ${run}: ${stderr}`)
       assert.equal(mostOpenPushedStreams(frames), 1, `run ${run}`)
       const bodies = new Map<number, number>()
-      for (const f of frames) if (f.dir === 'recv' && f.type === 'DATA' && f.streamId % 2 === 0) bodies.set(f.streamId, (bodies.get(f.streamId) ?? 0) + f.length)
+      for (const f of frames)
+        if (f.dir === 'recv' && f.type === 'DATA' && f.streamId % 2 === 0) bodies.set(f.streamId, (bodies.get(f.streamId) ?? 0) + f.length)
       assert.deepEqual([...bodies.values()], [3000, 3000, 3000, 3000, 3000, 3000], `run ${run}: six whole pushed bodies`)
     }
   })
@@ -177,12 +179,10 @@ describe('spdy compatibility layer (in-process server)', () => {
   test("res.push() then res.end() in one tick: every PUSH_PROMISE is on the wire before the response's HEADERS (spdy writes promises a tick late)", async () => {
     for (let run = 0; run < 5; run++) {
       const { frames } = await nghttp(`${running.url}/raw-push3`)
-      const recv = frames.filter((f) => f.dir === 'recv' && f.streamId === requestStreamId(frames) && (f.type === 'PUSH_PROMISE' || f.type === 'HEADERS' || f.type === 'DATA'))
-      assert.deepEqual(
-        recv.map((f) => f.type).slice(0, 5),
-        ['PUSH_PROMISE', 'PUSH_PROMISE', 'PUSH_PROMISE', 'HEADERS', 'DATA'],
-        `run ${run}`,
+      const recv = frames.filter(
+        (f) => f.dir === 'recv' && f.streamId === requestStreamId(frames) && (f.type === 'PUSH_PROMISE' || f.type === 'HEADERS' || f.type === 'DATA'),
       )
+      assert.deepEqual(recv.map((f) => f.type).slice(0, 5), ['PUSH_PROMISE', 'PUSH_PROMISE', 'PUSH_PROMISE', 'HEADERS', 'DATA'], `run ${run}`)
     }
   })
 
@@ -263,14 +263,18 @@ describe('the demo as users run it (stdout piped, one log line per request)', ()
     const client = new H2Client(demo.url)
     try {
       const paths = ['/crt', '/push', '/']
-      const results = await Promise.all(
-        Array.from({ length: 150 }, (_, i) => client.request(paths[i % paths.length]!)),
-      )
+      const results = await Promise.all(Array.from({ length: 150 }, (_, i) => client.request(paths[i % paths.length]!)))
       for (const res of results) assert.equal(res.status, 200)
     } finally {
       await client.close()
     }
-    assert.ok(demo.stdout().split('\n').filter((l) => l.startsWith('GET ')).length >= 150, 'requests were not logged')
+    assert.ok(
+      demo
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('GET ')).length >= 150,
+      'requests were not logged',
+    )
   })
 
   test('no deprecation or MaxListeners warning or error is printed, and SIGTERM with 24 held streams exits 0 within 5 s', async () => {
@@ -288,7 +292,10 @@ describe('the demo as users run it (stdout piped, one log line per request)', ()
     assert.equal(held.ended, true, 'held stream was reset instead of ended')
     assert.equal(auto.ended, true, 'autoPush stream was reset instead of ended')
     await Promise.all(more.map((m) => m.closed))
-    assert.ok(more.every((m) => m.ended), 'a held stream was reset instead of ended')
+    assert.ok(
+      more.every((m) => m.ended),
+      'a held stream was reset instead of ended',
+    )
     await client.close()
     assert.doesNotMatch(demo.stderr(), /Warning|Error/)
   })
@@ -427,7 +434,10 @@ describe("spdy's client (spdy.createAgent)", () => {
       }
       await sleep(50)
       assert.deepEqual(problems.slice(before), [], 'uncaught errors')
-      assert.deepEqual(warnings.filter((w) => w.startsWith('DEP0066')), [])
+      assert.deepEqual(
+        warnings.filter((w) => w.startsWith('DEP0066')),
+        [],
+      )
     })
   }
 })
@@ -438,7 +448,11 @@ describe('the request the app sees holds the headers the client sent, and no oth
       const seen: Array<{ keys: string[]; raw: string[]; json: string }> = []
       const app = express()
       app.use((req, _res, next) => {
-        seen.push({ keys: Object.keys(req.headers), raw: req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()), json: JSON.stringify(req.headers) })
+        seen.push({
+          keys: Object.keys(req.headers),
+          raw: req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()),
+          json: JSON.stringify(req.headers),
+        })
         next()
       })
       app.get('/get', (req, res) => {
@@ -458,8 +472,13 @@ describe('the request the app sees holds the headers the client sent, and no oth
           frames.request(3, '/echo', { method: 'POST', endStream: false, headers: [['content-type', 'application/json']] }),
           frame(FRAME.DATA, END_STREAM, 3, Buffer.from('{"sent":"no length"}')),
         )
-        await client.until((f) => client.finished(1) && client.finished(3), 5000, 'both responses')
-        const body3 = Buffer.concat(client.on(3).filter((f) => f.type === FRAME.DATA).map((f) => f.payload)).toString()
+        await client.until((_f) => client.finished(1) && client.finished(3), 5000, 'both responses')
+        const body3 = Buffer.concat(
+          client
+            .on(3)
+            .filter((f) => f.type === FRAME.DATA)
+            .map((f) => f.payload),
+        ).toString()
         assert.deepEqual(JSON.parse(body3), { body: { sent: 'no length' } })
         assert.equal(seen.length, 2)
         for (const { keys, raw, json } of seen) {

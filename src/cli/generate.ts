@@ -102,10 +102,12 @@ export function collect(html: string): Page {
         if (name === 'base' && page.base === undefined && attributes['href'] !== undefined) page.base = attributes['href']
         else if (name === 'link' && rel.includes('stylesheet')) add(attributes['href'], 'style', attributes)
         else if (name === 'link' && rel.includes('modulepreload')) add(attributes['href'], 'script', attributes)
-        else if (name === 'link' && rel.includes('preload') && as === 'image') addImage(attributes['imagesrcset'], attributes['href'], 'imagesrcset', attributes)
+        else if (name === 'link' && rel.includes('preload') && as === 'image')
+          addImage(attributes['imagesrcset'], attributes['href'], 'imagesrcset', attributes)
         else if (name === 'link' && rel.includes('preload') && as) add(attributes['href'], as, attributes)
         else if (name === 'script' && attributes['src']) add(attributes['src'], 'script', attributes)
-        else if (name === 'img' && (attributes['fetchpriority'] ?? '').toLowerCase() === 'high') addImage(attributes['srcset'], attributes['src'], 'srcset', attributes)
+        else if (name === 'img' && (attributes['fetchpriority'] ?? '').toLowerCase() === 'high')
+          addImage(attributes['srcset'], attributes['src'], 'srcset', attributes)
       },
     },
     { decodeEntities: true, lowerCaseAttributeNames: true },
@@ -209,7 +211,10 @@ export async function generateManifest(dir: string, options: GenerateOptions): P
   const routes = new Map<string, RouteEntries>()
   const routeEntries = (route: string): RouteEntries => {
     let entries = routes.get(route)
-    if (!entries) routes.set(route, (entries = new RouteEntries(site)))
+    if (!entries) {
+      entries = new RouteEntries(site)
+      routes.set(route, entries)
+    }
     return entries
   }
   for (const file of await htmlFiles(site.dir)) {

@@ -184,7 +184,8 @@ export function inspect(url: URL, options: InspectOptions, print: (line: string)
         resolve({ code: 1, summary })
         return
       }
-      const line = `summary: status ${summary.status ?? '-'}, time to first byte ${summary.ttfbMs === undefined ? '-' : summary.ttfbMs.toFixed(1) + ' ms'}, ` +
+      const line =
+        `summary: status ${summary.status ?? '-'}, time to first byte ${summary.ttfbMs === undefined ? '-' : summary.ttfbMs.toFixed(1) + ' ms'}, ` +
         `${summary.earlyHints} early hints, ${summary.pushesPromised} pushes promised, ${summary.pushesCompleted} completed, ` +
         `${summary.pushedBytes} bytes pushed, ${summary.responseBytes} response bytes, ${summary.resets} resets`
       print(options.json ? JSON.stringify({ event: 'summary', ...summary }) : line)
@@ -253,7 +254,10 @@ export function inspect(url: URL, options: InspectOptions, print: (line: string)
       )
       track(pushed, id)
       pushed.on('push', (headers: IncomingHttpHeaders) => {
-        emit({ event: 'push_headers', stream: id(), status: headers[':status'], headers }, `← HEADERS stream ${id()} (pushed) ${headers[':status']} ${headerLine(headers)}`)
+        emit(
+          { event: 'push_headers', stream: id(), status: headers[':status'], headers },
+          `← HEADERS stream ${id()} (pushed) ${headers[':status']} ${headerLine(headers)}`,
+        )
       })
       pushed.on('data', (chunk: Buffer) => {
         summary.pushedBytes += chunk.length

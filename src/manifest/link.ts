@@ -23,16 +23,11 @@ export function uriReference(url: string): string | undefined {
 /** Fetch destinations whose preload needs CORS mode to be reused: `crossorigin` is added unless set. */
 const CORS_BY_DEFAULT = new Set(['font'])
 
-export function preloadLink(
-  url: string,
-  type: string,
-  crossorigin: boolean | 'anonymous' | 'use-credentials' | undefined,
-  nopush: boolean,
-): string {
+export function preloadLink(url: string, type: string, crossorigin: boolean | 'anonymous' | 'use-credentials' | undefined, nopush: boolean): string {
   // A compiled manifest's URL is a URI reference already (encoding it again changes nothing).
   const target = uriReference(url) ?? uriReference(url.replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd'))!
   let link = `<${target}>; rel=preload; as=${type}`
-  const cors = crossorigin ?? (CORS_BY_DEFAULT.has(type) ? true : false)
+  const cors = crossorigin ?? CORS_BY_DEFAULT.has(type)
   if (cors === 'use-credentials') link += '; crossorigin=use-credentials'
   else if (cors) link += '; crossorigin'
   if (nopush) link += '; nopush'

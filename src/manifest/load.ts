@@ -117,7 +117,10 @@ export function parseManifestText(text: string, file: string): unknown {
       line = before.length
       column = before.at(-1)!.length + 1
     }
-    const problem = message.replace(/^JSON\.parse: /, '').replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, '')
+    const problem = message
+      .replace(/^JSON\.parse: /, '')
+      .replace(/ in JSON at position \d+.*$/, '')
+      .replace(/\s*\(line \d+ column \d+\)$/, '')
     throw new PushManifestError(
       'ERR_PUSH_MANIFEST_SYNTAX',
       { file, pointer: '', line, column },
@@ -135,26 +138,41 @@ interface Explained {
 }
 
 const URL_RULES: Array<[RegExp, (url: string) => Omit<Explained, 'pointer'>]> = [
-  [/url\/allOf\/0\//, (url) => ({
-    problem: `${show(url)} is an absolute URL; only same-origin resources can be pushed or preloaded from here`,
-    fix: `write it as a path on this origin ("${url.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/, '') || '/'}"), or drop it`,
-  })],
-  [/url\/allOf\/1\//, (url) => ({
-    problem: `${show(url)} is not an absolute path`,
-    fix: `start it with a single "/" ("/${url.replace(/^[/\\]*/, '')}")`,
-  })],
-  [/url\/allOf\/2\//, (url) => ({
-    problem: `${show(url)} has a ".." segment (path traversal)`,
-    fix: 'write the resolved path, without ".."',
-  })],
-  [/url\/allOf\/3\//, (url) => ({
-    problem: `${show(url)} contains a space, backslash or control character`,
-    fix: 'percent-encode it (%20 for a space)',
-  })],
-  [/url\/(minLength|maxLength)/, (url) => ({
-    problem: `URL ${show(url)} is empty or longer than 2048 characters`,
-    fix: 'use a path between 1 and 2048 characters',
-  })],
+  [
+    /url\/allOf\/0\//,
+    (url) => ({
+      problem: `${show(url)} is an absolute URL; only same-origin resources can be pushed or preloaded from here`,
+      fix: `write it as a path on this origin ("${url.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/, '') || '/'}"), or drop it`,
+    }),
+  ],
+  [
+    /url\/allOf\/1\//,
+    (url) => ({
+      problem: `${show(url)} is not an absolute path`,
+      fix: `start it with a single "/" ("/${url.replace(/^[/\\]*/, '')}")`,
+    }),
+  ],
+  [
+    /url\/allOf\/2\//,
+    (url) => ({
+      problem: `${show(url)} has a ".." segment (path traversal)`,
+      fix: 'write the resolved path, without ".."',
+    }),
+  ],
+  [
+    /url\/allOf\/3\//,
+    (url) => ({
+      problem: `${show(url)} contains a space, backslash or control character`,
+      fix: 'percent-encode it (%20 for a space)',
+    }),
+  ],
+  [
+    /url\/(minLength|maxLength)/,
+    (url) => ({
+      problem: `URL ${show(url)} is empty or longer than 2048 characters`,
+      fix: 'use a path between 1 and 2048 characters',
+    }),
+  ],
 ]
 
 /** Turns Ajv's errors into the one that says the most: what, where, and the fix. */
@@ -192,7 +210,11 @@ function explain(errors: readonly ErrorObject[], document: unknown): Explained {
       return { pointer, problem: `the manifest must be a JSON object, got ${show(value)}`, fix: 'write { "/route": { "/url": { "type": "style" } } }' }
     }
     if (error.keyword === 'type' && depth === 1) {
-      return { pointer, problem: `the entries of a route must be an object, got ${show(value)}`, fix: 'map each URL to its entry: { "/app.css": { "type": "style" } }' }
+      return {
+        pointer,
+        problem: `the entries of a route must be an object, got ${show(value)}`,
+        fix: 'map each URL to its entry: { "/app.css": { "type": "style" } }',
+      }
     }
     if (error.keyword === 'type' && depth === 2) {
       return { pointer, problem: `an entry must be an object, got ${show(value)}`, fix: 'write { "type": "style" } (type is a fetch destination)' }

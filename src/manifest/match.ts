@@ -6,9 +6,7 @@
  */
 import { pathToRegexp } from 'path-to-regexp'
 
-export type RouteMatcher =
-  | { readonly kind: 'exact'; readonly paths: readonly string[] }
-  | { readonly kind: 'pattern' | 'regexp'; test(path: string): boolean }
+export type RouteMatcher = { readonly kind: 'exact'; readonly paths: readonly string[] } | { readonly kind: 'pattern' | 'regexp'; test(path: string): boolean }
 
 const PATTERN_SYNTAX = /[:*{}()?+]/
 

@@ -32,7 +32,9 @@ export async function askEdge(req: Request, res: Response, entries: readonly Pre
   const digest = readDigest(req, settings)
   // Started together, awaited in order; none rejects.
   const loads = entries.map((entry) =>
-    entry.nopush || entry.dotfile || conditional || entry.url === req.path || entry.url === req.originalUrl ? undefined : load(entry, req, requestHeaders, settings),
+    entry.nopush || entry.dotfile || conditional || entry.url === req.path || entry.url === req.originalUrl
+      ? undefined
+      : load(entry, req, requestHeaders, settings),
   )
   const links: string[] = []
   let asked = 0

@@ -109,7 +109,8 @@ function promiseNow(req: Request, res: Response, pusher: Pusher, entries: readon
     if (entry.dotfile) skip(report, undefined, entry, parent, 'dotfile', 'a dotfile (the `dotfiles` option)')
     else if (entry.nopush) skip(report, undefined, entry, parent, 'nopush')
     else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
-    else if (promised.length >= settings.maxPushesPerResponse) skip(report, undefined, entry, parent, 'limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`)
+    else if (promised.length >= settings.maxPushesPerResponse)
+      skip(report, undefined, entry, parent, 'limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`)
     else {
       const last = lastKeys.get(entry.url)
       if (last !== undefined && (budget.diary.has(last) || (digest?.honoured && digest.digest.has(last)))) {
@@ -162,7 +163,12 @@ function promiseNow(req: Request, res: Response, pusher: Pusher, entries: readon
       else {
         bytesLeft -= response.size
         budget.diary.add(key)
-        sendPushes([{ entry, reservation, key, response: { ...response, headers: { ...inherited, ...response.headers } }, stream: promise.value }], parent, report, new Set())
+        sendPushes(
+          [{ entry, reservation, key, response: { ...response, headers: { ...inherited, ...response.headers } }, stream: promise.value }],
+          parent,
+          report,
+          new Set(),
+        )
       }
     }
   })().catch((err: Error) => debug('push of the Link header of %s failed: %s', parent, err.message))

@@ -90,7 +90,6 @@ export function readDigest(req: Request, settings: PushSettings): DigestState | 
 
 export type Report = (event: PushEvent) => void
 
-
 export function inheritedHeaders(res: Response, names: ReadonlySet<string>): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(res.getHeaders())) {
@@ -186,7 +185,8 @@ function planPushes(
     else if (!pusher || !budget) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
     else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
     else if (conditional) skip(report, hints, entry, parent, 'conditional', 'If-None-Match or If-Modified-Since: the client revalidates a page it has')
-    else if (planned.length >= settings.maxPushesPerResponse) skip(report, hints, entry, parent, 'limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`)
+    else if (planned.length >= settings.maxPushesPerResponse)
+      skip(report, hints, entry, parent, 'limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`)
     else {
       const reservation = budget.reserve(entry.url)
       // Being pushed on this connection for another request right now: it is on its way, no hint either.

@@ -51,7 +51,7 @@ function staticPath(url: string): string | undefined {
 /** Whether express.static takes `url` for a dotfile: a decoded, normalized segment starting with "." (`/.env`, `/css%2f..%2f.env`). */
 export function namesDotfile(url: string): boolean {
   const path = staticPath(url)
-  return path !== undefined && path.split(sep).some((part) => part.length > 1 && part[0] === '.')
+  return path?.split(sep).some((part) => part.length > 1 && part[0] === '.') === true
 }
 
 /**
@@ -115,7 +115,11 @@ async function openFile(file: string): Promise<{ handle: FileHandle; stats: Stat
  * A small file's body with the stat of the descriptor it was read from (kept until the
  * file's stat changes), or undefined when it changed size while read (it is streamed then).
  */
-async function smallFile(smallFiles: Map<string, { stats: Stats; body: Buffer }>, file: string, pathStats: Stats): Promise<{ stats: Stats; body: Buffer } | undefined> {
+async function smallFile(
+  smallFiles: Map<string, { stats: Stats; body: Buffer }>,
+  file: string,
+  pathStats: Stats,
+): Promise<{ stats: Stats; body: Buffer } | undefined> {
   const kept = smallFiles.get(file)
   if (kept && sameFile(kept.stats, pathStats)) return kept
   const opened = await openFile(file)

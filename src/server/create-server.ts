@@ -112,10 +112,7 @@ const OPTION_TYPES = {
 export async function resolveTls(options: Readonly<Pick<CreateServerOptions, 'key' | 'cert' | 'certDir'>> = {}): Promise<TlsMaterial> {
   if (options.key !== undefined && options.cert !== undefined) return { key: options.key, cert: options.cert }
   if (options.key !== undefined || options.cert !== undefined) {
-    throw new H2PushError(
-      'ERR_H2PUSH_TLS_MISSING',
-      'createServer: `key` and `cert` go together; pass both PEM values, or neither to use TLS_KEY/TLS_CERT',
-    )
+    throw new H2PushError('ERR_H2PUSH_TLS_MISSING', 'createServer: `key` and `cert` go together; pass both PEM values, or neither to use TLS_KEY/TLS_CERT')
   }
   const keyFile = process.env['TLS_KEY']
   const certFile = process.env['TLS_CERT']
@@ -129,11 +126,9 @@ export async function resolveTls(options: Readonly<Pick<CreateServerOptions, 'ke
     try {
       return { key: readFileSync(keyFile), cert: readFileSync(certFile) }
     } catch (err) {
-      throw new H2PushError(
-        'ERR_H2PUSH_TLS_MISSING',
-        `createServer: cannot read TLS_KEY=${keyFile} / TLS_CERT=${certFile}: ${(err as Error).message}`,
-        { cause: err },
-      )
+      throw new H2PushError('ERR_H2PUSH_TLS_MISSING', `createServer: cannot read TLS_KEY=${keyFile} / TLS_CERT=${certFile}: ${(err as Error).message}`, {
+        cause: err,
+      })
     }
   }
   if (process.env['NODE_ENV'] === 'production') {
@@ -167,8 +162,7 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
   validateOptions('createServer', options, OPTION_TYPES)
   const settings = { ...DEFAULTS, ...options }
   const tls = await resolveTls(settings)
-  const { server, goaway } =
-    settings.transport === 'http2' ? http2Server(app, tls, settings) : spdyServer(app, tls, settings)
+  const { server, goaway } = settings.transport === 'http2' ? http2Server(app, tls, settings) : spdyServer(app, tls, settings)
   if (settings.keepAlive) {
     const delay = settings.keepAliveInitialDelay
     server.on('connection', (socket: Socket) => socket.setKeepAlive(true, delay))
@@ -244,7 +238,7 @@ const signals = new WeakMap<object, AbortSignal>()
 export function getShutdownSignal(req: IncomingMessage | Http2ServerRequest): AbortSignal | undefined {
   const session = (req as Http2ServerRequest).stream?.session
   if (session) return signals.get(session)
-  const server = (req.socket as Socket & { server?: object } | null)?.server
+  const server = (req.socket as (Socket & { server?: object }) | null)?.server
   return server ? signals.get(server) : undefined
 }
 

@@ -20,11 +20,7 @@ function canonicalHost(value: string): string {
  * Checks a request's `:authority` against its Host header: `true` when the request may
  * be served (Host then equals `:authority`), `false` when it was answered 400 here.
  */
-export function oneAuthority(
-  authority: string | string[] | undefined,
-  headers: IncomingHttpHeaders,
-  res: ServerResponse | Http2ServerResponse,
-): boolean {
+export function oneAuthority(authority: string | string[] | undefined, headers: IncomingHttpHeaders, res: ServerResponse | Http2ServerResponse): boolean {
   if (typeof authority !== 'string') return true
   const host = headers.host as string | string[] | undefined
   if (host === undefined) {

@@ -3,7 +3,7 @@
  * get-pusher.ts, answers one when a response can push): the types, the push request's
  * headers, and the helpers the one implementation (transport-pusher.ts) uses.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { Readable, type Writable } from 'node:stream'
 import { H2PushError } from '../errors.js'
 
@@ -88,11 +88,7 @@ const FORBIDDEN_PUSH_REQUEST_HEADERS = new Set([
 const COPIED_REQUEST_HEADERS = ['accept', 'accept-encoding', 'accept-language', 'user-agent'] as const
 
 /** Checks a push target and builds its request headers; throws ERR_H2PUSH_INVALID_PUSH. */
-export function pushRequestHeaders(
-  path: string,
-  parent: IncomingHttpHeaders,
-  options: PushOptions | undefined,
-): IncomingHttpHeaders {
+export function pushRequestHeaders(path: string, parent: IncomingHttpHeaders, options: PushOptions | undefined): IncomingHttpHeaders {
   if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//')) {
     throw new H2PushError(
       'ERR_H2PUSH_INVALID_PUSH',
@@ -104,10 +100,7 @@ export function pushRequestHeaders(
     for (const [name, value] of Object.entries(options.requestHeaders)) {
       const lower = name.toLowerCase()
       if (FORBIDDEN_PUSH_REQUEST_HEADERS.has(lower) || lower.startsWith(':')) {
-        throw new H2PushError(
-          'ERR_H2PUSH_INVALID_PUSH',
-          `push ${path}: request header ${JSON.stringify(name)} may not be sent in a PUSH_PROMISE; remove it`,
-        )
+        throw new H2PushError('ERR_H2PUSH_INVALID_PUSH', `push ${path}: request header ${JSON.stringify(name)} may not be sent in a PUSH_PROMISE; remove it`)
       }
       if (value !== undefined) (headers as Record<string, string | string[]>)[lower] = value
     }
@@ -133,10 +126,7 @@ const unansweredByParent = new WeakMap<object, Set<Unanswered>>()
  * stream closes, an unanswered push is reset. One 'close' listener per parent, however
  * many pushes it carries; `settled` takes a push out once its own stream closed.
  */
-export function cancelWhenParentCloses(
-  parent: { once(event: 'close', listener: () => void): unknown },
-  push: Unanswered,
-): { settled(): void } {
+export function cancelWhenParentCloses(parent: { once(event: 'close', listener: () => void): unknown }, push: Unanswered): { settled(): void } {
   let pending = unansweredByParent.get(parent)
   if (!pending) {
     const set = new Set<Unanswered>()

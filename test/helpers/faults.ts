@@ -35,8 +35,11 @@ export async function assertHealthy(url: string, baseline: Record<string, number
   const res = await h2get(url, path)
   assert.equal(res.status, 200, `${what}: the server stopped serving`)
   assert.deepEqual(problems, [], `${what}: uncaught errors`)
-  await settles(() => {
-    const now = resourceCounts()
-    return RELEASED.every((k) => (now[k] ?? 0) <= (baseline[k] ?? 0))
-  }, `${what}: resources back to ${JSON.stringify(baseline)} (now ${JSON.stringify(resourceCounts())})`)
+  await settles(
+    () => {
+      const now = resourceCounts()
+      return RELEASED.every((k) => (now[k] ?? 0) <= (baseline[k] ?? 0))
+    },
+    `${what}: resources back to ${JSON.stringify(baseline)} (now ${JSON.stringify(resourceCounts())})`,
+  )
 }

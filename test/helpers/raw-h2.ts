@@ -100,7 +100,11 @@ export const frames = {
   },
   settingsAck: (): Buffer => frame(FRAME.SETTINGS, ACK, 0),
   /** A GET (or other method) request's HEADERS, END_STREAM unless `endStream` is false. */
-  request: (streamId: number, path: string, options: { authority?: string; method?: string; endStream?: boolean; headers?: ReadonlyArray<readonly [string, string]> } = {}): Buffer =>
+  request: (
+    streamId: number,
+    path: string,
+    options: { authority?: string; method?: string; endStream?: boolean; headers?: ReadonlyArray<readonly [string, string]> } = {},
+  ): Buffer =>
     frame(
       FRAME.HEADERS,
       END_HEADERS | (options.endStream === false ? 0 : END_STREAM),
@@ -133,7 +137,14 @@ export const frames = {
 }
 
 function parseFrame(type: number, flags: number, streamId: number, payload: Buffer): Frame {
-  const base = { type, name: FRAME_NAMES[type] ?? `0x${type.toString(16)}`, flags, streamId, payload, endStream: (type === FRAME.DATA || type === FRAME.HEADERS) && (flags & END_STREAM) !== 0 }
+  const base = {
+    type,
+    name: FRAME_NAMES[type] ?? `0x${type.toString(16)}`,
+    flags,
+    streamId,
+    payload,
+    endStream: (type === FRAME.DATA || type === FRAME.HEADERS) && (flags & END_STREAM) !== 0,
+  }
   if (type === FRAME.PUSH_PROMISE) {
     const pad = flags & PADDED ? 1 : 0
     return { ...base, promisedId: payload.readUInt32BE(pad) & 0x7fffffff }
@@ -164,7 +175,10 @@ export class RawH2Client {
   #waiters: Array<() => void> = []
   closed = false
 
-  private constructor(socket: tls.TLSSocket, readonly options: RawClientOptions) {
+  private constructor(
+    socket: tls.TLSSocket,
+    readonly options: RawClientOptions,
+  ) {
     this.socket = socket
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', () => {})

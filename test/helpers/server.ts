@@ -34,10 +34,7 @@ export async function startServer(app: RequestListener, options: CreateServerOpt
   return { server, port, url: `https://127.0.0.1:${port}`, close: () => server.shutdown() }
 }
 
-export async function startDemo(
-  demo: Partial<DemoAppOptions> = {},
-  options: CreateServerOptions = {},
-): Promise<Running & { certificate: string }> {
+export async function startDemo(demo: Partial<DemoAppOptions> = {}, options: CreateServerOptions = {}): Promise<Running & { certificate: string }> {
   const tls = await testCertificate()
   const app = createDemoApp({ certificate: tls.cert, logRequests: false, ...demo })
   return { ...(await startServer(app, options)), certificate: tls.cert }

@@ -44,11 +44,20 @@ export async function flood(transport: Transport, count: number, options: Create
     client.write(...requests)
     const last = 1 + 2 * (count - 1)
     // Every stream answered (HEADERS) or reset, or the connection gone.
-    await client.until((f) => {
-      const seen = new Set<number>()
-      for (const x of f) if (x.type === FRAME.HEADERS || x.type === FRAME.RST_STREAM) seen.add(x.streamId)
-      return seen.size >= count || f.some((x) => x.type === FRAME.GOAWAY && x.streamId === 0 && x.errorCode !== ERROR.NO_ERROR && x.payload.readUInt32BE(0) < last)
-    }, 20_000, 'answers').catch(() => false)
+    await client
+      .until(
+        (f) => {
+          const seen = new Set<number>()
+          for (const x of f) if (x.type === FRAME.HEADERS || x.type === FRAME.RST_STREAM) seen.add(x.streamId)
+          return (
+            seen.size >= count ||
+            f.some((x) => x.type === FRAME.GOAWAY && x.streamId === 0 && x.errorCode !== ERROR.NO_ERROR && x.payload.readUInt32BE(0) < last)
+          )
+        },
+        20_000,
+        'answers',
+      )
+      .catch(() => false)
     await sleep(200)
     globalThis.gc?.()
     const rssAfterMB = rssMB()

@@ -32,7 +32,10 @@ const edits = {
 for (const [name, { dropLines, replace }] of Object.entries(edits)) {
   const path = join(dir, name)
   let text = readFileSync(path, 'utf8')
-  text = text.split('\n').filter((line) => !dropLines.includes(line.trim())).join('\n')
+  text = text
+    .split('\n')
+    .filter((line) => !dropLines.includes(line.trim()))
+    .join('\n')
   for (const [from, to] of replace) text = text.replace(from, to)
   const sum = createHash('sha256').update(text).digest('hex')
   if (sum !== SPDY_4_0_2[name]) {

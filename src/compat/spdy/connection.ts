@@ -92,14 +92,13 @@ type ConnectionPushPromise = (this: SpdyConnection, parent: SpdyStream, uri: unk
  */
 export function releaseFailedPushes(pushPromise: ConnectionPushPromise): ConnectionPushPromise {
   return function pushPromiseReleasingFailures(this: SpdyConnection, parent, uri, callback) {
-    const connection = this
     // eslint-disable-next-line prefer-const
     let push: SpdyStream | undefined
     const onPromised: PushCallback = (err, stream) => {
       if (err && push) {
         // The promise never reached the peer: drop the stream without an RST_STREAM.
         push._spdyState.aborted = true
-        connection._removeStream(push)
+        this._removeStream(push)
         push.destroy()
       }
       if (callback) callback(err, stream ?? (push as SpdyStream))

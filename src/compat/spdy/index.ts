@@ -6,13 +6,7 @@
 import { loadSpdy } from './load.js'
 import { spdyEnd, spdyWriteEarlyHints, spdyWriteHead } from './response.js'
 import { socketFinal, socketWrite, socketWritev, releaseParserAfterEmit } from './socket.js'
-import {
-  goaway,
-  ignoreFramesForClosedStreams,
-  keepPushSetting,
-  releaseFailedPushes,
-  removeStreamOnce,
-} from './connection.js'
+import { goaway, ignoreFramesForClosedStreams, keepPushSetting, releaseFailedPushes, removeStreamOnce } from './connection.js'
 import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './reset-streams.js'
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import { installStreamLimit } from './stream-limit.js'

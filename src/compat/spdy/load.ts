@@ -28,7 +28,7 @@ export function loadSpdy(): LoadedSpdy {
   if (loaded) return loaded
   const proc = process as unknown as { binding: BindingFn }
   const originalBinding = proc.binding
-  const httpCommon = require('_http_common') as { HTTPParser: unknown; methods: string[] }
+  const httpCommon = require('node:_http_common') as { HTTPParser: unknown; methods: string[] }
   proc.binding = function bindingForSpdy(name: string): unknown {
     if (name === 'http_parser') return { HTTPParser: httpCommon.HTTPParser, methods: httpCommon.methods }
     return originalBinding.call(process, name)

@@ -63,11 +63,10 @@ export function respondAfterPromises(respond: Respond): Respond {
       respond.call(this, status, headers, callback)
       return
     }
-    const stream = this
-    stream._hardCork()
+    this._hardCork()
     state.responds.push(() => {
-      respond.call(stream, status, headers, callback)
-      stream._hardUncork()
+      respond.call(this, status, headers, callback)
+      this._hardUncork()
     })
   }
 }

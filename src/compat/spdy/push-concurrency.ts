@@ -142,11 +142,10 @@ export function respondWithinStreamLimit(respond: Respond): Respond {
       respond.call(this, status, headers, callback)
       return
     }
-    const stream = this
-    stream._hardCork()
-    slotsOf(stream._spdyState.framer).acquire(stream, () => {
-      respond.call(stream, status, headers, callback)
-      stream._hardUncork()
+    this._hardCork()
+    slotsOf(this._spdyState.framer).acquire(this, () => {
+      respond.call(this, status, headers, callback)
+      this._hardUncork()
     })
   }
 }
@@ -163,17 +162,16 @@ export function promiseThenRespond(sendPush: SendPush): SendPush {
       sendPush.call(this, status, response, callback)
       return
     }
-    const stream = this
-    stream._hardCork()
-    sendPush.call(stream, status, false, (err) => {
+    this._hardCork()
+    sendPush.call(this, status, false, (err) => {
       if (err) {
-        stream._hardUncork()
+        this._hardUncork()
         callback(err)
         return
       }
       callback(null)
-      stream.respond(status, response, () => {})
-      stream._hardUncork()
+      this.respond(status, response, () => {})
+      this._hardUncork()
     })
   }
 }

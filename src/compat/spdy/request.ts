@@ -22,7 +22,7 @@ export function markBodyOnRequest(assignRequest: (this: SpdyHandle, req: Incomin
   return function assignRequestMarkingBody(this: SpdyHandle, req: IncomingMessage): void {
     const stream = this._spdyState.stream
     // On a client handle, `req` is the response: nothing to mark.
-    if (stream && stream.connection._spdyState.isServer) {
+    if (stream?.connection._spdyState.isServer) {
       markBodyOfUnknownLength(req.headers as Record<string, unknown>, mayHaveBody(stream))
     }
     assignRequest.call(this, req)

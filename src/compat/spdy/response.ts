@@ -80,11 +80,7 @@ export function spdyEnd(this: SpdyResponse, ...args: EndArgs): SpdyResponse {
  * sends as the first DATA frame: clients reset the stream. An HTTP/2 103 is a HEADERS
  * frame with `:status 103`, which the spdy-transport stream sends with `respond(103)`.
  */
-export function spdyWriteEarlyHints(
-  this: SpdyResponse,
-  hints: Record<string, string | readonly string[]>,
-  callback?: () => void,
-): void {
+export function spdyWriteEarlyHints(this: SpdyResponse, hints: Record<string, string | readonly string[]>, callback?: () => void): void {
   const stream = (this.socket as SpdySocket | null)?._handle?._spdyState.stream
   if (!stream || this._header) {
     if (callback) process.nextTick(callback)

@@ -52,13 +52,7 @@ function refuseOverLimit(handleHeaders: HandleHeaders): HandleHeaders {
   return function handleHeadersWithinLimit(this: LimitedConnection, frame) {
     const state = this._spdyState
     const open = openRequests.get(this)
-    if (
-      open !== undefined &&
-      open >= state.maxStreams &&
-      frame.id > state.stream.lastId.received &&
-      frame.id % 2 === 1 &&
-      !this._isGoaway(frame.id)
-    ) {
+    if (open !== undefined && open >= state.maxStreams && frame.id > state.stream.lastId.received && frame.id % 2 === 1 && !this._isGoaway(frame.id)) {
       // A used id: later frames for it are frames on a closed stream.
       state.stream.lastId.received = frame.id
       state.stream.lastId.both = Math.max(state.stream.lastId.both, frame.id)
