@@ -16,7 +16,8 @@ import { serialize as serializeCookie } from 'cookie'
 import { pushRequestHeaders } from '../transports/pusher.js'
 import { sendEarlyHints } from '../transports/early-hints.js'
 import { cacheKey, CacheDigest } from '../cache/digest.js'
-import { isConditional, load, pushableParentStatus, readDigest, skip, type PreparedEntry, type PushSettings, type Report } from './plan.js'
+import { isConditional } from './decide.js'
+import { load, pushableParentStatus, readDigest, skip, type PreparedEntry, type PushSettings, type Report } from './plan.js'
 
 const debug = createDebug('express-h2-push:push')
 

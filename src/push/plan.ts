@@ -22,7 +22,8 @@ import { canDispatch } from './dispatch.js'
 import { sendEarlyHints, type EarlyHintsMode } from '../transports/early-hints.js'
 import onHeaders from 'on-headers'
 import { askEdge } from './edge.js'
-import type { ConnectionBudget, ConnectionBudgets, Reservation } from './connection-budget.js'
+import { decideEntries, refusalOf } from './decide.js'
+import type { ConnectionBudgets, Reservation } from './connection-budget.js'
 import { cacheKey, CacheDigest, type DigestShape } from '../cache/digest.js'
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie'
 
@@ -98,11 +99,6 @@ export function inheritedHeaders(res: Response, names: ReadonlySet<string>): Out
   return headers
 }
 
-/** A conditional request is answered 304 when the client's copy is current, and that client has the page's assets. */
-export function isConditional(headers: IncomingHttpHeaders): boolean {
-  return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
-}
-
 /** Pushes go with a response that succeeded: not with an error (>= 400) nor a 304 (as Apache's mod_http2). */
 export function pushableParentStatus(status: number): boolean {
   return status < 400 && status !== 304
@@ -166,38 +162,6 @@ export interface Ready {
   readonly stream: PushStream
 }
 
-/** What this request may push: each candidate's stream and URL reserved on the connection, or skipped now. */
-function planPushes(
-  req: Request,
-  entries: readonly PreparedEntry[],
-  settings: PushSettings,
-  pusher: Pusher | undefined,
-  budget: ConnectionBudget | undefined,
-  hints: string[],
-  report: Report,
-): Array<{ entry: PreparedEntry; reservation: Reservation }> {
-  const parent = req.path
-  const conditional = pusher !== undefined && isConditional(req.headers)
-  const planned: Array<{ entry: PreparedEntry; reservation: Reservation }> = []
-  for (const entry of entries) {
-    if (entry.dotfile) skip(report, undefined, entry, parent, 'dotfile', 'a dotfile (the `dotfiles` option)')
-    else if (entry.nopush) skip(report, hints, entry, parent, 'nopush')
-    else if (!pusher || !budget) skip(report, hints, entry, parent, req.method === 'GET' ? 'push-unsupported' : 'method')
-    else if (entry.url === req.originalUrl || entry.url === req.path) skip(report, undefined, entry, parent, 'same-url')
-    else if (conditional) skip(report, hints, entry, parent, 'conditional', 'If-None-Match or If-Modified-Since: the client revalidates a page it has')
-    else if (planned.length >= settings.maxPushesPerResponse)
-      skip(report, hints, entry, parent, 'limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`)
-    else {
-      const reservation = budget.reserve(entry.url)
-      // Being pushed on this connection for another request right now: it is on its way, no hint either.
-      if (reservation === 'in-flight') skip(report, undefined, entry, parent, 'cached', 'being pushed on this connection')
-      else if (reservation === 'streams') skip(report, hints, entry, parent, 'limit', `maxPushesPerConnection ${settings.maxPushesPerConnection} in flight`)
-      else planned.push({ entry, reservation })
-    }
-  }
-  return planned
-}
-
 /**
  * Plans and promises the pushes of one request. Resolves, once every PUSH_PROMISE is
  * queued and the hints are sent, after which the route runs (`next()`); the pushed
@@ -234,7 +198,11 @@ export async function pushEntries(
   const pusher: Pusher | undefined = req.method === 'GET' ? getPusher(res) : undefined
   if (settings.behindProxy && !pusher && req.method === 'GET' && req.httpVersionMajor < 2) return askEdge(req, res, entries, settings, report)
   const budget = pusher ? budgets.for(pusher.connection) : undefined
-  const reserved = planPushes(req, entries, settings, pusher, budget, hints, report)
+  const reserved: Array<{ entry: PreparedEntry; reservation: Reservation }> = []
+  for (const decision of decideEntries(req, entries, settings, budget)) {
+    if ('push' in decision) reserved.push({ entry: decision.entry, reservation: decision.push })
+    else skip(report, decision.skip.hint ? hints : undefined, decision.entry, parent, decision.skip.reason, decision.skip.detail)
+  }
 
   const reservations = new Set<Reservation>()
   let parentClosed = false
@@ -277,16 +245,16 @@ export async function pushEntries(
       }
       const { response } = result
       const key = cacheKey(entry.url, response.headers['etag'], response.headers['last-modified'])
-      let refusal: [SkipReason, string] | undefined
-      if (budget.diary.has(key)) refusal = ['cached', 'pushed before on this connection']
-      else if (digest?.honoured && digest.digest.has(key)) refusal = ['cached', 'listed in the cache digest cookie']
-      else if (response.size > bytesLeft) refusal = ['bytes', `${response.size} bytes, ${bytesLeft} left for this response`]
-      else if (!reservation.claimBytes(response.size)) {
-        refusal = ['bytes', `${response.size} bytes, ${settings.maxPushBytesPerConnection - budget.bytes} left on this connection (maxPushBytesPerConnection)`]
-      }
+      const refusal = refusalOf(key, response.size, {
+        budget,
+        digestHas: digest?.honoured ? (k) => digest.digest.has(k) : undefined,
+        bytesLeft,
+        reservation,
+        maxPushBytesPerConnection: settings.maxPushBytesPerConnection,
+      })
       if (refusal) {
         response.release?.()
-        skip(report, hints, entry, parent, refusal[0], refusal[1])
+        skip(report, refusal.hint ? hints : undefined, entry, parent, refusal.reason, refusal.detail)
         dropped(reservation)
         continue
       }
