@@ -12,6 +12,7 @@ import express from 'express'
 import { getPusher, type PushOutcome } from '../index.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
+import { settles } from './helpers/wait.js'
 
 function deferred<T>() {
   let resolve!: (value: T) => void
@@ -125,7 +126,7 @@ for (const transport of TRANSPORTS)
       assert.equal(push.requestHeaders['user-agent'], 'test-agent/1')
       assert.equal(push.requestHeaders['accept-encoding'], 'br')
       assert.equal(push.requestHeaders[':method'], 'GET')
-      for (let i = 0; i < 50 && !seen['streamed']; i++) await new Promise((r) => setTimeout(r, 10))
+      await settles(() => seen['streamed'] !== undefined, 'the route to record its outcome')
       assert.deepEqual(seen['streamed'], { status: 'sent', bytes: 13 })
     })
 
@@ -136,7 +137,7 @@ for (const transport of TRANSPORTS)
       assert.equal(push.body.toString(), 'once')
       assert.equal(push.headers['content-type'], 'text/plain')
       for (const name of ['connection', 'keep-alive', 'transfer-encoding']) assert.equal(push.headers[name], undefined, name)
-      for (let i = 0; i < 50 && !seen['twice']; i++) await new Promise((r) => setTimeout(r, 10))
+      await settles(() => seen['twice'] !== undefined, 'the route to record its outcome')
       assert.deepEqual(seen['twice'], [
         { status: 'sent', bytes: 4 },
         { status: 'sent', bytes: 4 },
@@ -145,7 +146,7 @@ for (const transport of TRANSPORTS)
 
     test('bad targets, forbidden headers and a closed parent are coded rejections', async () => {
       await h2get(running.url, '/bad-pushes')
-      for (let i = 0; i < 50 && !seen['errors']; i++) await new Promise((r) => setTimeout(r, 10))
+      await settles(() => seen['errors'] !== undefined, 'the route to record its outcome')
       assert.deepEqual(seen['errors'], [
         'ERR_H2PUSH_INVALID_PUSH',
         'ERR_H2PUSH_INVALID_PUSH',

@@ -13,6 +13,7 @@ import express from 'express'
 import { createServer, loadDevCertificate, resolveTls, type H2PushError } from '../index.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { spawnDemo, startDemo, TRANSPORTS } from './helpers/server.js'
+import { settles } from './helpers/wait.js'
 
 function withEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
@@ -142,9 +143,8 @@ for (const transport of TRANSPORTS)
       assert.ok(took < 2000, `shutdown took ${took} ms`)
       assert.ok(demo.server.shutdownSignal.aborted)
       await client.close()
-      await sleep(50)
-      const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-      assert.ok(timersAfter <= timersBefore, `timers left: ${timersAfter} > ${timersBefore}`)
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+      await settles(() => timers() <= timersBefore, `timers released (left: ${timers()} > ${timersBefore})`)
     })
   })
 

@@ -1,7 +1,9 @@
 /** What every fault suite (test/faults*.test.ts) checks a server against after abuse. */
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { h2get } from './h2.js'
+import { settles } from './wait.js'
+
+export { settles }
 
 /** FAULT_SCALE=10 (`npm run soak`) runs every fault loop ten times longer. */
 export const SCALE = Number(process.env['FAULT_SCALE'] ?? 1)
@@ -10,14 +12,6 @@ export function resourceCounts(): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1
   return counts
-}
-
-export async function settles(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(25)
-  }
 }
 
 /** Uncaught exceptions and unhandled rejections of this test process, in order. */
