@@ -148,7 +148,12 @@ for (const transport of TRANSPORTS) {
           await client.close()
           assert.deepEqual(problems, [])
         }),
-        { numRuns: 300 * SCALE, endOnFailure: true },
+        {
+          numRuns: 300 * SCALE,
+          endOnFailure: true,
+          // Replays a failing run: FC_SEED and FC_PATH as fast-check printed them.
+          ...(process.env['FC_SEED'] ? { seed: Number(process.env['FC_SEED']), path: process.env['FC_PATH'] ?? '' } : {}),
+        },
       )
       if (transport === 'spdy') {
         await assertHealthy(running.url, baseline, 'randomized hostile rounds', '/a.css')

@@ -205,12 +205,16 @@ export async function pushEntries(
   }
 
   const reservations = new Set<Reservation>()
+  const ready: Ready[] = []
   let parentClosed = false
   if (reserved.length > 0) {
-    // Whatever is still reserved and not sending when the response closes goes back to the connection.
+    // Whatever is still reserved and not sending when the response closes goes back to the
+    // connection, and a produced body never taken is released (its file closed): the
+    // response may close before its status is known, and then no push is ever sent.
     res.once('close', () => {
       parentClosed = true
       for (const reservation of reservations) reservation.release()
+      for (const { response } of ready) response.release?.()
     })
   }
   const requestHeaders = pusher && reserved.length > 0 ? pushRequestHeaders('/', req.headers, undefined) : {}
@@ -279,7 +283,6 @@ export async function pushEntries(
     }
   }
 
-  const ready: Ready[] = []
   for (const { entry, reservation, key, response, stream } of promised) {
     const result = await stream
     if (!result.ok) {
