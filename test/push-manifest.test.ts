@@ -17,6 +17,7 @@ import { pushManifest, type PushEvent, type PushManifest, type PushManifestOptio
 import { security } from '../middleware/security.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
+import { settles } from './helpers/wait.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
 
 const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
@@ -51,10 +52,6 @@ function testApp(options: Partial<PushManifestOptions> = {}) {
     res.json({ posted: true })
   })
   return { app, middleware, events }
-}
-
-async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 50))
 }
 
 for (const transport of TRANSPORTS)
@@ -138,14 +135,17 @@ for (const transport of TRANSPORTS)
       assert.equal(res.pushes[2]!.headers['cache-control'], 'public, max-age=60')
       // A dispatched push leaves the app intact for real requests.
       assert.deepEqual(JSON.parse((await h2get(running.url, '/api/data')).body.toString()), { data: [1, 2, 3] })
-      await settle()
-      assert.ok(events.some((e) => e.type === 'pushed' && e.url === '/api/data' && e.bytes === Buffer.byteLength(JSON.stringify({ data: [1, 2, 3] }))))
+      await settles(
+        () => events.some((e) => e.type === 'pushed' && e.url === '/api/data' && e.bytes === Buffer.byteLength(JSON.stringify({ data: [1, 2, 3] }))),
+        'the dispatched push reported',
+      )
     })
 
     test('a dispatched request never pushes in turn', async () => {
       events.length = 0
       await h2get(running.url, '/page')
-      await settle()
+      // Once the page's three pushes are reported, the dispatches they made are done too.
+      await settles(() => events.filter((e) => e.type === 'pushed' && e.parent === '/page').length === 3, "the page's pushes reported")
       assert.deepEqual(
         events.filter((e) => 'parent' in e && e.parent === '/api/data'),
         [],
@@ -238,9 +238,8 @@ for (const transport of TRANSPORTS)
       const req = session.request({ ':path': '/page' })
       req.resume()
       await once(req, 'end')
-      await settle()
+      await settles(() => events.filter((e) => e.type === 'pushed' || e.type === 'cancelled').length === 3, 'three pushes reported')
       session.close()
-      assert.equal(events.filter((e) => e.type === 'pushed' || e.type === 'cancelled').length, 3)
       assert.equal((await h2get(running.url, '/page')).pushes.length, 3)
     })
 
