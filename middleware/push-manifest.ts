@@ -171,7 +171,7 @@ const OPTION_TYPES = {
   cacheControl: 'string',
   fileRecheckMs: 'non-negative number',
   dispatchTimeout: 'positive integer',
-  earlyHints: [true, false, 'always'] as unknown as readonly string[],
+  earlyHints: [true, false, 'always'],
   warnStaleHints: 'boolean',
   diarySize: 'non-negative integer',
   pushTimeout: 'positive integer',
@@ -243,7 +243,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     inheritHeaders: inheritedHeaderNames(inheritHeaders),
     files: new FileSource(),
     cacheDigest: digestSettings(cacheDigest),
-  } as PushSettings & { maxEntriesPerRoute: number }
+  }
   const budgets = new ConnectionBudgets(settings)
   const file = typeof source === 'string' ? resolve(source) : source instanceof URL ? fileURLToPath(source) : undefined
   const root = options.root === undefined ? undefined : resolve(options.root)

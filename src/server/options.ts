@@ -16,7 +16,7 @@ export type OptionType =
   | 'non-negative integer'
   | 'array'
   | 'path, URL or object'
-  | readonly string[]
+  | readonly (string | boolean)[]
   | NumberRange
 
 /** A number from `min` to `max` (an integer when `integer`), or `false` when `orFalse`. */
@@ -63,7 +63,7 @@ function inRange(value: unknown, range: NumberRange): boolean {
 }
 
 function matches(value: unknown, type: OptionType): boolean {
-  if (Array.isArray(type)) return type.includes(value as string)
+  if (Array.isArray(type)) return type.includes(value as string | boolean)
   if (typeof type === 'object') return inRange(value, type as NumberRange)
   switch (type) {
     case 'string':
