@@ -51,6 +51,22 @@ interface BenchServer {
   error: string
 }
 
+/** The port a benchmark server prints (`listening <port>`), or undefined when it exits first; with its stderr so far. */
+export async function listeningPort(child: ChildProcess): Promise<{ port: number | undefined; stderr: string }> {
+  let out = ''
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const port = await new Promise<number | undefined>((resolve) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      const m = /listening (\d+)/.exec(out)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', () => resolve(undefined))
+  })
+  return { port, stderr }
+}
+
 /** CPU_PROF=1: each server writes a V8 CPU profile on exit (read it with bench/profile.ts). */
 export const PROFILE_DIR = join(RESULTS_DIR, 'profiles')
 
@@ -61,17 +77,7 @@ async function startServer(mode: string): Promise<BenchServer> {
     env: { ...process.env, MODE: mode, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let out = ''
-  let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  const port = await new Promise<number | undefined>((resolve) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-      const m = /listening (\d+)/.exec(out)
-      if (m) resolve(Number(m[1]))
-    })
-    child.once('exit', () => resolve(undefined))
-  })
+  const { port, stderr: err } = await listeningPort(child)
   return {
     child,
     port,

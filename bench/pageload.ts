@@ -24,7 +24,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { RESULTS_DIR, median } from './harness.js'
+import { listeningPort, RESULTS_DIR, median } from './harness.js'
+import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
 
 const run = promisify(execFile)
 const here = fileURLToPath(new URL('./', import.meta.url))
@@ -166,17 +167,7 @@ async function startOurs(lab: Lab, site: string, env: Record<string, string>): P
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let out = ''
-  let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  const port = await new Promise<number | undefined>((resolve) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-      const m = /listening (\d+)/.exec(out)
-      if (m) resolve(Number(m[1]))
-    })
-    child.once('exit', () => resolve(undefined))
-  })
+  const { port, stderr: err } = await listeningPort(child)
   if (port === undefined) throw new Error(`our server (${JSON.stringify(env)}) did not start: ${err.trim().split('\n').slice(-5).join('\n')}`)
   return { child, port }
 }
@@ -348,14 +339,7 @@ async function navigate(t: BrowserTarget, spki: string): Promise<void> {
       'exec',
       NS,
       CHROMIUM,
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_FLAGS,
       `--user-data-dir=${profile}`,
       `--ignore-certificate-errors-spki-list=${spki}`,
       '--dump-dom',

@@ -15,6 +15,18 @@ import { testCertificate } from './tls.js'
 const run = promisify(execFile)
 export const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium'
 
+/** Headless, no sandbox (root), and no background traffic to a network this machine does not reach. */
+export const CHROMIUM_FLAGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
 export interface PageReport {
   protocol: string
   entries: Array<{ path: string; initiatorType: string; nextHopProtocol: string }>
@@ -40,14 +52,7 @@ export async function loadPage(url: string): Promise<{ report: PageReport; stder
     const { stdout, stderr } = await run(
       CHROMIUM,
       [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...CHROMIUM_FLAGS,
         `--user-data-dir=${profile}`,
         `--ignore-certificate-errors-spki-list=${await spkiHash()}`,
         '--virtual-time-budget=5000',
