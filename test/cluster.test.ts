@@ -146,6 +146,30 @@ describe('runClustered', () => {
     assert.match(out, /4 deaths within 60000 ms: giving up/)
   })
 
+  test("SIGTERM: a worker's 'exit' before its IPC channel closes still counts as stopped; the primary logs it and exits 0", async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-drain.ts'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d))
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if ((out.match(/ready/g) ?? []).length >= 2) resolve()
+      }
+      child.stdout.on('data', check)
+      void exited.then(() => reject(new Error(`exited before both workers were ready:\n${out}`)))
+    })
+    child.kill('SIGTERM')
+    const [code, signal] = await exited
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, out)
+    assert.match(out, /SIGTERM: draining 2 worker\(s\)/)
+    assert.match(out, /all workers stopped/, out)
+  })
+
   test('bad options throw ERR_H2PUSH_INVALID_OPTION before any worker starts', async () => {
     const rows: [unknown, RegExp][] = [
       [{ workers: 0 }, /`workers` must be an integer from 1 to 1024, got 0/],

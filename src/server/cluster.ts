@@ -96,14 +96,19 @@ function runPrimary(count: number, settings: PrimarySettings): void {
   let clean = true
   let pendingRestarts = 0
   const restartTimers = new Set<NodeJS.Timeout>()
+  // Workers whose process has not exited. Not cluster.workers: a worker stays listed there
+  // until its IPC channel closes too, which may come after its 'exit' (or much later, when
+  // a process it started still holds the channel).
+  const running = new Set<Worker>()
 
   const fork = (): Worker => {
     const worker = cluster.fork()
+    running.add(worker)
     worker.once('online', () => log(`${PREFIX} worker ${worker.process.pid} started`))
     return worker
   }
 
-  const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined)
+  const live = (): Worker[] => [...running]
 
   const drain = (why: string): void => {
     if (draining) return
@@ -130,6 +135,7 @@ function runPrimary(count: number, settings: PrimarySettings): void {
   }
 
   cluster.on('exit', (worker, code, signal) => {
+    running.delete(worker)
     const pid = worker.process.pid
     if (draining) {
       // A worker that drained exits 0; one that got the signal after its own shutdown ended dies by it.
