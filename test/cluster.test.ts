@@ -50,6 +50,20 @@ function servedBy(demo: ChildServer, path: string): number[] {
   return [...demo.stdout().matchAll(line)].map((m) => Number(m[1]))
 }
 
+/** A fixture script run through tsx, its stdout and stderr collected into one string. */
+function spawnFixture(script: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: ROOT,
+    stdio: 'pipe',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d))
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  return { child, output: (): string => out, exited }
+}
+
 describe('cluster: WORKERS=2 npm start', () => {
   let demo: ChildServer
 
@@ -128,15 +142,9 @@ describe('cluster: SIGTERM to the primary', () => {
 
 describe('runClustered', () => {
   test('a worker that always dies: replaced with a growing delay, then the primary gives up and exits 1', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-crash.ts'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d))
-    const [code] = (await once(child, 'exit')) as [number | null]
+    const fixture = spawnFixture('test/fixtures/cluster-crash.ts')
+    const [code] = await fixture.exited
+    const out = fixture.output()
     assert.equal(code, 1, out)
     // maxRestarts: 3: three deaths are replaced (the third replacement may be cancelled when the fourth death comes first).
     assert.equal([...out.matchAll(/starting a replacement/g)].length, 3, out)
@@ -147,24 +155,16 @@ describe('runClustered', () => {
   })
 
   test("SIGTERM: a worker's 'exit' before its IPC channel closes still counts as stopped; the primary logs it and exits 0", async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-drain.ts'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d))
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+    const { child, output, exited } = spawnFixture('test/fixtures/cluster-drain.ts')
     await new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if ((out.match(/ready/g) ?? []).length >= 2) resolve()
-      }
-      child.stdout.on('data', check)
-      void exited.then(() => reject(new Error(`exited before both workers were ready:\n${out}`)))
+      child.stdout.on('data', () => {
+        if ((output().match(/ready/g) ?? []).length >= 2) resolve()
+      })
+      void exited.then(() => reject(new Error(`exited before both workers were ready:\n${output()}`)))
     })
     child.kill('SIGTERM')
     const [code, signal] = await exited
+    const out = output()
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, out)
     assert.match(out, /SIGTERM: draining 2 worker\(s\)/)
     assert.match(out, /all workers stopped/, out)
