@@ -327,6 +327,33 @@ function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()))
 }
 
+describe("spdy's stack allocates no deprecated Buffer() (each one costs a stack capture for Node's DEP0005 check)", () => {
+  test('under --pending-deprecation (which warns even inside node_modules), pushes, a split frame and empty frames print no DEP0005', async () => {
+    const demo = await spawnDemo({ NODE_OPTIONS: '--pending-deprecation' })
+    try {
+      // Written frames and a request (wbuf, http-deceiver), as every page load does.
+      for (let i = 0; i < 3; i++) {
+        const client = new H2Client(demo.url)
+        assert.equal((await client.request('/push')).pushes.length, 1)
+        await client.close()
+      }
+      // Read frames: a SETTINGS ACK (empty payload) and a HEADERS frame split across two reads (obuf).
+      const raw = await RawH2Client.connect(Number(new URL(demo.url).port))
+      await raw.until((f) => f.some((x) => x.type === FRAME.SETTINGS), 5000, "the server's SETTINGS")
+      raw.write(frames.settingsAck())
+      const request = frames.request(1, '/crt')
+      raw.write(request.subarray(0, 20))
+      await sleep(50)
+      raw.write(request.subarray(20))
+      assert.ok(await raw.until(() => raw.finished(1), 5000, 'the /crt response'))
+      await raw.close()
+    } finally {
+      await demo.stop('SIGTERM')
+    }
+    assert.doesNotMatch(demo.stderr(), /DEP0005|Buffer\(\) is deprecated/)
+  })
+})
+
 describe('a plain (h2c) spdy server, as behind a TLS-terminating load balancer', () => {
   let server: http.Server & { port: number }
   let url: string

@@ -4,6 +4,7 @@
  * node_modules is edited); each lives in the module named after what it fixes.
  */
 import { loadSpdy } from './load.js'
+import { emitEmpty, nextChunk, take } from './buffers.js'
 import { spdyEnd, spdyWriteEarlyHints, spdyWriteHead } from './response.js'
 import { socketFinal, socketWrite, socketWritev, releaseParserAfterEmit } from './socket.js'
 import { goaway, ignoreFramesForClosedStreams, keepPushSetting, releaseFailedPushes, removeStreamOnce } from './connection.js'
@@ -35,7 +36,7 @@ const installed = Symbol.for('express-h2-push.spdy-compat')
  * ```
  */
 export function installSpdyCompat(): SpdyModule {
-  const { spdy, transport } = loadSpdy()
+  const { spdy, transport, legacyBuffers } = loadSpdy()
   const marked = spdy as SpdyModule & { [installed]?: true }
   if (marked[installed]) return spdy
 
@@ -80,6 +81,11 @@ export function installSpdyCompat(): SpdyModule {
   const framerProto = transport.protocol.http2.framer.prototype
   framerProto.dataFrame = reportEndStreamWritten(framerProto.dataFrame)
   framerProto._frame = tagWaitingData(framerProto._frame)
+
+  const { WriteBuffer, OffsetBuffer, Deceiver } = legacyBuffers
+  WriteBuffer.prototype['_next'] = nextChunk
+  OffsetBuffer.prototype.take = take
+  Deceiver.prototype['_emitEmpty'] = emitEmpty
 
   marked[installed] = true
   return spdy

@@ -20,6 +20,12 @@ export interface LoadedSpdy {
   transport: SpdyTransportModule
   /** `require` rooted at spdy's own folder, to reach its dependencies. */
   requireFromSpdy: NodeRequire
+  /** The classes of spdy's stack that allocate with `new Buffer()` (see buffers.ts), as spdy resolves them. */
+  legacyBuffers: {
+    WriteBuffer: { prototype: Record<string, unknown> }
+    OffsetBuffer: { prototype: Record<string, unknown> }
+    Deceiver: { prototype: Record<string, unknown> }
+  }
 }
 
 let loaded: LoadedSpdy | undefined
@@ -37,10 +43,16 @@ export function loadSpdy(): LoadedSpdy {
     const spdyPath = require.resolve('spdy')
     const requireFromSpdy = createRequire(spdyPath)
     // http-deceiver first, so that whichever copy spdy resolves is loaded under the shim.
-    requireFromSpdy('http-deceiver')
+    const Deceiver = requireFromSpdy('http-deceiver') as LoadedSpdy['legacyBuffers']['Deceiver']
     const spdy = requireFromSpdy('spdy') as SpdyModule
     const transport = requireFromSpdy('spdy-transport') as SpdyTransportModule
-    loaded = { spdy, transport, requireFromSpdy }
+    const requireFromTransport = createRequire(requireFromSpdy.resolve('spdy-transport'))
+    const legacyBuffers = {
+      WriteBuffer: requireFromTransport('wbuf'),
+      OffsetBuffer: requireFromTransport('obuf'),
+      Deceiver,
+    } as LoadedSpdy['legacyBuffers']
+    loaded = { spdy, transport, requireFromSpdy, legacyBuffers }
     return loaded
   } finally {
     proc.binding = originalBinding
