@@ -10,7 +10,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
-import { pushManifest, type PushEvent } from '../index.js'
+import { pushManifest, type PushEvent, type PushManifestOptions } from '../index.js'
 
 const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
 const MANIFEST = { '/page': { '/css/app.css': { type: 'style' }, '/js/app.js': { type: 'script' }, '/js/never.js': { type: 'script', nopush: true } } } as const
@@ -41,22 +41,31 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
   })
 }
 
+/** An HTTP/1.1 server of an app with the manifest's middleware (these options added) before a `/page` route. */
+async function startPageServer(options: Partial<PushManifestOptions>): Promise<{ port: number; close(): Promise<void> }> {
+  const app = express()
+  app.use(pushManifest({ manifest: MANIFEST, root: SITE, watch: false, ...options }))
+  app.get('/page', (_req, res) => {
+    res.send('<!doctype html><title>page</title>')
+  })
+  const server = http.createServer(app).listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
 describe('behindProxy (HTTP/1.1 from an edge)', () => {
-  let server: http.Server
+  let server: Awaited<ReturnType<typeof startPageServer>>
   let port: number
   const events: PushEvent[] = []
 
   before(async () => {
-    const app = express()
-    app.use(pushManifest({ manifest: MANIFEST, root: SITE, watch: false, behindProxy: true, onEvent: (e) => events.push(e) }))
-    app.get('/page', (_req, res) => {
-      res.send('<!doctype html><title>page</title>')
-    })
-    server = http.createServer(app).listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    port = (server.address() as AddressInfo).port
+    server = await startPageServer({ behindProxy: true, onEvent: (e) => events.push(e) })
+    port = server.port
   })
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  after(() => server.close())
 
   test('first visit: links for the edge to push, recorded in the digest cookie; no 103 unless earlyHints is "always"', async () => {
     const first = await get(port, '/page')
@@ -84,40 +93,28 @@ describe('behindProxy (HTTP/1.1 from an edge)', () => {
   })
 
   test("earlyHints: 'always' sends the 103 over HTTP/1.1 too, for edges that forward it", async () => {
-    const app = express()
-    app.use(pushManifest({ manifest: MANIFEST, root: SITE, watch: false, behindProxy: true, earlyHints: 'always' }))
-    app.get('/page', (_req, res) => {
-      res.send('page')
-    })
-    const hinting = http.createServer(app).listen(0, '127.0.0.1')
-    await once(hinting, 'listening')
+    const hinting = await startPageServer({ behindProxy: true, earlyHints: 'always' })
     try {
-      const res = await get((hinting.address() as AddressInfo).port, '/page')
+      const res = await get(hinting.port, '/page')
       assert.deepEqual(
         res.informational.map((i) => i.statusCode),
         [103],
       )
       assert.match(String(res.informational[0]!.link), /<\/css\/app\.css>; rel=preload; as=style/)
     } finally {
-      hinting.close()
+      await hinting.close()
     }
   })
 
   test('without behindProxy, HTTP/1.1 gets plain preloads, no cookie and no 103', async () => {
-    const app = express()
-    app.use(pushManifest({ manifest: MANIFEST, root: SITE, watch: false }))
-    app.get('/page', (_req, res) => {
-      res.send('page')
-    })
-    const plain = http.createServer(app).listen(0, '127.0.0.1')
-    await once(plain, 'listening')
+    const plain = await startPageServer({})
     try {
-      const res = await get((plain.address() as AddressInfo).port, '/page')
+      const res = await get(plain.port, '/page')
       assert.equal(res.link, '</css/app.css>; rel=preload; as=style, </js/app.js>; rel=preload; as=script, </js/never.js>; rel=preload; as=script; nopush')
       assert.equal(res.cookie, undefined)
       assert.deepEqual(res.informational, [])
     } finally {
-      plain.close()
+      await plain.close()
     }
   })
 })
