@@ -12,12 +12,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import http2 from 'node:http2'
 import { once } from 'node:events'
+import { PassThrough } from 'node:stream'
 import express from 'express'
-import { pushManifest, type PushEvent, type PushManifest, type PushManifestOptions } from '../index.js'
+import { getPusher, pushManifest, type PushEvent, type PushManifest, type PushManifestOptions } from '../index.js'
 import { security } from '../middleware/security.js'
 import { H2Client, h2get } from './helpers/h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { settles } from './helpers/wait.js'
+import { RawH2Client, frames, FRAME, SETTING } from './helpers/raw-h2.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
 
 const SITE = fileURLToPath(new URL('./fixtures/site/', import.meta.url))
@@ -313,6 +315,93 @@ for (const transport of TRANSPORTS)
           assert.equal(push.body.length, 10 * 1024, push.path)
         }
       } finally {
+        await running.close()
+      }
+    })
+
+    // node:http2 resets a finished stream whose request it never read (RST_STREAM NO_ERROR, one
+    // setImmediate later) even when its END_STREAM still waits for the client's window.
+    test("pushes that spend the client's window: the page still ends with END_STREAM, never RST_STREAM(NO_ERROR)", async () => {
+      const site = await mkdtemp(join(tmpdir(), 'h2push-endstream-'))
+      await writeFile(join(site, 'page.html'), 'x'.repeat(1000))
+      const manifest: PushManifest = { '/page.html': {} }
+      for (let i = 0; i < 8; i++) {
+        await writeFile(join(site, `${i}.css`), 'c'.repeat(10 * 1024))
+        manifest['/page.html']![`/${i}.css`] = { type: 'style' }
+      }
+      const app = express()
+      app.use(pushManifest({ manifest, root: site, watch: false }))
+      app.use(express.static(site))
+      const running = await startServer(app, { transport })
+      const client = await RawH2Client.connect(running.port)
+      try {
+        client.write(frames.request(1, '/page.html'))
+        // The page's data goes out first; 80 KB of pushes spend the 64 KB window before its END_STREAM.
+        const pageData = () => client.on(1).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+        await client.until(
+          (f) => pageData() === 1000 && f.filter((x) => x.type === FRAME.HEADERS && x.streamId % 2 === 0).length === 8,
+          5000,
+          'the page and 8 pushes answered',
+        )
+        const spent = await client.stalled()
+        assert.ok(spent > 60_000, `${spent} bytes of DATA before the window ran out`)
+        client.write(frames.windowUpdate(0, 1000))
+        await client.stalled()
+        assert.deepEqual(
+          client.of(FRAME.RST_STREAM).map((f) => f.streamId),
+          [],
+          'no stream reset while END_STREAM waits for the window',
+        )
+        client.write(frames.windowUpdate(0, 1 << 20))
+        const ids = [1, ...client.of(FRAME.PUSH_PROMISE).map((f) => f.promisedId!)]
+        await client.until(() => ids.every((id) => client.finished(id)), 5000, 'every response to end')
+        for (const id of ids) {
+          const last = client.on(id).at(-1)!
+          assert.ok(last.type === FRAME.DATA && last.endStream, `stream ${id} ended with ${last.name}, not DATA with END_STREAM`)
+        }
+        assert.equal(ids.length, 9)
+      } finally {
+        await client.close()
+        await running.close()
+      }
+    })
+
+    test('a piped push whose last data spends its stream window still ends with END_STREAM, never RST_STREAM(NO_ERROR)', async () => {
+      // Stream windows of exactly the first chunk: the push's END_STREAM waits for a WINDOW_UPDATE.
+      const SIZE = 1000
+      const live = new PassThrough()
+      const app = express()
+      app.get('/page', async (_req, res) => {
+        const stream = await getPusher(res)!.push('/live.txt')
+        void stream.respond(200, { 'content-type': 'text/plain' }, live)
+        res.send('page')
+      })
+      const running = await startServer(app, { transport })
+      const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: SIZE } })
+      try {
+        const received = (id: number) => client.on(id).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+        client.write(frames.request(1, '/page'))
+        live.write(Buffer.alloc(SIZE, 'p'))
+        await client.until(() => received(2) === SIZE && client.finished(1), 5000, 'the page, and the push up to its window')
+        live.end()
+        // The push's stream finishes, and a reset would be queued, within a few turns of this process's loop.
+        for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+        await client.ping()
+        assert.deepEqual(
+          client
+            .on(2)
+            .filter((f) => f.type === FRAME.RST_STREAM)
+            .map((f) => f.errorCode),
+          [],
+          'the push is not reset',
+        )
+        client.write(frames.windowUpdate(2, 1024))
+        await client.until(() => client.finished(2), 5000, 'the push to end')
+        const last = client.on(2).at(-1)!
+        assert.ok(last.type === FRAME.DATA && last.endStream, `the push ended with ${last.name}, not DATA with END_STREAM`)
+        assert.equal(received(2), SIZE)
+      } finally {
+        await client.close()
         await running.close()
       }
     })

@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import { isNodeHttp2Response } from './http2/bridge.js'
 import type { PushTransport } from './transport-pusher.js'
+import { pushClosesAfterEndStream, requestClosesAfterEndStream } from './http2/end-stream.js'
 
 function open(stream: ServerHttp2Stream): boolean {
   const session = stream.session
@@ -17,8 +18,13 @@ export const http2Push: PushTransport<ServerHttp2Stream, ServerHttp2Stream> = {
   remoteWindow: (stream) => stream.session?.state.remoteWindowSize ?? 0,
   connection: (stream) => stream.session ?? stream,
   promise(parent, { path, authority, headers }, callback) {
+    // The page and each push end with END_STREAM even when the pushes spend the client's window.
+    if (parent.endAfterHeaders) requestClosesAfterEndStream(parent)
     parent.pushStream({ ...headers, ':method': 'GET', ':path': path, ...(authority ? { ':authority': authority } : {}) }, (err, pushed) => {
-      if (!err) pushed.on('error', () => {})
+      if (!err) {
+        pushed.on('error', () => {})
+        pushClosesAfterEndStream(pushed)
+      }
       callback(err, pushed)
     })
   },

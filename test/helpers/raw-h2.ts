@@ -246,6 +246,27 @@ export class RawH2Client {
     return true
   }
 
+  #pings = 0
+
+  /** Sends a PING and waits for its answer: everything the server queued before reading it has arrived. */
+  async ping(ms = 5000): Promise<void> {
+    const payload = Buffer.alloc(8)
+    payload.writeUInt32BE(++this.#pings)
+    this.write(frame(FRAME.PING, 0, 0, payload))
+    await this.until((f) => f.some((x) => x.type === FRAME.PING && (x.flags & ACK) !== 0 && x.payload.equals(payload)), ms, 'the PING answer')
+  }
+
+  /** Waits until the server sends no more DATA (PINGs until two answers come with nothing between them); returns the DATA bytes received. */
+  async stalled(ms = 5000): Promise<number> {
+    const received = (): number => this.of(FRAME.DATA).reduce((n, f) => n + f.payload.length, 0)
+    let before: number
+    do {
+      before = received()
+      await this.ping(ms)
+    } while (received() !== before)
+    return before
+  }
+
   /** Frames received on one stream, or of one type. */
   on(streamId: number): Frame[] {
     return this.frames.filter((f) => f.streamId === streamId)

@@ -10,6 +10,7 @@
  * prototype Express puts behind them, `req`/`res` keep Express's API (`req.params`,
  * `res.json`, `res.sendFile`, ...) over the HTTP/2 compatibility API. A request whose
  * Host header names another host than its :authority is answered 400 (`oneAuthority`).
+ * A request without a body ends with END_STREAM, never a reset before it (`requestClosesAfterEndStream`).
  * HTTP/1.1 requests go to the app unchanged.
  */
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
@@ -18,6 +19,7 @@ import { H2PushError } from '../../errors.js'
 import { markBodyOfUnknownLength } from '../../compat/request-body.js'
 import { ownMembers } from '../../own-members.js'
 import { oneAuthority } from '../authority.js'
+import { requestClosesAfterEndStream } from './end-stream.js'
 
 const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype)
 const RESPONSE_MEMBERS = ownMembers(http2.Http2ServerResponse.prototype)
@@ -42,7 +44,10 @@ export function expressOverHttp2(app: (req: IncomingMessage, res: ServerResponse
       const headers = req.headers
       // HTTP/2 names the host :authority; Express (req.hostname, req.host) reads Host: one value for both, or 400.
       if (!oneAuthority(headers[':authority'], headers, res)) return
-      markBodyOfUnknownLength(headers, !(req as Http2ServerRequest).stream.endAfterHeaders)
+      const stream = (req as Http2ServerRequest).stream
+      markBodyOfUnknownLength(headers, !stream.endAfterHeaders)
+      // Without a body to read, Node would reset the stream before an END_STREAM held by flow control.
+      if (stream.endAfterHeaders) requestClosesAfterEndStream(stream)
     }
     app(req as IncomingMessage, res as ServerResponse)
   }
