@@ -12,6 +12,9 @@ import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
 import { once } from 'node:events'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import express from 'express'
 import compression from 'compression'
 import { H2Client, h2get } from './helpers/h2.js'
@@ -20,7 +23,7 @@ import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './he
 import { RawH2Client, FRAME, frame, frames } from './helpers/raw-h2.js'
 import { testCertificate } from './helpers/tls.js'
 import { problems, settles } from './helpers/faults.js'
-import { installSpdyCompat } from '../index.js'
+import { installSpdyCompat, pushManifest, type PushManifest } from '../index.js'
 import type { SpdyConnection, SpdyRequest } from '../src/compat/spdy/internals.js'
 
 function deferred<T = void>() {
@@ -541,5 +544,44 @@ describe('a plain (h2c) spdy server lets go of its connections', () => {
     }
     await settles(() => open() === 0, 'the server to close the connection')
     await closeServer(server)
+  })
+})
+
+describe("an empty DATA frame spends no window: END_STREAM does not wait for the client's WINDOW_UPDATE", () => {
+  test('pushes that spend the window: every response whose body is on the wire has its END_STREAM, before any WINDOW_UPDATE', async () => {
+    const site = await mkdtemp(join(tmpdir(), 'h2push-empty-data-'))
+    await writeFile(join(site, 'page.html'), 'x'.repeat(1000))
+    const manifest: PushManifest = { '/page.html': {} }
+    for (let i = 0; i < 8; i++) {
+      await writeFile(join(site, `${i}.css`), 'c'.repeat(10 * 1024))
+      manifest['/page.html']![`/${i}.css`] = { type: 'style' }
+    }
+    const app = express()
+    app.use(pushManifest({ manifest, root: site, watch: false }))
+    app.use(express.static(site))
+    const running = await startServer(app, { transport: 'spdy' })
+    const client = await RawH2Client.connect(running.port)
+    try {
+      const data = (id: number) => client.on(id).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+      client.write(frames.request(1, '/page.html'))
+      await client.until(
+        (f) => data(1) === 1000 && f.filter((x) => x.type === FRAME.HEADERS && x.streamId % 2 === 0).length === 8,
+        5000,
+        'the page and 8 pushes answered',
+      )
+      // The client never sends WINDOW_UPDATE: what can go out has gone out once the server is quiet.
+      await client.stalled()
+      const sizes = new Map<number, number>([[1, 1000], ...client.of(FRAME.PUSH_PROMISE).map((f) => [f.promisedId!, 10 * 1024] as [number, number])])
+      const complete = [...sizes].filter(([id, size]) => data(id) === size).map(([id]) => id)
+      assert.ok(complete.length >= 4, `${complete.length} responses wholly sent within the window`)
+      assert.deepEqual(
+        complete.filter((id) => !client.on(id).some((f) => f.endStream)),
+        [],
+        'responses whose every byte is on the wire, still without END_STREAM',
+      )
+    } finally {
+      await client.close()
+      await running.close()
+    }
   })
 })

@@ -11,6 +11,7 @@ import { goaway, ignoreFramesForClosedStreams, keepPushSetting, releaseFailedPus
 import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './reset-streams.js'
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import { installStreamLimit } from './stream-limit.js'
+import { emptyDataSkipsWindow } from './empty-data.js'
 import { agentCreateStream } from './agent.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
@@ -79,7 +80,7 @@ export function installSpdyCompat(): SpdyModule {
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
   const framerProto = transport.protocol.http2.framer.prototype
-  framerProto.dataFrame = reportEndStreamWritten(framerProto.dataFrame)
+  framerProto.dataFrame = emptyDataSkipsWindow(reportEndStreamWritten(framerProto.dataFrame))
   framerProto._frame = tagWaitingData(framerProto._frame)
 
   const { WriteBuffer, OffsetBuffer, Deceiver } = legacyBuffers

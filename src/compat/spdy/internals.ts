@@ -13,7 +13,7 @@ export interface SpdyFramer extends EventEmitter {
   /** null until the peer's first SETTINGS, then whether the peer accepts PUSH_PROMISE. */
   pushEnabled: boolean | null
   /** The connection's flow-control window (DATA frames wait on its send side). */
-  window?: { send: unknown }
+  window?: { send: unknown } | undefined
   enablePush(enable: boolean): void
   goawayFrame(frame: { lastId: number; code: string; extra?: string }, callback: () => void): void
 }

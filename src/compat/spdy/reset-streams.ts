@@ -83,6 +83,11 @@ export function tagWaitingData(writeFrame: WriteFrame): WriteFrame {
   }
 }
 
+/** Whether a DATA frame of stream `id` waits for the connection's window. */
+export function dataWaitsForWindow(framer: SpdyFramer, id: number): boolean {
+  return connectionQueue(framer)?.some((entry) => entry.streamId === id) === true
+}
+
 type Abort = SpdyStream['abort']
 
 /** After a reset, drops the stream's DATA frames still waiting for the connection's window. */
