@@ -20,7 +20,7 @@ import compression from 'compression'
 import { H2Client, h2get } from './helpers/h2.js'
 import { spawnDemo, startServer, startDemo, TRANSPORTS, type ChildServer, type Running } from './helpers/server.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
-import { RawH2Client, FRAME, frame, frames } from './helpers/raw-h2.js'
+import { RawH2Client, FRAME, SETTING, frame, frames } from './helpers/raw-h2.js'
 import { testCertificate } from './helpers/tls.js'
 import { problems, settles } from './helpers/faults.js'
 import { installSpdyCompat, pushManifest, type PushManifest } from '../index.js'
@@ -579,6 +579,33 @@ describe("an empty DATA frame spends no window: END_STREAM does not wait for the
         [],
         'responses whose every byte is on the wire, still without END_STREAM',
       )
+    } finally {
+      await client.close()
+      await running.close()
+    }
+  })
+})
+
+describe("DATA never passes the client's flow-control window (RFC 9113 §6.9.1)", () => {
+  test("a stream's window of 1000 bytes, then WINDOW_UPDATEs of 500 and 3000: the body goes out within each", async () => {
+    const app = express()
+    app.get('/big', (_req, res) => {
+      res.type('text').send('b'.repeat(10_000))
+    })
+    const running = await startServer(app, { transport: 'spdy' })
+    const client = await RawH2Client.connect(running.port, { settings: { [SETTING.INITIAL_WINDOW_SIZE]: 1000 } })
+    try {
+      const data = () => client.on(1).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+      client.write(frames.request(1, '/big'))
+      await client.until(() => data() > 0, 5000, 'the first DATA')
+      assert.equal(await client.stalled(), 1000)
+      client.write(frames.windowUpdate(1, 500))
+      assert.ok((await client.stalled()) <= 1500, `${data()} bytes on a window of 1500`)
+      client.write(frames.windowUpdate(1, 3000))
+      assert.equal(await client.stalled(), 4500)
+      client.write(frames.windowUpdate(1, 10_000))
+      await client.until(() => client.finished(1), 5000, 'the response to end')
+      assert.equal(data(), 10_000)
     } finally {
       await client.close()
       await running.close()

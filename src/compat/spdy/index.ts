@@ -12,6 +12,7 @@ import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './re
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import { installStreamLimit } from './stream-limit.js'
 import { emptyDataSkipsWindow } from './empty-data.js'
+import { installWholeFrameFlowControl } from './flow-control.js'
 import { agentCreateStream } from './agent.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
@@ -72,6 +73,7 @@ export function installSpdyCompat(): SpdyModule {
   connProto['pushPromise'] = releaseFailedPushes(connProto['pushPromise'] as Parameters<typeof releaseFailedPushes>[0])
 
   installStreamLimit(transport)
+  installWholeFrameFlowControl(transport)
 
   const streamProto = transport.Stream.prototype
   streamProto.respond = respondAfterPromises(respondWithinStreamLimit(streamProto.respond))

@@ -156,6 +156,13 @@ export interface SpdyModule {
 
 export interface SpdyTransportModule {
   Connection: { prototype: SpdyConnection & Record<string, unknown> }
+  /** A pair of flow-control windows (`recv`, `send`), each a `Side`. */
+  Window: new (options: {
+    id: number
+    isServer: boolean
+    recv: { size: number; max: number }
+    send: { size: number; max: number }
+  }) => { recv: object; send: object }
   Stream: { prototype: SpdyStream & Record<string, unknown> }
   protocol: {
     http2: {
