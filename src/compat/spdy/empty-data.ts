@@ -16,7 +16,7 @@ import { dataWaitsForWindow } from './reset-streams.js'
 interface DataFrame {
   id: number
   fin?: boolean
-  data?: { length: number }
+  data?: Buffer
 }
 type WriteDataFrame = (this: SpdyFramer, frame: DataFrame, callback?: (err?: Error | null) => void) => void
 

@@ -14,7 +14,7 @@
  * order as WINDOW_UPDATEs make room. Frames are never longer than the window's size
  * (`Stream#_split` cuts them to it), so each one fits once the peer returns its window.
  */
-import type { SpdyTransportModule } from './internals.js'
+import type { SpdyFramer, SpdyTransportModule } from './internals.js'
 
 interface Waiting {
   size: number
@@ -60,5 +60,32 @@ export function installWholeFrameFlowControl(transport: SpdyTransportModule): vo
       update.call(this, item.size, item.callback)
     }
     this._refilling = false
+  }
+}
+
+interface DataFrame {
+  id: number
+  fin?: boolean
+  data?: Buffer
+}
+type WriteDataFrame = (this: SpdyFramer, frame: DataFrame, callback?: (err?: Error | null) => void) => void
+
+/**
+ * A DATA frame longer than what is left of the connection's window is cut at the window: the
+ * first part goes now and spends the window exactly, the rest waits for the next
+ * WINDOW_UPDATE (as nghttp2 does). Only when no frame waits for the window already, so
+ * frames keep their order.
+ */
+export function cutDataAtTheWindow(dataFrame: WriteDataFrame): WriteDataFrame {
+  return function dataFrameCutAtTheWindow(frame, callback): void {
+    const side = this.window?.send as Side | undefined
+    const data = frame.data
+    const room = side?.current ?? 0
+    if (!side || !data || side._refillQueue.length > 0 || room <= 0 || room >= data.length) {
+      dataFrame.call(this, frame, callback)
+      return
+    }
+    dataFrame.call(this, { ...frame, fin: false, data: data.subarray(0, room) })
+    dataFrame.call(this, { ...frame, data: data.subarray(room) }, callback)
   }
 }

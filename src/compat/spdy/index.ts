@@ -12,7 +12,7 @@ import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './re
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
 import { installStreamLimit } from './stream-limit.js'
 import { emptyDataSkipsWindow } from './empty-data.js'
-import { installWholeFrameFlowControl } from './flow-control.js'
+import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
 import { agentCreateStream } from './agent.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
@@ -82,7 +82,7 @@ export function installSpdyCompat(): SpdyModule {
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
   const framerProto = transport.protocol.http2.framer.prototype
-  framerProto.dataFrame = emptyDataSkipsWindow(reportEndStreamWritten(framerProto.dataFrame))
+  framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))
   framerProto._frame = tagWaitingData(framerProto._frame)
 
   const { WriteBuffer, OffsetBuffer, Deceiver } = legacyBuffers
