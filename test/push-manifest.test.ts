@@ -17,7 +17,7 @@ import express from 'express'
 import { getPusher, pushManifest, type PushEvent, type PushManifest, type PushManifestOptions } from '../index.js'
 import { security } from '../middleware/security.js'
 import { H2Client, h2get } from './helpers/h2.js'
-import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
+import { startServer, startWindowFillingPage, TRANSPORTS, type Running } from './helpers/server.js'
 import { settles } from './helpers/wait.js'
 import { RawH2Client, frames, FRAME, SETTING } from './helpers/raw-h2.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
@@ -322,24 +322,13 @@ for (const transport of TRANSPORTS)
     // node:http2 resets a finished stream whose request it never read (RST_STREAM NO_ERROR, one
     // setImmediate later) even when its END_STREAM still waits for the client's window.
     test("pushes that spend the client's window: the page still ends with END_STREAM, never RST_STREAM(NO_ERROR)", async () => {
-      const site = await mkdtemp(join(tmpdir(), 'h2push-endstream-'))
-      await writeFile(join(site, 'page.html'), 'x'.repeat(1000))
-      const manifest: PushManifest = { '/page.html': {} }
-      for (let i = 0; i < 8; i++) {
-        await writeFile(join(site, `${i}.css`), 'c'.repeat(10 * 1024))
-        manifest['/page.html']![`/${i}.css`] = { type: 'style' }
-      }
-      const app = express()
-      app.use(pushManifest({ manifest, root: site, watch: false }))
-      app.use(express.static(site))
-      const running = await startServer(app, { transport })
+      const running = await startWindowFillingPage(transport)
       const client = await RawH2Client.connect(running.port)
       try {
         client.write(frames.request(1, '/page.html'))
         // The page's data goes out first; 80 KB of pushes spend the 64 KB window before its END_STREAM.
-        const pageData = () => client.on(1).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
         await client.until(
-          (f) => pageData() === 1000 && f.filter((x) => x.type === FRAME.HEADERS && x.streamId % 2 === 0).length === 8,
+          (f) => client.dataBytes(1) === 1000 && f.filter((x) => x.type === FRAME.HEADERS && x.streamId % 2 === 0).length === 8,
           5000,
           'the page and 8 pushes answered',
         )
@@ -379,7 +368,7 @@ for (const transport of TRANSPORTS)
       const running = await startServer(app, { transport })
       const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: SIZE } })
       try {
-        const received = (id: number) => client.on(id).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+        const received = (id: number) => client.dataBytes(id)
         client.write(frames.request(1, '/page'))
         live.write(Buffer.alloc(SIZE, 'p'))
         await client.until(() => received(2) === SIZE && client.finished(1), 5000, 'the page, and the push up to its window')

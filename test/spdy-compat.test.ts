@@ -12,18 +12,15 @@ import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
 import { once } from 'node:events'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import express from 'express'
 import compression from 'compression'
 import { H2Client, h2get } from './helpers/h2.js'
-import { spawnDemo, startServer, startDemo, TRANSPORTS, type ChildServer, type Running } from './helpers/server.js'
+import { spawnDemo, startServer, startDemo, startWindowFillingPage, TRANSPORTS, type ChildServer, type Running } from './helpers/server.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
 import { RawH2Client, FRAME, SETTING, frame, frames } from './helpers/raw-h2.js'
 import { testCertificate } from './helpers/tls.js'
 import { problems, settles } from './helpers/faults.js'
-import { installSpdyCompat, pushManifest, type PushManifest } from '../index.js'
+import { installSpdyCompat } from '../index.js'
 import type { SpdyConnection, SpdyRequest } from '../src/compat/spdy/internals.js'
 
 function deferred<T = void>() {
@@ -549,20 +546,10 @@ describe('a plain (h2c) spdy server lets go of its connections', () => {
 
 describe("an empty DATA frame spends no window: END_STREAM does not wait for the client's WINDOW_UPDATE", () => {
   test('pushes that spend the window: every response whose body is on the wire has its END_STREAM, before any WINDOW_UPDATE', async () => {
-    const site = await mkdtemp(join(tmpdir(), 'h2push-empty-data-'))
-    await writeFile(join(site, 'page.html'), 'x'.repeat(1000))
-    const manifest: PushManifest = { '/page.html': {} }
-    for (let i = 0; i < 8; i++) {
-      await writeFile(join(site, `${i}.css`), 'c'.repeat(10 * 1024))
-      manifest['/page.html']![`/${i}.css`] = { type: 'style' }
-    }
-    const app = express()
-    app.use(pushManifest({ manifest, root: site, watch: false }))
-    app.use(express.static(site))
-    const running = await startServer(app, { transport: 'spdy' })
+    const running = await startWindowFillingPage('spdy')
     const client = await RawH2Client.connect(running.port)
     try {
-      const data = (id: number) => client.on(id).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+      const data = (id: number) => client.dataBytes(id)
       client.write(frames.request(1, '/page.html'))
       await client.until(
         (f) => data(1) === 1000 && f.filter((x) => x.type === FRAME.HEADERS && x.streamId % 2 === 0).length === 8,
@@ -595,7 +582,7 @@ describe("DATA never passes the client's flow-control window (RFC 9113 §6.9.1)"
     const running = await startServer(app, { transport: 'spdy' })
     const client = await RawH2Client.connect(running.port, { settings: { [SETTING.INITIAL_WINDOW_SIZE]: 1000 } })
     try {
-      const data = () => client.on(1).reduce((n, f) => n + (f.type === FRAME.DATA ? f.payload.length : 0), 0)
+      const data = () => client.dataBytes(1)
       client.write(frames.request(1, '/big'))
       await client.until(() => data() > 0, 5000, 'the first DATA')
       assert.equal(await client.stalled(), 1000)

@@ -256,14 +256,20 @@ export class RawH2Client {
     await this.until((f) => f.some((x) => x.type === FRAME.PING && (x.flags & ACK) !== 0 && x.payload.equals(payload)), ms, 'the PING answer')
   }
 
+  /** DATA payload bytes received on stream `streamId`, or on all streams. */
+  dataBytes(streamId?: number): number {
+    let bytes = 0
+    for (const f of this.frames) if (f.type === FRAME.DATA && (streamId === undefined || f.streamId === streamId)) bytes += f.payload.length
+    return bytes
+  }
+
   /** Waits until the server sends no more DATA (PINGs until two answers come with nothing between them); returns the DATA bytes received. */
   async stalled(ms = 5000): Promise<number> {
-    const received = (): number => this.of(FRAME.DATA).reduce((n, f) => n + f.payload.length, 0)
     let before: number
     do {
-      before = received()
+      before = this.dataBytes()
       await this.ping(ms)
-    } while (received() !== before)
+    } while (this.dataBytes() !== before)
     return before
   }
 

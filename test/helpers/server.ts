@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net'
 import type { RequestListener } from 'node:http'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { createServer, type CreateServerOptions, type H2PushServer } from '../../index.js'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import express from 'express'
+import { createServer, pushManifest, type CreateServerOptions, type H2PushServer, type PushManifest } from '../../index.js'
 import { createDemoApp, type DemoAppOptions } from '../../routes/index.js'
 import { testCertificate } from './tls.js'
 
@@ -32,6 +36,24 @@ export async function startServer(app: RequestListener, options: CreateServerOpt
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return { server, port, url: `https://127.0.0.1:${port}`, close: () => server.shutdown() }
+}
+
+/**
+ * `/page.html` (1000 bytes, from express.static) with a manifest that pushes 8 stylesheets of
+ * 10 KB: 80 KB of pushes, more than a client's initial 64 KB connection window.
+ */
+export async function startWindowFillingPage(transport: Transport): Promise<Running> {
+  const site = await mkdtemp(join(tmpdir(), 'h2push-window-page-'))
+  await writeFile(join(site, 'page.html'), 'x'.repeat(1000))
+  const manifest: PushManifest = { '/page.html': {} }
+  for (let i = 0; i < 8; i++) {
+    await writeFile(join(site, `${i}.css`), 'c'.repeat(10 * 1024))
+    manifest['/page.html']![`/${i}.css`] = { type: 'style' }
+  }
+  const app = express()
+  app.use(pushManifest({ manifest, root: site, watch: false }))
+  app.use(express.static(site))
+  return startServer(app, { transport })
 }
 
 export async function startDemo(demo: Partial<DemoAppOptions> = {}, options: CreateServerOptions = {}): Promise<Running & { certificate: string }> {
