@@ -128,7 +128,11 @@ for (const transport of TRANSPORTS) {
       await assertHealthy(running.url, baseline, 'zero-window resets')
     })
 
-    test(`${1000 * SCALE} resets on one live connection whose window is spent: released at once, no DATA sent on them later`, async (t) => {
+    // nghttp2 (node:http2) ends a connection that resets more than 1000 streams in a burst with
+    // GOAWAY(INTERNAL_ERROR): its rapid-reset limit (CVE-2023-44487). One connection stays under it there.
+    const resetsOnOneConnection = transport === 'http2' ? Math.min(1000 * SCALE, 1000) : 1000 * SCALE
+
+    test(`${resetsOnOneConnection} resets on one live connection whose window is spent: released at once, no DATA sent on them later`, async (t) => {
       const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 0, [SETTING.INITIAL_WINDOW_SIZE]: 1000 } })
       const dataBytes = (): number => client.of(FRAME.DATA).reduce((sum, f) => sum + f.payload.length, 0)
       const memBefore = await afterGc()
@@ -136,7 +140,7 @@ for (const transport of TRANSPORTS) {
       // Each stream sends its 1,000-byte window until the connection's 65,535 bytes are
       // spent (the 66th stream); from then on every body waits on the connection window.
       let nextId = 1
-      for (let b = 0; b < (1000 * SCALE) / BATCH; b++) {
+      for (let b = 0; b < resetsOnOneConnection / BATCH; b++) {
         const sent = Math.min(65_535, (b + 1) * BATCH * 1000)
         const ids = await resetAfterHeaders(client, '/live', nextId, BATCH, () => dataBytes() === sent)
         for (const id of ids) reset.add(id)
