@@ -599,3 +599,60 @@ describe("DATA never passes the client's flow-control window (RFC 9113 §6.9.1)"
     }
   })
 })
+
+describe('TLS records end where HTTP/2 frames end', () => {
+  test('a page and 8 pushes: every SSL_write ends at a frame boundary, and is one frame or at most 16 KB', async () => {
+    const running = await startWindowFillingPage('spdy')
+    // What the server hands to OpenSSL on the connection: one SSL_write per handle write.
+    const writes: number[] = []
+    const plaintext: Buffer[] = []
+    running.server.prependListener('secureConnection', (socket: net.Socket) => {
+      const handle = (socket as net.Socket & { _handle: Record<string, (...args: unknown[]) => unknown> })._handle
+      for (const method of ['writeBuffer', 'writev'] as const) {
+        const original = handle[method]!
+        handle[method] = function recordWrite(this: unknown, req: unknown, data: unknown, allBuffers?: unknown) {
+          const buffers =
+            method === 'writeBuffer'
+              ? [data as Buffer]
+              : allBuffers
+                ? (data as Buffer[])
+                : (data as unknown[]).filter((_, i) => i % 2 === 0).map((chunk) => Buffer.from(chunk as Buffer))
+          const length = buffers.reduce((sum, buffer) => sum + buffer.length, 0)
+          if (length > 0) {
+            writes.push(length)
+            plaintext.push(...buffers)
+          }
+          return original.call(this, req, data, allBuffers)
+        }
+      }
+    })
+    const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: 1 << 20 } })
+    try {
+      client.write(Buffer.concat([frames.windowUpdate(0, 1 << 20), frames.request(1, '/page.html')]))
+      await client.until(
+        () => client.finished(1) && client.of(FRAME.PUSH_PROMISE).every((f) => client.finished(f.promisedId!)),
+        5000,
+        'the page and its pushes to end',
+      )
+      await client.stalled()
+      assert.equal(client.dataBytes(), 1000 + 8 * 10 * 1024)
+      const bytes = Buffer.concat(plaintext)
+      const ends = new Set<number>()
+      for (let at = 0; at < bytes.length; at += 9 + bytes.readUIntBE(at, 3)) ends.add(at + 9 + bytes.readUIntBE(at, 3))
+      assert.ok(ends.has(bytes.length), 'what was written is whole frames')
+      let at = 0
+      const cut: string[] = []
+      for (const length of writes) {
+        const frameCount = [...ends].filter((end) => end > at && end <= at + length).length
+        if (!ends.has(at + length)) cut.push(`${length} bytes at ${at} end mid-frame`)
+        else if (length > 16384 && frameCount > 1) cut.push(`${length} bytes at ${at}: ${frameCount} frames in more than one record`)
+        at += length
+      }
+      assert.deepEqual(cut, [], `${writes.length} writes`)
+      assert.ok(writes.length >= 9, `${writes.length} writes for 9 responses`)
+    } finally {
+      await client.close()
+      await running.close()
+    }
+  })
+})

@@ -14,6 +14,7 @@ import { installStreamLimit } from './stream-limit.js'
 import { emptyDataSkipsWindow } from './empty-data.js'
 import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
 import { agentCreateStream } from './agent.js'
+import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
@@ -61,6 +62,9 @@ export function installSpdyCompat(): SpdyModule {
     res['writeEarlyHints'] = spdyWriteEarlyHints
   }
 
+  const serverProto = spdy.server.Server.prototype
+  serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
+
   spdy.agent.Agent.prototype['_createStream'] = agentCreateStream
   spdy.agent.PlainAgent.prototype['_createStream'] = agentCreateStream
 
@@ -80,6 +84,9 @@ export function installSpdyCompat(): SpdyModule {
   streamProto.pushPromise = countPendingPromises(streamProto.pushPromise)
   streamProto.abort = dropQueuedDataOnAbort(streamProto.abort)
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
+
+  const schedulerProto = transport.protocol.base.Scheduler.prototype
+  schedulerProto['schedule'] = scheduleFramesWhole(schedulerProto['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
 
   const framerProto = transport.protocol.http2.framer.prototype
   framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))

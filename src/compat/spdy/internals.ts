@@ -147,7 +147,7 @@ export interface SpdyModule {
   Socket: { prototype: Record<string, unknown> }
   handle: { prototype: SpdyHandle & Record<string, unknown> }
   response: Record<string, unknown>
-  server: { Server: unknown; create: (...args: unknown[]) => unknown }
+  server: { Server: { prototype: Record<string, unknown> }; create: (...args: unknown[]) => unknown }
   agent: {
     Agent: { prototype: Record<string, unknown> }
     PlainAgent: { prototype: Record<string, unknown> }
@@ -165,6 +165,10 @@ export interface SpdyTransportModule {
   }) => { recv: object; send: object }
   Stream: { prototype: SpdyStream & Record<string, unknown> }
   protocol: {
+    base: {
+      /** The readable stream of frames the framer writes, piped to the socket. */
+      Scheduler: { prototype: Record<string, unknown> }
+    }
     http2: {
       /** The HTTP/2 Framer constructor (the module's export). */
       framer: {
