@@ -81,7 +81,7 @@ function assertSelfConsistent(push: PushRecord | undefined, versions: ReadonlyAr
 async function pushOf(url: string, path: string, pushed: string): Promise<PushRecord | undefined> {
   const client = new H2Client(url)
   try {
-    // A connection window the file fits in (the byte budget never passes the client's window).
+    // A connection window the file fits in: what passes the client's window would wait for its WINDOW_UPDATEs.
     await once(client.session, 'connect')
     client.session.setLocalWindowSize(8 * 1024 * 1024)
     const r = await client.request(path)
