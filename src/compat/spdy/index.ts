@@ -85,8 +85,9 @@ export function installSpdyCompat(): SpdyModule {
   streamProto.abort = dropQueuedDataOnAbort(streamProto.abort)
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
-  const schedulerProto = transport.protocol.base.Scheduler.prototype
-  schedulerProto['schedule'] = scheduleFramesWhole(schedulerProto['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
+  // HTTP/2 only: SPDY/3's framer still writes into a frame's chunks after scheduling it.
+  const http2FramerProto = transport.protocol.http2.framer.prototype as unknown as Record<string, unknown>
+  http2FramerProto['schedule'] = scheduleFramesWhole(transport.protocol.base.Scheduler.prototype['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
 
   const framerProto = transport.protocol.http2.framer.prototype
   framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))

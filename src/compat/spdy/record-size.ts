@@ -78,11 +78,11 @@ export function writeWholeFramesPerRecord(tlsSocket: Socket): void {
 /** `protocol` is the ALPN (or NPN) choice: `false` when the client offered none. */
 type HandleConnection = (this: unknown, socket: Socket, protocol?: string | false) => void
 
-/** spdy's `Server#_handleConnection`, with records of whole frames on the HTTP/2 connections it serves over TLS. */
+/** spdy's `Server#_handleConnection`, with records of whole frames on the HTTP/2 (ALPN `h2`) connections it serves over TLS. */
 export function wholeFramesPerRecordOnTls(handleConnection: HandleConnection): HandleConnection {
   return function handleConnectionWithWholeFrames(this: unknown, socket, protocol): void {
     const encrypted = (socket as Socket & { encrypted?: boolean }).encrypted === true
-    if (encrypted && typeof protocol === 'string' && !protocol.startsWith('http/1')) writeWholeFramesPerRecord(socket)
+    if (encrypted && protocol === 'h2') writeWholeFramesPerRecord(socket)
     handleConnection.call(this, socket, protocol)
   }
 }
