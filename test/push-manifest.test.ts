@@ -17,7 +17,7 @@ import express from 'express'
 import { getPusher, pushManifest, type PushEvent, type PushManifest, type PushManifestOptions } from '../index.js'
 import { security } from '../middleware/security.js'
 import { H2Client, h2get } from './helpers/h2.js'
-import { startServer, startWindowFillingPage, TRANSPORTS, type Running } from './helpers/server.js'
+import { startPushPage, startServer, startWindowFillingPage, TRANSPORTS, type Running } from './helpers/server.js'
 import { settles } from './helpers/wait.js'
 import { RawH2Client, frames, FRAME, SETTING } from './helpers/raw-h2.js'
 import { nghttp, requestStreamId, mostOpenPushedStreams, END_STREAM } from './helpers/nghttp.js'
@@ -349,6 +349,56 @@ for (const transport of TRANSPORTS)
           assert.ok(last.type === FRAME.DATA && last.endStream, `stream ${id} ended with ${last.name}, not DATA with END_STREAM`)
         }
         assert.equal(ids.length, 9)
+      } finally {
+        await client.close()
+        await running.close()
+      }
+    })
+
+    test('pushes go out one after another, in the order promised: a stylesheet is whole before the next one starts', async () => {
+      // 20 KB each: more than one DATA frame on either transport (spdy: 8 KB frames, node:http2: 16 KB).
+      const running = await startPushPage(transport, 6, 20 * 1024)
+      const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: 1 << 20 } })
+      try {
+        client.write(Buffer.concat([frames.windowUpdate(0, 1 << 20), frames.request(1, '/page.html')]))
+        const pushed = () => client.of(FRAME.PUSH_PROMISE).map((f) => f.promisedId!)
+        await client.until(() => pushed().length === 6 && [1, ...pushed()].every((id) => client.finished(id)), 5000, 'the page and 6 pushes to end')
+        const order = client
+          .of(FRAME.DATA)
+          .filter((f) => f.streamId % 2 === 0 && f.payload.length > 0)
+          .map((f) => f.streamId)
+        const runs = order.filter((id, i) => id !== order[i - 1])
+        assert.deepEqual(runs, pushed(), `DATA by stream, in arrival order: ${order.join(' ')}`)
+        assert.equal(client.dataBytes(), 1000 + 6 * 20 * 1024)
+      } finally {
+        await client.close()
+        await running.close()
+      }
+    })
+
+    test('a push stopped by its stream window holds the later ones; once the client resets it, they go', async () => {
+      const running = await startPushPage(transport, 4, 20 * 1024)
+      // Stream windows of 1000 bytes; every pushed stream but the first gets room at once.
+      const client = await RawH2Client.connect(running.port, { settings: { [SETTING.ENABLE_PUSH]: 1, [SETTING.INITIAL_WINDOW_SIZE]: 1000 } })
+      try {
+        client.write(Buffer.concat([frames.windowUpdate(0, 1 << 20), frames.request(1, '/page.html')]))
+        const pushed = () => client.of(FRAME.PUSH_PROMISE).map((f) => f.promisedId!)
+        await client.until(() => pushed().length === 4, 5000, '4 PUSH_PROMISEs')
+        const [first, ...later] = pushed() as [number, ...number[]]
+        client.write(Buffer.concat(later.map((id) => frames.windowUpdate(id, 1 << 20))))
+        await client.until(() => client.dataBytes(first) === 1000, 5000, 'the first push to spend its window')
+        await client.stalled()
+        assert.deepEqual(
+          later.map((id) => client.dataBytes(id)),
+          [0, 0, 0],
+          'the later pushes wait for the first',
+        )
+        client.write(frames.rstStream(first))
+        await client.until(() => later.every((id) => client.finished(id)), 5000, 'the later pushes to end')
+        assert.deepEqual(
+          later.map((id) => client.dataBytes(id)),
+          [20 * 1024, 20 * 1024, 20 * 1024],
+        )
       } finally {
         await client.close()
         await running.close()

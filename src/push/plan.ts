@@ -13,7 +13,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Request, Response } from 'express'
 import createDebug from 'debug'
-import { pushRequestHeaders, type Pusher, type PushStream } from '../transports/pusher.js'
+import { pushRequestHeaders, respondInTurn, type Pusher, type PushOutcome, type PushStream } from '../transports/pusher.js'
 import { getPusher } from '../transports/get-pusher.js'
 import type { CompiledEntry } from '../manifest/load.js'
 import type { PushEvent, SkipReason } from './events.js'
@@ -356,7 +356,13 @@ export async function pushEntries(
   })
 }
 
+/**
+ * Sends the pushed responses: every HEADERS now, the bodies one after another in this order
+ * (most critical first), each once the one before is handed to the transport, so that each
+ * stylesheet arrives whole before the next one starts instead of all finishing last.
+ */
 export function sendPushes(ready: readonly Ready[], parent: string, report: Report, reservations: Set<Reservation>): void {
+  let previous: Promise<void> | undefined
   for (const { entry, stream, response, reservation } of ready) {
     // Sending: held until the push's own stream closes, whatever the parent does.
     reservations.delete(reservation)
@@ -371,7 +377,15 @@ export function sendPushes(ready: readonly Ready[], parent: string, report: Repo
       report({ type: 'cancelled', url: entry.url, parent, bytes: 0, reason: (err as Error).message })
       continue
     }
-    void stream.respond(200, response.headers, body).then((outcome) => {
+    let closed: Promise<PushOutcome>
+    if (stream[respondInTurn]) {
+      const sent = stream[respondInTurn](200, response.headers, body, previous)
+      closed = sent.outcome
+      previous = sent.written
+    } else {
+      closed = stream.respond(200, response.headers, body)
+    }
+    void closed.then((outcome) => {
       // A stream closed before its response (reset, client gone) never read the body: close its file.
       if (body instanceof Readable) body.destroy()
       reservation.release()

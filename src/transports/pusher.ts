@@ -19,6 +19,13 @@ export interface PushOutcome {
 
 export type PushBody = string | Buffer | Uint8Array | Readable
 
+/**
+ * Internal (the manifest's pushes): sends the response's HEADERS now and its body once
+ * `after` settles; `written` settles once the body is handed to the transport (or the
+ * stream closed). Not part of the public API.
+ */
+export const respondInTurn = Symbol('express-h2-push.respond-in-turn')
+
 /** A promised stream (its PUSH_PROMISE is on the wire), waiting for its response. */
 export interface PushStream {
   /** The promised stream id (even: 2, 4, 6, ...). */
@@ -32,6 +39,13 @@ export interface PushStream {
   respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome>
   /** Resets the promised stream (RST_STREAM CANCEL) without a response. */
   cancel(): void
+  /** @internal */
+  [respondInTurn]?(
+    status: number,
+    headers: OutgoingHttpHeaders,
+    body: PushBody | undefined,
+    after: Promise<void> | undefined,
+  ): { outcome: Promise<PushOutcome>; written: Promise<void> }
 }
 
 export interface PushOptions {

@@ -12,6 +12,7 @@ import {
   cancelWhenParentCloses,
   DEFAULT_PUSH_TIMEOUT,
   pushRequestHeaders,
+  respondInTurn,
   writePushBody,
   type PushBody,
   type PushOptions,
@@ -107,19 +108,38 @@ class TransportPushStream<Parent extends ParentStream, Pushed extends PushedStre
   }
 
   respond(status: number, headers: OutgoingHttpHeaders, body?: PushBody): Promise<PushOutcome> {
+    return this[respondInTurn](status, headers, body, undefined).outcome
+  }
+
+  [respondInTurn](
+    status: number,
+    headers: OutgoingHttpHeaders,
+    body: PushBody | undefined,
+    after: Promise<void> | undefined,
+  ): { outcome: Promise<PushOutcome>; written: Promise<void> } {
     const stream = this.#stream
-    if (this.#responded || this.#transport.closed(stream)) return this.#outcome
+    const outcome = this.#outcome
+    if (this.#responded || this.#transport.closed(stream)) return { outcome, written: Promise.resolve() }
     this.#responded = true
     try {
       this.#transport.respond(stream, status, pushedHeaders(headers))
     } catch (err) {
       stream.destroy(err as Error)
-      return this.#outcome
+      return { outcome, written: Promise.resolve() }
     }
-    writePushBody(stream, body, (bytes) => {
-      this.#bytes += bytes
+    const written = new Promise<void>((resolve) => {
+      stream.once('finish', resolve)
+      stream.once('close', resolve)
     })
-    return this.#outcome
+    const write = (): void => {
+      if (this.#transport.closed(stream)) return
+      writePushBody(stream, body, (bytes) => {
+        this.#bytes += bytes
+      })
+    }
+    if (after) void after.then(write)
+    else write()
+    return { outcome, written }
   }
 
   cancel(): void {

@@ -39,21 +39,26 @@ export async function startServer(app: RequestListener, options: CreateServerOpt
 }
 
 /**
- * `/page.html` (1000 bytes, from express.static) with a manifest that pushes 8 stylesheets of
- * 10 KB: 80 KB of pushes, more than a client's initial 64 KB connection window.
+ * `/page.html` (1000 bytes, from express.static) with a manifest that pushes `count`
+ * stylesheets of `size` bytes, `/0.css` first.
  */
-export async function startWindowFillingPage(transport: Transport): Promise<Running> {
-  const site = await mkdtemp(join(tmpdir(), 'h2push-window-page-'))
+export async function startPushPage(transport: Transport, count: number, size: number): Promise<Running> {
+  const site = await mkdtemp(join(tmpdir(), 'h2push-page-'))
   await writeFile(join(site, 'page.html'), 'x'.repeat(1000))
   const manifest: PushManifest = { '/page.html': {} }
-  for (let i = 0; i < 8; i++) {
-    await writeFile(join(site, `${i}.css`), 'c'.repeat(10 * 1024))
+  for (let i = 0; i < count; i++) {
+    await writeFile(join(site, `${i}.css`), 'c'.repeat(size))
     manifest['/page.html']![`/${i}.css`] = { type: 'style' }
   }
   const app = express()
   app.use(pushManifest({ manifest, root: site, watch: false }))
   app.use(express.static(site))
   return startServer(app, { transport })
+}
+
+/** The page with 8 stylesheets of 10 KB: 80 KB of pushes, more than a client's initial 64 KB connection window. */
+export function startWindowFillingPage(transport: Transport): Promise<Running> {
+  return startPushPage(transport, 8, 10 * 1024)
 }
 
 export async function startDemo(demo: Partial<DemoAppOptions> = {}, options: CreateServerOptions = {}): Promise<Running & { certificate: string }> {
