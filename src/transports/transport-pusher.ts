@@ -133,9 +133,14 @@ class TransportPushStream<Parent extends ParentStream, Pushed extends PushedStre
     })
     const write = (): void => {
       if (this.#transport.closed(stream)) return
-      writePushBody(stream, body, (bytes) => {
-        this.#bytes += bytes
-      })
+      try {
+        writePushBody(stream, body, (bytes) => {
+          this.#bytes += bytes
+        })
+      } catch (err) {
+        // Never a rejection left to the caller's turn: the stream closes with the error instead.
+        stream.destroy(err as Error)
+      }
     }
     if (after) void after.then(write)
     else write()
