@@ -17,6 +17,7 @@ export {
   type Transport,
 } from './server/create-server.js'
 export { runClustered, type ClusterOptions } from './server/cluster.js'
+export { DEFAULT_LIMITS, type H2Limits, type RateLimit } from './server/limits.js'
 export { generateLocalhostCertificate, loadDevCertificate } from './server/dev-certificate.js'
 export { getPusher } from './transports/get-pusher.js'
 export type {

@@ -18,6 +18,8 @@ import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
+import { type H2Limits, nghttp2Limits, type ResolvedH2Limits, resolveLimits } from './limits.js'
+import { LIMITS_OPTION } from '../compat/spdy/guarded-connection.js'
 import { closeIdleHttp2Session, closeIdleSpdyConnection } from './idle-timeout.js'
 import { spdyConnectionOf } from '../compat/spdy/stream-limit.js'
 
@@ -55,6 +57,12 @@ export interface CreateServerOptions {
   keepAlive?: boolean
   /** Silence before the first keepalive probe, in ms (whole seconds, at least 1000). Default `60000`. */
   keepAliveInitialDelay?: number
+  /**
+   * Per-connection limits against the HTTP/2 attack families (rapid reset, CONTINUATION,
+   * PING/SETTINGS/RST floods, empty frames, HPACK bombs, PRIORITY floods), on both
+   * transports; see {@link H2Limits} for each one and its default (close to nghttp2's).
+   */
+  limits?: Readonly<H2Limits>
   /** More `https.createServer` options (`connectionsCheckingInterval`, `ciphers`, ...); `key`/`cert` go above. */
   serverOptions?: Readonly<ServerOptions>
 }
@@ -103,6 +111,7 @@ const OPTION_TYPES = {
   idleTimeout: { min: 0, max: MAX_TIMER_MS, unit: 'ms', orFalse: true },
   keepAlive: 'boolean',
   keepAliveInitialDelay: { min: 1000, max: MAX_TIMER_MS, unit: 'ms' },
+  limits: 'object',
 } as const
 
 /**
@@ -160,7 +169,7 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
     throw new H2PushError('ERR_H2PUSH_INVALID_OPTION', `createServer: expected an Express app or request listener as the first argument, got ${typeof app}`)
   }
   validateOptions('createServer', options, OPTION_TYPES)
-  const settings = { ...DEFAULTS, ...options }
+  const settings = { ...DEFAULTS, ...options, limits: resolveLimits(options.limits) }
   const tls = await resolveTls(settings)
   const { server, goaway } = settings.transport === 'http2' ? http2Server(app, tls, settings) : spdyServer(app, tls, settings)
   if (settings.keepAlive) {
@@ -247,6 +256,7 @@ interface TransportSettings {
   serverOptions?: Readonly<ServerOptions> | undefined
   maxConcurrentStreams: number
   idleTimeout: number | false
+  limits: ResolvedH2Limits
 }
 
 interface TransportServer {
@@ -264,7 +274,11 @@ function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportS
       key: tls.key,
       cert: tls.cert,
       // maxStreams: advertised by spdy-transport, enforced by the compatibility layer.
-      spdy: { protocols: ['h2', 'http/1.1'], 'x-forwarded-for': false, connection: { maxStreams: settings.maxConcurrentStreams } },
+      spdy: {
+        protocols: ['h2', 'http/1.1'],
+        'x-forwarded-for': false,
+        connection: { maxStreams: settings.maxConcurrentStreams, [LIMITS_OPTION]: settings.limits },
+      },
     },
     function spdyRequestListener(req: IncomingMessage, res: ServerResponse) {
       // spdy turns :authority into Host, then lets a Host header overwrite it: compare what the client sent.
@@ -312,8 +326,9 @@ function http2Server(app: RequestListener, tls: TlsMaterial, settings: Transport
       key: tls.key,
       cert: tls.cert,
       allowHTTP1: true,
+      ...nghttp2Limits(settings.limits),
       // nghttp2 refuses (REFUSED_STREAM) a stream over it before our SETTINGS are acknowledged, and ends the connection after.
-      settings: { ...serverOptions?.settings, maxConcurrentStreams: settings.maxConcurrentStreams },
+      settings: { maxHeaderListSize: settings.limits.maxHeaderListSize, ...serverOptions?.settings, maxConcurrentStreams: settings.maxConcurrentStreams },
     },
     expressOverHttp2(app) as never,
   ) as Http2SecureServer as unknown as H2PushServer

@@ -19,9 +19,25 @@ import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
+import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
+import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
 import type { SpdyModule } from './internals.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
+
+/** The parts of spdy-transport and hpack.js the protocol guard patches. */
+function guardedModules(transport: unknown, hpack: { decompressor: { prototype: Record<string, unknown> } }): GuardedModules {
+  const protocol = (transport as { protocol: Record<string, Record<string, unknown>> }).protocol
+  const http2 = protocol['http2'] as { parser: { create(options: object): object }; constants: GuardedModules['constants'] }
+  const base = protocol['base'] as { utils: { addHeaderLine: GuardedModules['addHeaderLine'] } }
+  return {
+    Connection: (transport as { Connection: GuardedModules['Connection'] }).Connection,
+    parserProto: Object.getPrototypeOf(http2.parser.create({ isServer: true })) as Record<string, unknown>,
+    decompressorProto: hpack.decompressor.prototype,
+    constants: http2.constants,
+    addHeaderLine: base.utils.addHeaderLine,
+  }
+}
 
 /**
  * Loads `spdy` (on Node 24+ it cannot load without this) and patches it so that it
@@ -39,7 +55,7 @@ const installed = Symbol.for('express-h2-push.spdy-compat')
  * ```
  */
 export function installSpdyCompat(): SpdyModule {
-  const { spdy, transport, legacyBuffers } = loadSpdy()
+  const { spdy, transport, legacyBuffers, hpack } = loadSpdy()
   const marked = spdy as SpdyModule & { [installed]?: true }
   if (marked[installed]) return spdy
 
@@ -77,12 +93,16 @@ export function installSpdyCompat(): SpdyModule {
   connProto['pushPromise'] = releaseFailedPushes(connProto['pushPromise'] as Parameters<typeof releaseFailedPushes>[0])
 
   installStreamLimit(transport)
+  installProtocolGuard(guardedModules(transport, hpack))
   installWholeFrameFlowControl(transport)
 
   const streamProto = transport.Stream.prototype
   streamProto.respond = respondAfterPromises(respondWithinStreamLimit(streamProto.respond))
   streamProto.pushPromise = countPendingPromises(streamProto.pushPromise)
   streamProto.abort = dropQueuedDataOnAbort(streamProto.abort)
+  streamProto['sendHeaders'] = holdTrailers(streamProto['sendHeaders'] as Parameters<typeof holdTrailers>[0])
+  streamProto['_write'] = flushTrailersBeforeWrite(streamProto['_write'] as Parameters<typeof flushTrailersBeforeWrite>[0])
+  streamProto['_onFinish'] = endWithTrailers(streamProto['_onFinish'] as Parameters<typeof endWithTrailers>[0])
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
   // HTTP/2 only: SPDY/3's framer still writes into a frame's chunks after scheduling it.

@@ -16,6 +16,7 @@ export interface SpdyFramer extends EventEmitter {
   window?: { send: unknown } | undefined
   enablePush(enable: boolean): void
   goawayFrame(frame: { lastId: number; code: string; extra?: string }, callback: () => void): void
+  rstFrame(frame: { id: number; code: string }, callback?: () => void): void
 }
 
 export interface SpdyConnectionState {
@@ -27,6 +28,8 @@ export interface SpdyConnectionState {
   stream: {
     map: Record<string, SpdyStream>
     count: number
+    /** The id of the next stream this side opens. */
+    nextId: number
     lastId: { both: number; received: number }
   }
 }

@@ -26,6 +26,8 @@ export interface LoadedSpdy {
     OffsetBuffer: { prototype: Record<string, unknown> }
     Deceiver: { prototype: Record<string, unknown> }
   }
+  /** hpack.js, as spdy-transport resolves it. */
+  hpack: { decompressor: { prototype: Record<string, unknown> } }
 }
 
 let loaded: LoadedSpdy | undefined
@@ -52,7 +54,8 @@ export function loadSpdy(): LoadedSpdy {
       OffsetBuffer: requireFromTransport('obuf'),
       Deceiver,
     } as LoadedSpdy['legacyBuffers']
-    loaded = { spdy, transport, requireFromSpdy, legacyBuffers }
+    const hpack = requireFromTransport('hpack.js') as LoadedSpdy['hpack']
+    loaded = { spdy, transport, requireFromSpdy, legacyBuffers, hpack }
     return loaded
   } finally {
     proc.binding = originalBinding

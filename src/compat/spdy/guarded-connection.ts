@@ -1,0 +1,275 @@
+/**
+ * Wires the protocol guard (protocol-guard.ts) into spdy-transport's HTTP/2 server
+ * connections: the parser's frame heads and header blocks, the connection's frames,
+ * SETTINGS and parser errors, and the framer's RST_STREAMs. Client connections (spdy's
+ * agent) and SPDY/3 are left as they are.
+ *
+ * Also fixes, on guarded connections:
+ * - A header block is decoded at once, synchronously, and a decoding error is a
+ *   connection error COMPRESSION_ERROR. spdy-transport decoded it through a stream whose
+ *   write callback ran before the decoder's error: the headers decoded up to the error
+ *   were handed on as a request, then the error came as a second answer for one frame.
+ * - A parser error sends GOAWAY with its code (spdy-transport wrote the number where the
+ *   framer looks up a name: every such GOAWAY said NO_ERROR), and the socket closes once the
+ *   GOAWAY is written (the server's 'error' listener destroyed it before).
+ * - A SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's window above 2^31-1 is a
+ *   connection error FLOW_CONTROL_ERROR (RFC 9113 §6.9.2).
+ * - A dynamic table size update after a field of the same block is a COMPRESSION_ERROR
+ *   (RFC 7541 §4.2).
+ */
+import createDebug from 'debug'
+import type { Socket } from 'node:net'
+import { DEFAULT_LIMITS, type ResolvedH2Limits } from '../../server/limits.js'
+import type { Field } from './header-rules.js'
+import type { SpdyConnection, SpdyFrame, SpdyStream } from './internals.js'
+import { type ConnectionError, type FrameHeader, ProtocolGuard } from './protocol-guard.js'
+
+const debug = createDebug('express-h2-push:spdy-guard')
+
+/** The connection option that carries the limits (`createServer` sets it). */
+export const LIMITS_OPTION = 'h2Limits'
+
+const GUARD = Symbol('express-h2-push.guard')
+const FIELD_SEEN = Symbol('express-h2-push.field-seen')
+const MAX_WINDOW = 2 ** 31 - 1
+const END_HEADERS = 0x4
+/** How long a connection ended by the guard may take to write its GOAWAY before its socket is destroyed. */
+const GOAWAY_GRACE_MS = 1000
+
+interface OffsetBuffer {
+  size: number
+  toChunks(): Buffer[]
+}
+
+interface HpackDecompressor {
+  _decoder: { push(chunk: Buffer): void; isEmpty(): boolean }
+  _execute(): void
+  push(field: unknown): boolean
+  [FIELD_SEEN]?: boolean
+}
+
+interface HeaderBlockItem {
+  id: number
+  frame: SpdyFrame & { headers?: Record<string, unknown>; path?: unknown }
+  queue: Buffer[]
+  size: number
+}
+
+interface GuardedParser {
+  [GUARD]?: ProtocolGuard
+  pendingHeader: FrameHeader | null
+  _lastHeaderBlock: HeaderBlockItem | null
+  decompress: { stream: HpackDecompressor } | null
+  maxHeaderListSize: number
+  error(code: string | number, message: string): Error & { code: string | number; now?: boolean }
+  kill(): void
+}
+
+type Callback = (err: Error | null, frame?: unknown) => void
+type ParserMethod = (this: GuardedParser, ...args: never[]) => void
+
+export interface GuardedModules {
+  Connection: { create: (socket: Socket, options: Record<string, unknown>) => SpdyConnection; prototype: Record<string, unknown> }
+  /** The HTTP/2 Parser's prototype. */
+  parserProto: Record<string, unknown>
+  /** hpack.js's Decompressor prototype. */
+  decompressorProto: Record<string, unknown>
+  constants: { errorByCode: string[] }
+  addHeaderLine: (name: string, value: string, headers: Record<string, unknown>) => void
+}
+
+const guards = new WeakMap<SpdyConnection, ProtocolGuard>()
+
+/** The guard of a spdy server connection, if it has one. */
+export function guardOf(connection: SpdyConnection): ProtocolGuard | undefined {
+  return guards.get(connection)
+}
+
+/** Ends `connection` for `error`: GOAWAY with its code, the socket closed once it is written (at once when the client does not read). */
+export function endConnection(connection: SpdyConnection, error: ConnectionError): void {
+  const guard = guards.get(connection)
+  const socket = connection.socket as Socket
+  if (guard?.ended) {
+    if (error.now) socket.destroy()
+    return
+  }
+  if (guard) guard.ended = true
+  debug('GOAWAY %s: %s', error.code, error.message)
+  const state = connection._spdyState
+  state.parser.kill()
+  if (state.goaway === false) connection._goaway({ lastId: state.stream.lastId.received, code: error.code, extra: error.message, send: true })
+  if (error.now) socket.destroy()
+  else setTimeout(() => socket.destroy(), GOAWAY_GRACE_MS).unref()
+}
+
+function attach(connection: SpdyConnection, limits: ResolvedH2Limits): void {
+  const guard = new ProtocolGuard(connection, limits, (error) => endConnection(connection, error))
+  guards.set(connection, guard)
+  const state = connection._spdyState as SpdyConnection['_spdyState'] & { parser: GuardedParser }
+  state.parser[GUARD] = guard
+  state.parser.maxHeaderListSize = limits.maxHeaderListSize
+  const framer = state.framer as unknown as Record<string, (frame: Record<string, unknown>, callback?: unknown) => void>
+  const settingsFrame = framer['settingsFrame']!
+  framer['settingsFrame'] = function settingsFrameWithHeaderListSize(settings, callback) {
+    settingsFrame.call(this, { ...settings, max_header_list_size: limits.maxHeaderListSize }, callback)
+  }
+  const rstFrame = framer['rstFrame']!
+  framer['rstFrame'] = function rstFrameCounted(frame, callback) {
+    rstFrame.call(this, frame, callback)
+    const flood = guard.queuedControl()
+    if (flood) endConnection(connection, flood)
+  }
+  connection.on('stream', (stream: SpdyStream) => guard.streamOpened(stream))
+}
+
+/** The decoded fields of a whole header block, at once. Throws on a malformed block. */
+function decodeBlock(decompressor: HpackDecompressor, chunks: readonly Buffer[]): Field[] {
+  const fields: Field[] = []
+  const push = decompressor.push
+  decompressor.push = (field) => {
+    fields.push(field as Field)
+    decompressor[FIELD_SEEN] = true
+    return true
+  }
+  decompressor[FIELD_SEEN] = false
+  try {
+    for (const chunk of chunks) decompressor._decoder.push(chunk)
+    while (!decompressor._decoder.isEmpty()) decompressor._execute()
+  } finally {
+    decompressor.push = push
+    decompressor[FIELD_SEEN] = undefined as unknown as boolean
+  }
+  return fields
+}
+
+function guardFrameHeads(onFrameHead: ParserMethod) {
+  return function onFrameHeadGuarded(this: GuardedParser, buffer: never, callback: Callback): void {
+    const guard = this[GUARD]
+    if (!guard) return (onFrameHead as (this: GuardedParser, b: never, c: Callback) => void).call(this, buffer, callback)
+    ;(onFrameHead as (this: GuardedParser, b: never, c: Callback) => void).call(this, buffer, (err, frame) => {
+      if (err || !this.pendingHeader) return callback(err, frame)
+      const problem = guard.frameHead(this.pendingHeader)
+      if (!problem) return callback(null, frame)
+      const error = this.error(problem.code, problem.message)
+      if (problem.now) error.now = true
+      callback(error)
+    })
+  }
+}
+
+function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModules) {
+  return function queueHeaderBlockGuarded(this: GuardedParser, header: FrameHeader, block: OffsetBuffer, callback: Callback): void {
+    const guard = this[GUARD]
+    if (!guard) return (queueHeaderBlock as (this: GuardedParser, h: FrameHeader, b: OffsetBuffer, c: Callback) => void).call(this, header, block, callback)
+    const item = this._lastHeaderBlock
+    if (!item || item.id !== header.id) return callback(this.error('PROTOCOL_ERROR', 'No matching stream for continuation'))
+    for (const chunk of block.toChunks()) {
+      item.queue.push(chunk)
+      item.size += chunk.length
+    }
+    if (item.size > guard.limits.maxHeaderListSize) {
+      guard.blockRefused()
+      return callback(this.error('ENHANCE_YOUR_CALM', `header block over ${guard.limits.maxHeaderListSize} bytes`))
+    }
+    if ((header.flags & END_HEADERS) === 0) return callback(null, null)
+    this._lastHeaderBlock = null
+
+    let fields: Field[]
+    try {
+      fields = decodeBlock(this.decompress!.stream, item.queue)
+    } catch (err) {
+      return callback(this.error('COMPRESSION_ERROR', (err as Error).message))
+    }
+    const verdict = guard.headerBlock(fields)
+    if (verdict.reject) {
+      guard.reject(item.id, verdict.reject.code, verdict.reject.reason)
+      return callback(null, null)
+    }
+    if (verdict.ignore) return callback(null, null)
+    const headers: Record<string, unknown> = {}
+    for (const field of fields) modules.addHeaderLine(field.name, field.value, headers)
+    item.frame.headers = headers
+    item.frame.path = headers[':path']
+    callback(null, item.frame)
+  }
+}
+
+type HandleFrame = (this: SpdyConnection, frame: SpdyFrame) => void
+type HandleHeaders = (this: SpdyConnection, frame: SpdyFrame & { id: number }) => SpdyStream | undefined
+type SetDefaultWindow = (this: SpdyConnection, settings: Record<string, number | undefined>) => void
+type ParserError = (this: SpdyConnection, err: Error & { code?: string | number; now?: boolean }) => void
+
+function guardFrames(handleFrame: HandleFrame): HandleFrame {
+  return function handleFrameGuarded(this: SpdyConnection, frame): void {
+    const guard = guards.get(this)
+    if (guard && (guard.ended || !guard.beforeFrame(frame))) return
+    handleFrame.call(this, frame)
+  }
+}
+
+function noteRefusedStreams(handleHeaders: HandleHeaders): HandleHeaders {
+  return function handleHeadersNotingRefused(this: SpdyConnection, frame) {
+    const stream = handleHeaders.call(this, frame)
+    if (!stream) guards.get(this)?.streamRefused(frame.id)
+    return stream
+  }
+}
+
+interface WindowSide {
+  current: number
+  max: number
+}
+
+function boundWindows(setDefaultWindow: SetDefaultWindow): SetDefaultWindow {
+  return function setDefaultWindowBounded(this: SpdyConnection, settings): void {
+    const size = settings['initial_window_size']
+    if (size !== undefined && guards.has(this)) {
+      const state = this._spdyState as SpdyConnection['_spdyState'] & { streamWindow: { send: WindowSide } }
+      const delta = size - state.streamWindow.send.max
+      for (const stream of Object.values(state.stream.map)) {
+        const send = (stream._spdyState as unknown as { window: { send: WindowSide } }).window.send
+        if (send.current + delta > MAX_WINDOW) {
+          endConnection(this, { code: 'FLOW_CONTROL_ERROR', message: `SETTINGS_INITIAL_WINDOW_SIZE ${size} takes stream ${stream.id}'s window above 2^31-1` })
+          return
+        }
+      }
+    }
+    setDefaultWindow.call(this, settings)
+  }
+}
+
+function goawayOnParserError(onParserError: ParserError, modules: GuardedModules): ParserError {
+  return function onParserErrorGuarded(this: SpdyConnection, err): void {
+    if (!guards.has(this) || err.code === undefined) return onParserError.call(this, err)
+    const code = typeof err.code === 'number' ? (modules.constants.errorByCode[err.code] ?? 'PROTOCOL_ERROR') : err.code
+    endConnection(this, { code, message: err.message, now: err.now === true })
+  }
+}
+
+/** Patches spdy-transport's HTTP/2 server connections with the protocol guard. Once. */
+export function installProtocolGuard(modules: GuardedModules): void {
+  const { Connection, parserProto, decompressorProto } = modules
+  const create = Connection.create
+  Connection.create = function createGuarded(socket, options) {
+    const connection = create.call(this, socket, options)
+    const state = connection._spdyState as SpdyConnection['_spdyState'] & { protocol: { name: string } }
+    if (state.isServer && state.protocol.name === 'h2') {
+      attach(connection, (options[LIMITS_OPTION] as ResolvedH2Limits | undefined) ?? DEFAULT_LIMITS)
+    }
+    return connection
+  }
+  const proto = Connection.prototype
+  proto['_handleFrame'] = guardFrames(proto['_handleFrame'] as HandleFrame)
+  proto['_handleHeaders'] = noteRefusedStreams(proto['_handleHeaders'] as HandleHeaders)
+  proto['_setDefaultWindow'] = boundWindows(proto['_setDefaultWindow'] as SetDefaultWindow)
+  proto['_onParserError'] = goawayOnParserError(proto['_onParserError'] as ParserError, modules)
+
+  parserProto['onFrameHead'] = guardFrameHeads(parserProto['onFrameHead'] as ParserMethod)
+  parserProto['queueHeaderBlock'] = guardHeaderBlocks(parserProto['queueHeaderBlock'] as ParserMethod, modules)
+
+  const processUpdate = decompressorProto['_processUpdate'] as (this: HpackDecompressor) => void
+  decompressorProto['_processUpdate'] = function processUpdateAtBlockStart(this: HpackDecompressor): void {
+    if (this[FIELD_SEEN] === true) throw new Error('dynamic table size update after a header field (RFC 7541 §4.2)')
+    processUpdate.call(this)
+  }
+}

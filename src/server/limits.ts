@@ -1,0 +1,114 @@
+/**
+ * Per-connection limits against the HTTP/2 attack families, as `createServer({ limits })`.
+ *
+ * node:http2 has nghttp2's own limits for most of them; spdy had none. The same
+ * numbers bound both transports: spdy through the protocol guard of the compatibility
+ * layer (src/compat/spdy/protocol-guard.ts), node:http2 through nghttp2's options and,
+ * where nghttp2 has no limit (PRIORITY on idle streams), through ours
+ * (src/transports/http2/limits.ts). A connection past a limit gets GOAWAY(ENHANCE_YOUR_CALM)
+ * and is closed; a client that does not read its socket is closed at once.
+ */
+import { validateOptions } from './options.js'
+
+/** A token bucket: `burst` events at once, refilled at `perSecond`. */
+export interface RateLimit {
+  readonly burst: number
+  readonly perSecond: number
+}
+
+export interface H2Limits {
+  /**
+   * RST_STREAM frames a client may send (rapid reset, CVE-2023-44487). Default
+   * `{ burst: 1000, perSecond: 33 }` (nghttp2's).
+   */
+  resets?: RateLimit
+  /**
+   * CONTINUATION frames after one HEADERS frame (CONTINUATION flood, CVE-2024-27316).
+   * Default `8` (nghttp2's).
+   */
+  maxContinuations?: number
+  /**
+   * SETTINGS_MAX_HEADER_LIST_SIZE, advertised and enforced: the decoded size of a
+   * header list (names + values + 32 per field), and the size of its compressed block.
+   * A request over it is reset with ENHANCE_YOUR_CALM; a compressed block over it ends
+   * the connection (HPACK bombs, huge cookies, CVE-2016-6581). Default `65536`.
+   */
+  maxHeaderListSize?: number
+  /** Fields in one header list (CVE-2019-9516 family). Default `128` (Node's `maxHeaderListPairs`). */
+  maxHeaderListPairs?: number
+  /**
+   * Control frames (PING and SETTINGS acknowledgements, RST_STREAM) the server may have
+   * queued for a client that does not read them (CVE-2019-9512, 9514, 9515). Default
+   * `1000` (nghttp2's `max_outbound_ack`).
+   */
+  maxQueuedControlFrames?: number
+  /**
+   * Frames that carry nothing: empty DATA without END_STREAM, empty HEADERS or
+   * CONTINUATION without END_HEADERS (CVE-2019-9518), in a connection's life.
+   * Default `1000` (Node's `maxSessionInvalidFrames`).
+   */
+  maxEmptyFrames?: number
+  /**
+   * PRIORITY frames for streams that are not open (CVE-2019-9513): cheap each, but
+   * endless. Default `{ burst: 1000, perSecond: 100 }`.
+   */
+  idlePriorities?: RateLimit
+}
+
+export type ResolvedH2Limits = { readonly [K in keyof H2Limits]-?: NonNullable<H2Limits[K]> }
+
+export const DEFAULT_LIMITS: ResolvedH2Limits = Object.freeze({
+  resets: Object.freeze({ burst: 1000, perSecond: 33 }),
+  maxContinuations: 8,
+  maxHeaderListSize: 65536,
+  maxHeaderListPairs: 128,
+  maxQueuedControlFrames: 1000,
+  maxEmptyFrames: 1000,
+  idlePriorities: Object.freeze({ burst: 1000, perSecond: 100 }),
+})
+
+const COUNT = { min: 1, max: 2 ** 31 - 1, integer: true } as const
+
+const LIMIT_TYPES = {
+  resets: 'object',
+  maxContinuations: COUNT,
+  maxHeaderListSize: { min: 1024, max: 2 ** 31 - 1, integer: true },
+  maxHeaderListPairs: { min: 8, max: 2 ** 31 - 1, integer: true },
+  maxQueuedControlFrames: COUNT,
+  maxEmptyFrames: COUNT,
+  idlePriorities: 'object',
+} as const
+
+const RATE_TYPES = { burst: COUNT, perSecond: { min: 0, max: 2 ** 31 - 1 } } as const
+
+function rate(where: string, value: RateLimit | undefined, fallback: RateLimit): RateLimit {
+  if (value === undefined) return fallback
+  validateOptions(where, value, RATE_TYPES)
+  return Object.freeze({ ...fallback, ...value })
+}
+
+/** Checks `createServer`'s `limits` and fills in the defaults. Throws ERR_H2PUSH_INVALID_OPTION. */
+export function resolveLimits(limits: Readonly<H2Limits> = {}): ResolvedH2Limits {
+  validateOptions('createServer: limits', limits, LIMIT_TYPES)
+  const defined = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)) as H2Limits
+  return Object.freeze({
+    ...DEFAULT_LIMITS,
+    ...defined,
+    resets: rate('createServer: limits.resets', defined.resets, DEFAULT_LIMITS.resets),
+    idlePriorities: rate('createServer: limits.idlePriorities', defined.idlePriorities, DEFAULT_LIMITS.idlePriorities),
+  })
+}
+
+/**
+ * The same limits as node:http2 server options, where Node has them (nghttp2 keeps its own
+ * CONTINUATION and control-frame limits). `streamResetBurst`/`streamResetRate` are
+ * ignored by Node versions without them.
+ */
+export function nghttp2Limits(limits: ResolvedH2Limits): Record<string, number> {
+  return {
+    maxSessionInvalidFrames: limits.maxEmptyFrames,
+    maxHeaderListPairs: limits.maxHeaderListPairs,
+    streamResetBurst: limits.resets.burst,
+    streamResetRate: limits.resets.perSecond,
+  }
+}
