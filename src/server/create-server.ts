@@ -18,7 +18,7 @@ import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
-import { type H2Limits, nghttp2Limits, type ResolvedH2Limits, resolveLimits } from './limits.js'
+import { type H2Limits, limitHttp2Session, nghttp2Limits, type ResolvedH2Limits, resolveLimits } from './limits.js'
 import { LIMITS_OPTION } from '../compat/spdy/guarded-connection.js'
 import { closeIdleHttp2Session, closeIdleSpdyConnection } from './idle-timeout.js'
 import { spdyConnectionOf } from '../compat/spdy/stream-limit.js'
@@ -338,6 +338,7 @@ function http2Server(app: RequestListener, tls: TlsMaterial, settings: Transport
   releaseDeadSessions(server as unknown as Http2SecureServer)
   server.on('session', (session: Http2Session) => {
     if (idleTimeout) closeIdleHttp2Session(session, idleTimeout)
+    limitHttp2Session(session, settings.limits)
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err: Error) => debug('session error: %s', err.message))

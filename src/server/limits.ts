@@ -4,10 +4,13 @@
  * node:http2 has nghttp2's own limits for most of them; spdy had none. The same
  * numbers bound both transports: spdy through the protocol guard of the compatibility
  * layer (src/compat/spdy/protocol-guard.ts), node:http2 through nghttp2's options and,
- * where nghttp2 has no limit (PRIORITY on idle streams), through ours
- * (src/transports/http2/limits.ts). A connection past a limit gets GOAWAY(ENHANCE_YOUR_CALM)
- * and is closed; a client that does not read its socket is closed at once.
+ * where nghttp2 has no limit (PRIORITY frames), through ours (`limitHttp2Session`, on
+ * Node 20: later Node versions no longer report PRIORITY frames to JavaScript). A
+ * connection past a limit gets GOAWAY(ENHANCE_YOUR_CALM) and is closed; a client that
+ * does not read its socket is closed at once.
  */
+import type { Http2Session } from 'node:http2'
+import { constants } from 'node:http2'
 import { validateOptions } from './options.js'
 
 /** A token bucket: `burst` events at once, refilled at `perSecond`. */
@@ -111,4 +114,36 @@ export function nghttp2Limits(limits: ResolvedH2Limits): Record<string, number> 
     streamResetBurst: limits.resets.burst,
     streamResetRate: limits.resets.perSecond,
   }
+}
+
+/** A token bucket: `burst` tokens, `perSecond` back. */
+export class TokenBucket {
+  #tokens: number
+  #at = Date.now()
+  constructor(readonly rate: RateLimit) {
+    this.#tokens = rate.burst
+  }
+  /** Takes a token; false when none is left. */
+  take(): boolean {
+    const now = Date.now()
+    this.#tokens = Math.min(this.rate.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate.perSecond)
+    this.#at = now
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
+}
+
+/**
+ * Our limits on a node:http2 session where nghttp2 has none: PRIORITY frames
+ * (`idlePriorities`; Node 20 reports them as the session's 'priority' event, Node 22 and
+ * later do not, and nghttp2 there spends next to nothing on them).
+ */
+export function limitHttp2Session(session: Http2Session, limits: ResolvedH2Limits): void {
+  const priorities = new TokenBucket(limits.idlePriorities)
+  session.on('priority', () => {
+    if (priorities.take() || session.destroyed) return
+    session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    session.destroy()
+  })
 }

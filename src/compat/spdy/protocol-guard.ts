@@ -27,7 +27,7 @@
  */
 import createDebug from 'debug'
 import type { Socket } from 'node:net'
-import type { RateLimit, ResolvedH2Limits } from '../../server/limits.js'
+import { type ResolvedH2Limits, TokenBucket } from '../../server/limits.js'
 import { declaredLength, type Field, requestProblem, trailersProblem } from './header-rules.js'
 import type { SpdyConnection, SpdyFrame, SpdyStream } from './internals.js'
 
@@ -89,23 +89,6 @@ interface Block {
   endStream: boolean
 }
 
-/** A token bucket: `burst` tokens, `perSecond` back. */
-class Bucket {
-  #tokens: number
-  #at = Date.now()
-  constructor(readonly rate: RateLimit) {
-    this.#tokens = rate.burst
-  }
-  take(): boolean {
-    const now = Date.now()
-    this.#tokens = Math.min(this.rate.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate.perSecond)
-    this.#at = now
-    if (this.#tokens < 1) return false
-    this.#tokens -= 1
-    return true
-  }
-}
-
 function calm(message: string, now = false): ConnectionError {
   return { code: 'ENHANCE_YOUR_CALM', message, now }
 }
@@ -119,8 +102,8 @@ export class ProtocolGuard {
   #block: Block | null = null
   #emptyFrames = 0
   #queuedControl = 0
-  readonly #resets: Bucket
-  readonly #priorities: Bucket
+  readonly #resets: TokenBucket
+  readonly #priorities: TokenBucket
   /** Set once the connection is being ended by the guard. */
   ended = false
 
@@ -131,8 +114,8 @@ export class ProtocolGuard {
     this.#connection = connection
     this.limits = limits
     this.#end = end
-    this.#resets = new Bucket(limits.resets)
-    this.#priorities = new Bucket(limits.idlePriorities)
+    this.#resets = new TokenBucket(limits.resets)
+    this.#priorities = new TokenBucket(limits.idlePriorities)
   }
 
   /** The stream's state as the peer sees it: open (with its record), closed (how), or idle. */
