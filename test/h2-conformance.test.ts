@@ -389,6 +389,20 @@ for (const transport of TRANSPORTS) {
         await servesFresh(server)
       })
 
+      test('control: WINDOW_UPDATE, RST_STREAM and PRIORITY on a just-closed stream, PRIORITY on an idle one, are no error', async () => {
+        // §5.1 closed: "Endpoints MUST ignore WINDOW_UPDATE or RST_STREAM frames received in this state";
+        // PRIORITY may be sent on a stream in any state (§5.1, §6.3).
+        const c = await open()
+        c.write(headers(1, request()))
+        await c.until(() => c.finished(1), WAIT, 'the response')
+        c.write(frames.windowUpdate(1, 100), frames.rstStream(1), frames.priority(1), frames.priority(9))
+        await expectIgnored(c)
+        c.write(headers(3, request()))
+        await c.until(() => c.finished(3), WAIT, 'the response on stream 3')
+        assert.equal(status(c, 3), '200', describeFrames(c.frames))
+        assert.equal(server.counts.seen, 2)
+      })
+
       test('an even-numbered stream id from the client: connection error PROTOCOL_ERROR (§5.1.1)', async () => {
         const c = await open()
         c.write(headers(2, request()))
