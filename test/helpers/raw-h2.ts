@@ -31,7 +31,24 @@ export const SETTING = {
   MAX_FRAME_SIZE: 0x5,
 } as const
 
-export const ERROR = { NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, REFUSED_STREAM: 0x7, CANCEL: 0x8 } as const
+export const ERROR = {
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
+  ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
+} as const
+
+export const ERROR_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ERROR).map(([name, code]) => [code, name]))
 
 const END_STREAM = 0x1
 const ACK = 0x1
@@ -51,6 +68,8 @@ export interface Frame {
   readonly promisedId?: number
   /** RST_STREAM and GOAWAY: the error code. */
   readonly errorCode?: number
+  /** GOAWAY: the last stream id the sender processed. */
+  readonly lastStreamId?: number
   /** SETTINGS: the values sent (not for an ACK). */
   readonly settings?: ReadonlyMap<number, number>
   readonly endStream: boolean
@@ -83,9 +102,30 @@ function hpackString(value: string): Buffer {
   return Buffer.concat([Buffer.from(hpackInteger(bytes.length, 7, 0)), bytes])
 }
 
+/** An HPACK dynamic table size update (RFC 7541 §6.3): 001 and the new size as a 5-bit prefix integer. */
+export function tableSizeUpdate(size: number): Buffer {
+  return Buffer.from(hpackInteger(size, 5, 0x20))
+}
+
+export interface HeaderBlockOptions {
+  /**
+   * Dynamic table size updates to put in the block: `size` before the field at index `at`
+   * (0, the default: at the start of the block, where RFC 7541 §4.2 allows it; any other
+   * index puts it between fields, where it is a COMPRESSION_ERROR).
+   */
+  readonly tableSizeUpdates?: ReadonlyArray<{ readonly size: number; readonly at?: number }>
+}
+
 /** An HPACK header block of literals without indexing (no dynamic table, no Huffman). */
-export function headerBlock(headers: ReadonlyArray<readonly [string, string]>): Buffer {
-  return Buffer.concat(headers.flatMap(([name, value]) => [Buffer.from([0x00]), hpackString(name), hpackString(value)]))
+export function headerBlock(headers: ReadonlyArray<readonly [string, string]>, options: HeaderBlockOptions = {}): Buffer {
+  const updates = options.tableSizeUpdates ?? []
+  const parts: Buffer[] = []
+  headers.forEach(([name, value], i) => {
+    for (const update of updates) if ((update.at ?? 0) === i) parts.push(tableSizeUpdate(update.size))
+    parts.push(Buffer.from([0x00]), hpackString(name), hpackString(value))
+  })
+  for (const update of updates) if ((update.at ?? 0) >= headers.length) parts.push(tableSizeUpdate(update.size))
+  return Buffer.concat(parts)
 }
 
 export const frames = {
@@ -134,6 +174,20 @@ export const frames = {
     return frame(FRAME.WINDOW_UPDATE, 0, streamId, payload)
   },
   pingAck: (payload: Buffer): Buffer => frame(FRAME.PING, ACK, 0, payload),
+  /** A HEADERS frame carrying `block` (a header block or a fragment of one): END_HEADERS unless `endHeaders` is false, END_STREAM if `endStream`. */
+  headers: (streamId: number, block: Buffer, options: { endStream?: boolean; endHeaders?: boolean } = {}): Buffer =>
+    frame(FRAME.HEADERS, (options.endHeaders === false ? 0 : END_HEADERS) | (options.endStream ? END_STREAM : 0), streamId, block),
+  /** A CONTINUATION frame: END_HEADERS unless `endHeaders` is false. */
+  continuation: (streamId: number, block: Buffer, endHeaders = true): Buffer => frame(FRAME.CONTINUATION, endHeaders ? END_HEADERS : 0, streamId, block),
+  data: (streamId: number, payload: Buffer | string, endStream = false): Buffer =>
+    frame(FRAME.DATA, endStream ? END_STREAM : 0, streamId, typeof payload === 'string' ? Buffer.from(payload) : payload),
+  /** A PRIORITY frame: non-exclusive dependency on `dependsOn`, weight 16. */
+  priority: (streamId: number, dependsOn = 0, weight = 16): Buffer => {
+    const payload = Buffer.alloc(5)
+    payload.writeUInt32BE(dependsOn & 0x7fffffff, 0)
+    payload[4] = weight - 1
+    return frame(FRAME.PRIORITY, 0, streamId, payload)
+  },
 }
 
 function parseFrame(type: number, flags: number, streamId: number, payload: Buffer): Frame {
@@ -150,7 +204,7 @@ function parseFrame(type: number, flags: number, streamId: number, payload: Buff
     return { ...base, promisedId: payload.readUInt32BE(pad) & 0x7fffffff }
   }
   if (type === FRAME.RST_STREAM && payload.length >= 4) return { ...base, errorCode: payload.readUInt32BE(0) }
-  if (type === FRAME.GOAWAY && payload.length >= 8) return { ...base, errorCode: payload.readUInt32BE(4) }
+  if (type === FRAME.GOAWAY && payload.length >= 8) return { ...base, errorCode: payload.readUInt32BE(4), lastStreamId: payload.readUInt32BE(0) & 0x7fffffff }
   if (type === FRAME.SETTINGS && !(flags & ACK)) {
     const settings = new Map<number, number>()
     for (let i = 0; i + 6 <= payload.length; i += 6) settings.set(payload.readUInt16BE(i), payload.readUInt32BE(i + 2))
@@ -254,6 +308,18 @@ export class RawH2Client {
     payload.writeUInt32BE(++this.#pings)
     this.write(frame(FRAME.PING, 0, 0, payload))
     await this.until((f) => f.some((x) => x.type === FRAME.PING && (x.flags & ACK) !== 0 && x.payload.equals(payload)), ms, 'the PING answer')
+  }
+
+  /** Waits for the server's GOAWAY (resolves it) or for the connection to close without one (resolves undefined); rejects after `ms`. */
+  async goaway(ms = 3000): Promise<Frame | undefined> {
+    await this.until((f) => f.some((x) => x.type === FRAME.GOAWAY), ms, 'a GOAWAY')
+    return this.of(FRAME.GOAWAY)[0]
+  }
+
+  /** Waits for the server's RST_STREAM on `streamId` (resolves it), a GOAWAY or the connection's close (resolves undefined); rejects after `ms`. */
+  async reset(streamId: number, ms = 3000): Promise<Frame | undefined> {
+    await this.until((f) => f.some((x) => (x.type === FRAME.RST_STREAM && x.streamId === streamId) || x.type === FRAME.GOAWAY), ms, `RST_STREAM on ${streamId}`)
+    return this.frames.find((x) => x.type === FRAME.RST_STREAM && x.streamId === streamId)
   }
 
   /** DATA payload bytes received on stream `streamId`, or on all streams. */
