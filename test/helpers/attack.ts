@@ -379,7 +379,12 @@ export async function attack(port: number, fam: Family, transport: Transport, li
       resolve()
     }),
   )
-  await Promise.race([new Promise((resolve) => socket.once('secureConnect', resolve)), closing])
+  try {
+    await bounded(Promise.race([new Promise((resolve) => socket.once('secureConnect', resolve)), closing]), 10_000, `${fam.name}: the TLS handshake`)
+  } catch (err) {
+    socket.destroy()
+    throw err
+  }
   if (closed) throw new Error(`${fam.name}: the TLS connection failed`)
   if (socket.alpnProtocol !== 'h2') throw new Error(`ALPN chose ${String(socket.alpnProtocol)}, not h2`)
 
@@ -589,26 +594,42 @@ export async function measure(
   const pid = demo.child.pid!
   const port = Number(new URL(demo.url).port)
   const other = probe(demo.url)
-  await other.ready
-  await sleep(options.settleMs ?? 300)
-  const rssBefore = rssOf(pid)
-  const sampler = sampleRss(pid)
-  const started = performance.now()
-  const outcome = await attack(port, fam, transport, limits)
-  const probeLeft = (options.minProbeMs ?? 1000) - (performance.now() - started)
-  if (probeLeft > 0) await sleep(probeLeft)
-  const waited = await other.stop(options.probeGraceMs)
-  await sleep(options.settleMs ?? 300)
-  const peak = sampler.stop()
-  const rssAfter = rssOf(pid)
-  return {
-    ...outcome,
-    rssBeforeMB: mb(rssBefore),
-    rssPeakMB: mb(peak),
-    rssAfterMB: mb(rssAfter),
-    worstWaitMs: waited.worstMs,
-    served: waited.served,
-    failed: waited.failed,
+  let sampler: ReturnType<typeof sampleRss> | undefined
+  try {
+    await bounded(other.ready, 10_000, 'the other client: no answer to its first /crt')
+    await sleep(options.settleMs ?? 300)
+    const rssBefore = rssOf(pid)
+    sampler = sampleRss(pid)
+    const started = performance.now()
+    const outcome = await attack(port, fam, transport, limits)
+    const probeLeft = (options.minProbeMs ?? 1000) - (performance.now() - started)
+    if (probeLeft > 0) await sleep(probeLeft)
+    const waited = await other.stop(options.probeGraceMs)
+    await sleep(options.settleMs ?? 300)
+    const peak = sampler.stop()
+    const rssAfter = rssOf(pid)
+    return {
+      ...outcome,
+      rssBeforeMB: mb(rssBefore),
+      rssPeakMB: mb(peak),
+      rssAfterMB: mb(rssAfter),
+      worstWaitMs: waited.worstMs,
+      served: waited.served,
+      failed: waited.failed,
+    }
+  } finally {
+    sampler?.stop()
+    await other.stop(0)
+  }
+}
+
+/** `promise`, or an error naming `what` after `ms`. */
+async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
