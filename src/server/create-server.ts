@@ -18,6 +18,7 @@ import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
 import { validateOptions } from './options.js'
+import { dispatchUnlessReset } from './dispatch.js'
 import { type H2Limits, limitHttp2Session, nghttp2Limits, type ResolvedH2Limits, resolveLimits } from './limits.js'
 import { LIMITS_OPTION } from '../compat/spdy/guarded-connection.js'
 import { closeIdleHttp2Session, closeIdleSpdyConnection } from './idle-timeout.js'
@@ -265,6 +266,11 @@ interface TransportServer {
   goaway(): (socket: Socket) => boolean
 }
 
+function http2StreamGone(req: IncomingMessage): boolean | null {
+  const stream = (req as unknown as { stream?: { destroyed: boolean } }).stream
+  return req.httpVersionMajor === 2 && stream !== undefined ? stream.destroyed : null
+}
+
 function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportSettings): TransportServer {
   const spdy = installSpdyCompat()
   const server = spdy.createServer(
@@ -280,6 +286,7 @@ function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportS
         connection: { maxStreams: settings.maxConcurrentStreams, [LIMITS_OPTION]: settings.limits },
       },
     },
+    // Deferred past their read by the compatibility layer (deferred-streams.ts).
     function spdyRequestListener(req: IncomingMessage, res: ServerResponse) {
       // spdy turns :authority into Host, then lets a Host header overwrite it: compare what the client sent.
       const stream = (req as SpdyRequest).spdyStream
@@ -330,7 +337,7 @@ function http2Server(app: RequestListener, tls: TlsMaterial, settings: Transport
       // nghttp2 refuses (REFUSED_STREAM) a stream over it before our SETTINGS are acknowledged, and ends the connection after.
       settings: { maxHeaderListSize: settings.limits.maxHeaderListSize, ...serverOptions?.settings, maxConcurrentStreams: settings.maxConcurrentStreams },
     },
-    expressOverHttp2(app) as never,
+    dispatchUnlessReset(expressOverHttp2(app) as unknown as RequestListener, http2StreamGone) as never,
   ) as Http2SecureServer as unknown as H2PushServer
   const idleTimeout = settings.idleTimeout
   const sessions = new Set<Http2Session>()

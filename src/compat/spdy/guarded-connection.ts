@@ -122,11 +122,22 @@ function attach(connection: SpdyConnection, limits: ResolvedH2Limits): void {
   connection.on('stream', (stream: SpdyStream) => guard.streamOpened(stream))
 }
 
-/** The decoded fields of a whole header block, at once. Throws on a malformed block. */
-function decodeBlock(decompressor: HpackDecompressor, chunks: readonly Buffer[]): Field[] {
+/** A header list that decodes past the limit: decoding stops, and the HPACK state with it (a connection error). */
+class HeaderListTooLarge extends Error {}
+
+/**
+ * The decoded fields of a whole header block, at once. Throws on a malformed block, and
+ * as soon as the fields add up to more than `maxSize` (an HPACK bomb: a small block of
+ * references to one large table entry) instead of decoding them all.
+ */
+function decodeBlock(decompressor: HpackDecompressor, chunks: readonly Buffer[], maxSize: number): Field[] {
   const fields: Field[] = []
   const push = decompressor.push
+  let size = 0
   decompressor.push = (field) => {
+    const { name, value } = field as Field
+    size += name.length + value.length + 32
+    if (size > maxSize) throw new HeaderListTooLarge(`header list over ${maxSize} bytes`)
     fields.push(field as Field)
     decompressor[FIELD_SEEN] = true
     return true
@@ -176,9 +187,10 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
 
     let fields: Field[]
     try {
-      fields = decodeBlock(this.decompress!.stream, item.queue)
+      fields = decodeBlock(this.decompress!.stream, item.queue, guard.limits.maxHeaderListSize)
     } catch (err) {
-      return callback(this.error('COMPRESSION_ERROR', (err as Error).message))
+      guard.blockRefused()
+      return callback(this.error(err instanceof HeaderListTooLarge ? 'ENHANCE_YOUR_CALM' : 'COMPRESSION_ERROR', (err as Error).message))
     }
     const verdict = guard.headerBlock(fields)
     if (verdict.reject) {

@@ -19,6 +19,7 @@ import { streamWritesOnEverySocket } from './plain-socket.js'
 import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
+import { deferStreamsPastTheirRead } from './deferred-streams.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
 import type { SpdyModule } from './internals.js'
@@ -79,6 +80,7 @@ export function installSpdyCompat(): SpdyModule {
   }
 
   const serverProto = spdy.server.Server.prototype
+  serverProto['_onStream'] = deferStreamsPastTheirRead(serverProto['_onStream'] as Parameters<typeof deferStreamsPastTheirRead>[0])
   serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
 
   spdy.agent.Agent.prototype['_createStream'] = agentCreateStream

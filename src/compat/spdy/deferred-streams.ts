@@ -1,0 +1,26 @@
+/**
+ * A request stream becomes a request on the next turn of the event loop, and one reset
+ * meanwhile never does.
+ *
+ * spdy's server made each new stream a request as its HEADERS was parsed: a per-stream
+ * socket, an HTTP/1 parser, `req` and `res`, then the app. A rapid-reset client
+ * (CVE-2023-44487) sends HEADERS and RST_STREAM for stream after stream in one write, and
+ * a whole read (64 KB: about 1 500 such pairs) is parsed at once: all of that work was
+ * done for streams already cancelled, while every other connection waited (over a second
+ * per read). Deferred to `setImmediate`, the streams of a read become requests after the
+ * whole read is parsed, each only if it is still open; other connections' I/O is served
+ * in between. node:http2 requests get the same treatment in `createServer`
+ * (src/server/dispatch.ts).
+ */
+import type { SpdyStream } from './internals.js'
+
+type OnStream = (this: unknown, stream: SpdyStream) => void
+
+export function deferStreamsPastTheirRead(onStream: OnStream): OnStream {
+  return function onStreamDeferred(this: unknown, stream): void {
+    setImmediate(() => {
+      if (stream._spdyState.aborted || stream.destroyed) return
+      onStream.call(this, stream)
+    })
+  }
+}
