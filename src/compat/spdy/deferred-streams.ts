@@ -9,18 +9,31 @@
  * done for streams already cancelled, while every other connection waited (over a second
  * per read). Deferred to `setImmediate`, the streams of a read become requests after the
  * whole read is parsed, each only if it is still open; other connections' I/O is served
- * in between. node:http2 requests get the same treatment in `createServer`
+ * in between (trailers that arrived meanwhile are handed on once the request listens).
+ * node:http2 requests get the same treatment in `createServer`
  * (src/server/dispatch.ts).
  */
 import type { SpdyStream } from './internals.js'
 
 type OnStream = (this: unknown, stream: SpdyStream) => void
 
+function noop(): void {}
+
 export function deferStreamsPastTheirRead(onStream: OnStream): OnStream {
   return function onStreamDeferred(this: unknown, stream): void {
+    // Until the request is wired up: trailers kept for it, an error (a reset) not thrown.
+    const trailers: unknown[] = []
+    const keepTrailers = (headers: unknown): void => {
+      trailers.push(headers)
+    }
+    stream.on('headers', keepTrailers)
+    stream.on('error', noop)
     setImmediate(() => {
+      stream.removeListener('headers', keepTrailers)
       if (stream._spdyState.aborted || stream.destroyed) return
+      stream.removeListener('error', noop)
       onStream.call(this, stream)
+      for (const headers of trailers) stream.emit('headers', headers)
     })
   }
 }
