@@ -447,6 +447,15 @@ describe('generate never loses a manifest', () => {
     }
   })
 
+  test('a preload with an `as` no manifest entry may have is noted and left out, not a failed run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    await writeFile(join(dir, 'index.html'), '<link rel="preload" href="/a.bin" as="blob"><link rel="stylesheet" href="/a.css">')
+    const run = await cli('generate', dir, '--out', join(dir, 'm.json'))
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stderr, /^note: index\.html: skipped \/a\.bin: as="blob" is not a fetch destination a preload takes$/m)
+    assert.match(run.stdout, /: 1 route, 1 URL\n$/)
+  })
+
   test('"1 route", "1 URL"; "2 routes"', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
     await writeFile(join(dir, 'index.html'), '<link rel="stylesheet" href="/a.css">')
