@@ -17,6 +17,7 @@ import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
+import { compileManifest } from '../src/manifest/load.js'
 import { nghttp } from './helpers/nghttp.js'
 import { ROOT } from './helpers/server.js'
 
@@ -207,6 +208,19 @@ before(async () => {
 after(async () => {
   for (const child of children) child.kill('SIGKILL')
   for (const folder of folders) await rm(folder, { recursive: true, force: true })
+})
+
+describe('README manifest examples', () => {
+  test('every manifest the README shows is valid, and the error it shows is the one a typo gets', () => {
+    const manifests = readme.filter((b) => b.lang === 'json' && b.code.includes('"$schema"'))
+    assert.ok(manifests.length >= 2)
+    for (const block of manifests) compileManifest(JSON.parse(block.code), 'README.md', { maxEntriesPerRoute: 64 })
+    const shown = readme.find((b) => b.lang === '' && b.code.startsWith('push manifest push-manifest.json at '))!.code.trim()
+    assert.throws(
+      () => compileManifest({ '/': { '/style.css': { tpye: 'style' } } }, 'push-manifest.json', { maxEntriesPerRoute: 64 }),
+      (err: Error) => err.message.startsWith(shown.replace(/\.\.\.$/, '')),
+    )
+  })
 })
 
 describe('README quick start', () => {
