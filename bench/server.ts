@@ -58,7 +58,7 @@ for (const [i, url] of ASSETS.entries()) writeFileSync(join(assetDir, url), Buff
 function pushApp(mode: string) {
   const app = express()
   const noCaching = { diarySize: 0, cacheDigest: false, earlyHints: false, watch: false } as const
-  const manifest = { '/p': Object.fromEntries(ASSETS.map((url) => [url, { type: url.endsWith('.css') ? 'style' : 'script' }])) }
+  const manifest = { '/p': Object.fromEntries(ASSETS.map((url) => [url, { type: url.endsWith('.css') ? ('style' as const) : ('script' as const) }])) }
   if (mode === 'push-manifest') app.use(pushManifest({ manifest, root: assetDir, ...noCaching }))
   if (mode === 'push-dynamic') {
     app.use(pushManifest({ manifest, ...noCaching }))

@@ -32,7 +32,7 @@ export interface DemoAppOptions {
 }
 
 /** The demo's manifest, as in push-manifest.json: /push pushes /crt. */
-export const DEMO_MANIFEST = Object.freeze({ '/push': { '/crt': { type: 'fetch' } } })
+export const DEMO_MANIFEST = Object.freeze({ '/push': { '/crt': { type: 'fetch' as const } } })
 
 const INDEX = `<!doctype html>
 <meta charset="utf-8">

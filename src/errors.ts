@@ -1,6 +1,6 @@
 /**
  * The catalogue of coded errors thrown or reported by express-h2-push.
- * Every code here is listed in the README ("Errors").
+ * Every code here is listed in docs/api.md ("Errors").
  */
 export const ErrorCodes = {
   /** createServer or pushManifest was given an option it does not know, or a bad value (or pushManifest was mounted without being called); or a bad `inspect --duration`. */
@@ -23,6 +23,10 @@ export const ErrorCodes = {
   ERR_PUSH_MANIFEST_INVALID: 'ERR_PUSH_MANIFEST_INVALID',
   /** `generate`: the Vite build manifest (`.vite/manifest.json`, `--vite FILE`) cannot be read, is not JSON, or is not a Vite manifest. */
   ERR_H2PUSH_VITE_MANIFEST: 'ERR_H2PUSH_VITE_MANIFEST',
+  /** `generate`: the existing manifest has more routes or URLs than the generated one (or is not JSON); `--force` replaces it. */
+  ERR_H2PUSH_MANIFEST_SHRINK: 'ERR_H2PUSH_MANIFEST_SHRINK',
+  /** `generate`: the manifest file cannot be written (or the existing one cannot be read). */
+  ERR_H2PUSH_MANIFEST_WRITE: 'ERR_H2PUSH_MANIFEST_WRITE',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -8,9 +8,10 @@ import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import https from 'node:https'
 import net from 'node:net'
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import { ROOT, startDemo, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
@@ -93,8 +94,8 @@ describe('inspect: one clear line and a non-zero exit', () => {
       const run = await cli('inspect', `${demo.url}/crt`)
       assert.equal(run.code, 1)
       assert.match(
-        run.stdout,
-        /^error: the certificate of 127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); for a development certificate add --insecure \(-k\)$/m,
+        run.stderr,
+        /^express-h2-push: the certificate of 127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); for a development certificate add --insecure \(-k\)$/m,
       )
     } finally {
       await demo.close()
@@ -108,7 +109,7 @@ describe('inspect: one clear line and a non-zero exit', () => {
     try {
       const run = await cli('inspect', `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, '-k')
       assert.equal(run.code, 1)
-      assert.match(run.stdout, /does not speak HTTP\/2 .*HTTP\/1\.1 only/)
+      assert.match(run.stderr, /^express-h2-push: .*does not speak HTTP\/2 .*HTTP\/1\.1 only/)
     } finally {
       server.close()
     }
@@ -122,7 +123,7 @@ describe('inspect: one clear line and a non-zero exit', () => {
     await once(closed, 'close')
     const refused = await cli('inspect', `https://127.0.0.1:${port}/`, '-k')
     assert.equal(refused.code, 1)
-    assert.match(refused.stdout, /cannot connect to 127\.0\.0\.1:\d+: connection refused/)
+    assert.match(refused.stderr, /^express-h2-push: cannot connect to 127\.0\.0\.1:\d+: connection refused/)
     const plain = await cli('inspect', 'http://127.0.0.1:8080/')
     assert.equal(plain.code, 1)
     assert.match(plain.stderr, /is not TLS: inspect speaks HTTP\/2 over TLS only; use https:\/\//)
@@ -134,7 +135,80 @@ describe('inspect: one clear line and a non-zero exit', () => {
     assert.match(duration.stderr, /--duration "soon": use a number with ms, s or m/)
     const unknown = await cli('frobnicate')
     assert.equal(unknown.code, 2)
-    assert.match(unknown.stderr, /unknown command "frobnicate"/)
+    assert.match(unknown.stderr, /^express-h2-push: unknown command "frobnicate"\n\(run `express-h2-push --help` for usage\)\n$/)
+  })
+
+  test('a host without a scheme gets a hint: did you mean https://...?', async () => {
+    for (const target of ['localhost:8443', 'localhost:8443/push', '127.0.0.1:8443', '[::1]:8443']) {
+      const run = await cli('inspect', target, '-k')
+      assert.equal(run.code, 1, target)
+      assert.equal(run.stdout, '')
+      assert.equal(run.stderr, `express-h2-push: "${target}" has no scheme: did you mean https://${target}? (inspect speaks HTTP/2 over TLS)\n`)
+    }
+  })
+})
+
+describe('command-line conventions', () => {
+  test('--version and -v print the package version, exit 0', async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    for (const flag of ['--version', '-v']) {
+      const run = await cli(flag)
+      assert.deepEqual([run.code, run.stdout, run.stderr], [0, `${version}\n`, ''], flag)
+    }
+  })
+
+  test('--help and -h: the commands on stdout, exit 0; no arguments: the same usage on stderr, exit 2', async () => {
+    for (const flag of ['--help', '-h', 'help']) {
+      const run = await cli(flag)
+      assert.equal(run.code, 0, flag)
+      assert.match(run.stdout, /^usage: express-h2-push <command> \[options\]\n\ncommands:\n {2}inspect <https-url> .*\n {2}generate <dir> /)
+      assert.match(run.stdout, /exit codes: 0 done, 1 failed, 2 usage error/)
+    }
+    const none = await cli()
+    assert.equal(none.code, 2)
+    assert.equal(none.stdout, '')
+    assert.equal(none.stderr, (await cli('--help')).stdout)
+  })
+
+  test("<command> --help (or -h, or help <command>) prints that command's usage and options, exit 0", async () => {
+    const runs = await Promise.all([cli('inspect', '--help'), cli('inspect', '-h'), cli('help', 'inspect'), cli('inspect', 'https://x/', '-k', '--help')])
+    for (const run of runs) {
+      assert.deepEqual([run.code, run.stderr], [0, ''])
+      assert.match(run.stdout, /^usage: express-h2-push inspect <https-url> /)
+      assert.match(run.stdout, /--no-push .*\n.*--duration TIME/)
+      assert.doesNotMatch(run.stdout, /generate <dir>|ERR_PARSE_ARGS|To specify a positional/)
+    }
+    const generate = await cli('generate', '-h')
+    assert.equal(generate.code, 0)
+    assert.match(generate.stdout, /^usage: express-h2-push generate <dir> .*\[--force\]/)
+    assert.match(generate.stdout, /--force {10}replace an existing manifest/)
+  })
+
+  test("usage errors: one line with the prefix, a pointer to the command's --help, exit 2; a typo gets a hint", async () => {
+    const rows: Array<[string[], RegExp]> = [
+      [
+        ['inspect', '--jsn', 'https://x/'],
+        /^express-h2-push: inspect: unknown option --jsn \(did you mean --json\?\)\n\(run `express-h2-push inspect --help` for usage\)\n$/,
+      ],
+      [['inspect', '--bogus'], /^express-h2-push: inspect: unknown option --bogus\n\(run `express-h2-push inspect --help`/],
+      [['inspect', '--duration'], /^express-h2-push: inspect: --duration needs a value\n/],
+      [['inspect'], /^express-h2-push: inspect takes one URL, got 0\n\(run `express-h2-push inspect --help`/],
+      [['generate'], /^express-h2-push: generate takes one folder \(the built site\), got 0\n\(run `express-h2-push generate --help`/],
+      [['generate', 'dist', '--forse'], /^express-h2-push: generate: unknown option --forse \(did you mean --force\?\)/],
+      [['generate', 'dist', '--base', 'app'], /^express-h2-push: generate: --base "app" must start with "\/"/],
+      [['inspcet'], /^express-h2-push: unknown command "inspcet" \(did you mean inspect\?\)\n\(run `express-h2-push --help`/],
+    ]
+    for (const [args, message] of rows) {
+      const run = await cli(...args)
+      assert.equal(run.code, 2, args.join(' '))
+      assert.equal(run.stdout, '', args.join(' '))
+      assert.match(run.stderr, message, args.join(' '))
+    }
+  })
+
+  test('in a clone, `npm run cli -- ...` runs the command from source (no build needed)', async () => {
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'cli', '--', 'generate', '--help'], { cwd: ROOT, timeout: 60_000 })
+    assert.match(stdout, /^usage: express-h2-push generate <dir>/)
   })
 })
 
@@ -228,8 +302,11 @@ describe('generate', () => {
     const run = await cli('generate', SITE, '--out', out)
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /wrote .*push-manifest\.json: 3 routes, 9 URLs/)
-    const written = JSON.parse(await readFile(out, 'utf8')) as Record<string, unknown>
-    assert.equal(written['$schema'], './node_modules/express-h2-push/push-manifest.schema.json')
+    const text = await readFile(out, 'utf8')
+    assert.ok(text.endsWith('}\n') && !text.endsWith('\n\n'), 'one trailing newline')
+    const written = JSON.parse(text) as Record<string, unknown>
+    // No project around the temporary folder: the schema this package ships, relative to the manifest.
+    assert.equal(resolve(dirname(out), written['$schema'] as string), join(ROOT, 'push-manifest.schema.json'))
     delete written['$schema']
     assert.deepEqual(written, EXPECTED)
     assert.match(run.stderr, /note: index\.html: skipped https:\/\/cdn\.example\.com\/lib\.js: cross-origin/)
@@ -265,6 +342,129 @@ describe('generate', () => {
       ['/app/', '/app/about', '/app/blog/post.html'],
     )
     assert.ok(written['/app/']!['/app/css/main.css'] === undefined && written['/app/']!['/css/main.css'], 'absolute URLs stay as written')
+  })
+})
+
+describe('generate never loses a manifest', () => {
+  const SITE = join(ROOT, 'test/fixtures/generate')
+  const HAND_WRITTEN = {
+    '/': { '/css/main.css': { type: 'style' }, '/js/app.mjs': { type: 'script' } },
+    '/about': { '/css/main.css': { type: 'style' } },
+    '/shop': { '/css/shop.css': { type: 'style' } },
+    '/blog/post.html': { '/js/app.mjs': { type: 'script' } },
+  }
+
+  test('a folder with no HTML does not replace a hand-written manifest: ERR_H2PUSH_MANIFEST_SHRINK, exit 1, the file untouched; --force replaces it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    const empty = join(dir, 'dist')
+    await mkdir(empty)
+    const out = join(dir, 'push-manifest.json')
+    const before = `${JSON.stringify(HAND_WRITTEN, null, 2)}\n`
+    await writeFile(out, before)
+    const run = await cli('generate', empty, '--out', out)
+    assert.equal(run.code, 1)
+    assert.equal(run.stdout, '')
+    assert.match(
+      run.stderr,
+      /^express-h2-push: ERR_H2PUSH_MANIFEST_SHRINK: .*push-manifest\.json has 4 routes, 5 URLs; the manifest generated from .*dist has 0 routes, 0 URLs \(it would lose \/, \/about, \/shop, \/blog\/post\.html\), so push-manifest\.json is left as it is\. Fix: check that .*dist is the built site .*, or pass --force to replace it\n$/,
+    )
+    assert.equal(await readFile(out, 'utf8'), before)
+    const forced = await cli('generate', empty, '--out', out, '--force')
+    assert.equal(forced.code, 0, forced.stderr)
+    assert.match(forced.stdout, /wrote .*: 0 routes, 0 URLs\n$/)
+  })
+
+  test('fewer routes or fewer URLs than the file holds is refused; as many or more replaces it, saying what it replaced', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    const out = join(dir, 'push-manifest.json')
+    // The site makes 3 routes and 9 URLs.
+    const rows: Array<[Record<string, Record<string, unknown>>, boolean]> = [
+      [HAND_WRITTEN, false], // 4 routes
+      [{ '/': Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`/${i}.css`, { type: 'style' }])) }, false], // 1 route, 10 URLs
+      [{ '/': { '/a.css': { type: 'style' } } }, true],
+      [{ '/': { '/a.css': { type: 'style' } }, '/x': {}, '/y': {} }, true],
+    ]
+    for (const [manifest, replaced] of rows) {
+      const before = JSON.stringify(manifest)
+      await writeFile(out, before)
+      const run = await cli('generate', SITE, '--out', out)
+      assert.equal(run.code, replaced ? 0 : 1, `${JSON.stringify(manifest)}: ${run.stderr}`)
+      if (replaced) assert.match(run.stdout, /: 3 routes, 9 URLs, replacing \d+ routes?, \d+ URLs?\n$/)
+      else assert.match(run.stderr, /ERR_H2PUSH_MANIFEST_SHRINK: .* has \d+ routes?, \d+ URLs?; the manifest generated from .* has 3 routes, 9 URLs/)
+      assert.equal((await readFile(out, 'utf8')) === before, !replaced)
+    }
+  })
+
+  test('an existing file that is not a JSON object is not replaced without --force', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    const out = join(dir, 'push-manifest.json')
+    await writeFile(out, '{ "/": { "/a.css": { "type": "style" } }, ')
+    const run = await cli('generate', SITE, '--out', out)
+    assert.equal(run.code, 1)
+    assert.match(run.stderr, /ERR_H2PUSH_MANIFEST_SHRINK: .*push-manifest\.json exists and is not a JSON object .*pass --force to replace it/)
+    assert.equal(await readFile(out, 'utf8'), '{ "/": { "/a.css": { "type": "style" } }, ')
+    assert.equal((await cli('generate', SITE, '--out', out, '--force')).code, 0)
+  })
+
+  test('written atomically: a new file renamed over the old one, no temporary file left; a folder that is not there: ERR_H2PUSH_MANIFEST_WRITE, exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    const out = join(dir, 'push-manifest.json')
+    await writeFile(out, '{}')
+    const inode = (await stat(out)).ino
+    const run = await cli('generate', SITE, '--out', out)
+    assert.equal(run.code, 0, run.stderr)
+    assert.notEqual((await stat(out)).ino, inode, 'replaced by a rename, not rewritten in place')
+    assert.deepEqual(await readdir(dir), ['push-manifest.json'])
+    const nowhere = await cli('generate', SITE, '--out', join(dir, 'no/such/folder/m.json'))
+    assert.equal(nowhere.code, 1)
+    assert.match(
+      nowhere.stderr,
+      /\nexpress-h2-push: ERR_H2PUSH_MANIFEST_WRITE: cannot write .*m\.json \(ENOENT\)\. Fix: check that its folder exists and is writable\n$/,
+    )
+    assert.deepEqual(await readdir(dir), ['push-manifest.json'])
+  })
+
+  test('$schema is relative to where the manifest is written: ./node_modules/... beside it, ../node_modules/... from public/', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'h2push-project-'))
+    // The package as npm installs it: a folder under node_modules with its package.json and schema.
+    const installed = join(project, 'node_modules/express-h2-push')
+    await mkdir(installed, { recursive: true })
+    const { name, exports } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
+    await writeFile(join(installed, 'package.json'), JSON.stringify({ name, exports }))
+    await writeFile(join(installed, 'push-manifest.schema.json'), await readFile(join(ROOT, 'push-manifest.schema.json')))
+    await mkdir(join(project, 'public/static'), { recursive: true })
+    const rows: Array<[string, string]> = [
+      ['push-manifest.json', './node_modules/express-h2-push/push-manifest.schema.json'],
+      ['public/push-manifest.json', '../node_modules/express-h2-push/push-manifest.schema.json'],
+      ['public/static/m.json', '../../node_modules/express-h2-push/push-manifest.schema.json'],
+    ]
+    for (const [out, expected] of rows) {
+      const run = await cli('generate', SITE, '--out', join(project, out))
+      assert.equal(run.code, 0, run.stderr)
+      const schema = (JSON.parse(await readFile(join(project, out), 'utf8')) as { $schema: string }).$schema
+      assert.equal(schema, expected, out)
+      assert.equal(resolve(dirname(join(project, out)), schema), join(installed, 'push-manifest.schema.json'))
+    }
+  })
+
+  test('a preload with an `as` no manifest entry may have is noted and left out, not a failed run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    await writeFile(join(dir, 'index.html'), '<link rel="preload" href="/a.bin" as="blob"><link rel="stylesheet" href="/a.css">')
+    const run = await cli('generate', dir, '--out', join(dir, 'm.json'))
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stderr, /^note: index\.html: skipped \/a\.bin: as="blob" is not a fetch destination a preload takes$/m)
+    assert.match(run.stdout, /: 1 route, 1 URL\n$/)
+  })
+
+  test('"1 route", "1 URL"; "2 routes"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-gen-'))
+    await writeFile(join(dir, 'index.html'), '<link rel="stylesheet" href="/a.css">')
+    const one = await cli('generate', dir, '--out', join(dir, 'm.json'))
+    assert.match(one.stdout, /: 1 route, 1 URL\n$/)
+    assert.match((await cli('generate', dir, '--out', join(dir, 'm.json'), '--check')).stdout, /is up to date \(1 route\)\n$/)
+    await mkdir(join(dir, 'b'))
+    await writeFile(join(dir, 'b/index.html'), '<script src="/b.js"></script><link rel="stylesheet" href="/a.css">')
+    assert.match((await cli('generate', dir, '--out', join(dir, 'm.json'))).stdout, /: 2 routes, 3 URLs, replacing 1 route, 1 URL\n$/)
   })
 })
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { compileManifest, loadManifestFile, OBJECT_SOURCE, parseManifestText, readManifestFile } from '../src/manifest/load.js'
+import { compileManifest, loadManifestFile, OBJECT_SOURCE, parseManifestText, readManifestFile, type PushManifestEntry } from '../src/manifest/load.js'
+import { ENTRY_TYPES, PUSH_DESTINATIONS, pushManifestSchema } from '../src/manifest/schema.js'
 import express from 'express'
 import { pushManifest, PushManifestError, type PushManifest } from '../index.js'
 import { h2get } from './helpers/h2.js'
@@ -25,6 +26,19 @@ const BAD: Array<[name: string, manifest: unknown, pointer: string, message: Reg
   ['entries not an object', { '/': ['/a.css'] }, '/~1', /entries of a route must be an object/],
   ['entry not an object', { '/': { '/a.css': 'style' } }, '/~1/~1a.css', /an entry must be an object/],
   ['entry without type', { '/': { '/a.css': {} } }, '/~1/~1a.css/type', /the entry has no "type"/],
+  [
+    'misspelled type key',
+    { '/': { '/a.css': { tpye: 'style' } } },
+    '/~1/~1a.css/tpye',
+    /unknown field "tpye" in an entry, which has no "type"\. Fix: did you mean "type"\? rename "tpye" to "type"/,
+  ],
+  [
+    'misspelled type key among others',
+    { '/': { '/a.css': { crossorigin: true, Type: 'font' } } },
+    '/~1/~1a.css/Type',
+    /unknown field "Type".*did you mean "type"\?/,
+  ],
+  ['no type and an unrelated field', { '/': { '/a.css': { href: '/a.css' } } }, '/~1/~1a.css/type', /the entry has no "type"/],
   ['unknown type with a hint', { '/': { '/a.css': { type: 'styl' } } }, '/~1/~1a.css/type', /unknown type "styl".*did you mean "style"\?/],
   [
     'unknown type without a hint',
@@ -280,4 +294,17 @@ test('entries are ordered most critical first: critical, then stylesheets and fo
     () => compileManifest({ '/': { '/a.css': { type: 'style', critical: 'yes' as unknown as boolean } } }, OBJECT_SOURCE, { maxEntriesPerRoute: 64 }),
     /"yes" is not true or false/,
   )
+})
+
+describe('entry types: the TypeScript type and the schema agree', () => {
+  test("PushManifestEntry.type is the union of the schema's destinations; a misspelled one does not compile", () => {
+    assert.deepEqual([...PUSH_DESTINATIONS], [...ENTRY_TYPES])
+    assert.deepEqual(ENTRY_TYPES, pushManifestSchema.definitions.entry.properties.type.enum)
+    const ok: PushManifestEntry = { type: 'style' }
+    // @ts-expect-error: 'styl' is not a destination (npm run typecheck fails if this compiles)
+    const typo: PushManifestEntry = { type: 'styl' }
+    // @ts-expect-error: a manifest object with a misspelled type does not compile either
+    const manifest: PushManifest = { '/': { '/a.css': { type: 'stylesheet' } } }
+    assert.ok(ok && typo && manifest)
+  })
 })

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './helpers/server.js'
@@ -16,6 +16,7 @@ import { ROOT } from './helpers/server.js'
 const run = promisify(execFile)
 let app: string
 let files: string[]
+let installLog: string
 
 before(async () => {
   app = await mkdtemp(join(tmpdir(), 'h2push-package-'))
@@ -24,11 +25,12 @@ before(async () => {
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
   files = packed!.files.map((f) => f.path)
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'stranger-app', private: true }))
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(app, packed!.filename), 'express@5'], {
+  const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(app, packed!.filename), 'express@5'], {
     cwd: app,
     timeout: 240_000,
     maxBuffer: 16 << 20,
   })
+  installLog = installed.stdout + installed.stderr
 })
 
 after(async () => {
@@ -45,6 +47,17 @@ test('the tarball ships the library, the middleware and the CLI, not the demo', 
     files.filter((f) => /(^|\/)(routes|security)[./]/.test(f)),
     [],
   )
+})
+
+test('installs without an engine warning on this Node (no dependency asks for a newer one than `engines` says)', () => {
+  assert.doesNotMatch(installLog, /EBADENGINE/, installLog)
+})
+
+test('package.json names the repository, homepage and issue tracker (the registry page links through them)', async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
+  assert.match(String((pkg['repository'] as { url?: string } | undefined)?.url), /^git\+https:\/\/github\.com\/express-h2-push\/express-h2-push\.git$/)
+  assert.match(String(pkg['homepage']), /^https:\/\/github\.com\/express-h2-push\/express-h2-push/)
+  assert.match(String((pkg['bugs'] as { url?: string } | undefined)?.url), /\/issues$/)
 })
 
 const USE = `

@@ -534,7 +534,7 @@ describe('options', () => {
 
   test('a manifest file that cannot be read or parsed fails at construction', () => {
     assert.throws(() => pushManifest({ manifest: '/nonexistent/push-manifest.json', watch: false }), { code: 'ERR_PUSH_MANIFEST_READ' })
-    assert.throws(() => pushManifest({ manifest: { '/': { '/a.css': { type: 'nope' } } }, watch: false }), { code: 'ERR_PUSH_MANIFEST_INVALID' })
+    assert.throws(() => pushManifest({ manifest: { '/': { '/a.css': { type: 'nope' as never } } }, watch: false }), { code: 'ERR_PUSH_MANIFEST_INVALID' })
   })
 
   test('the options object is not modified', () => {

@@ -13,6 +13,7 @@ import { access, readdir, readFile } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import { Parser } from 'htmlparser2'
 import { compileManifest, type PushManifest, type PushManifestEntry } from '../manifest/load.js'
+import { isPushDestination } from '../manifest/schema.js'
 import { cssReferences, type CssReferences } from './css-refs.js'
 import { pickCandidate } from './srcset.js'
 import { readViteManifest, vitePages } from './vite.js'
@@ -138,6 +139,10 @@ class RouteEntries {
     if (url.origin !== ORIGIN) {
       const shown = /^([a-z][a-z\d+.-]*:|\/\/)/i.test(href) ? href : `${href} (${url.href})`
       this.site.notes.push(`${label}: skipped ${shown}: cross-origin (only same-origin resources can be pushed)`)
+      return
+    }
+    if (!isPushDestination(type)) {
+      this.site.notes.push(`${label}: skipped ${href}: as=${JSON.stringify(type)} is not a fetch destination a preload takes`)
       return
     }
     const path = `${url.pathname}${url.search}`

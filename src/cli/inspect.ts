@@ -81,6 +81,11 @@ function checkDuration(ms: number, text: string = `${ms}ms`): void {
 
 /** Why a URL cannot be inspected, or undefined when it can. */
 export function checkUrl(raw: string): { url: URL } | { error: string } {
+  // `localhost:8443`, `127.0.0.1:8443/push`, `example.com`: a host without a scheme.
+  const bare = /^(?![a-z][a-z0-9+.-]*:\/\/)(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d+)?(\/.*)?$/i.exec(raw)
+  if (bare && (bare[2] !== undefined || bare[1]!.includes('.') || /^localhost$/i.test(bare[1]!))) {
+    return { error: `${JSON.stringify(raw)} has no scheme: did you mean https://${raw}? (inspect speaks HTTP/2 over TLS)` }
+  }
   let url: URL
   try {
     url = new URL(raw)
@@ -131,9 +136,15 @@ function explainConnectError(err: NodeJS.ErrnoException, url: URL): string {
 
 /**
  * Runs the inspection, writing lines with `print`. Resolves to the exit code: 0 when a
- * response arrived, 1 when the exchange failed (with one line saying why).
+ * response arrived, 1 when the exchange failed (with one line saying why, through
+ * `printError` in text mode; by default `print` with an `error: ` prefix).
  */
-export function inspect(url: URL, options: InspectOptions, print: (line: string) => void): Promise<{ code: number; summary: InspectSummary }> {
+export function inspect(
+  url: URL,
+  options: InspectOptions,
+  print: (line: string) => void,
+  printError: (message: string) => void = (message) => print(`error: ${message}`),
+): Promise<{ code: number; summary: InspectSummary }> {
   checkDuration(options.durationMs)
   const start = process.hrtime.bigint()
   const offset = (): number => Number(process.hrtime.bigint() - start) / 1e6
@@ -180,7 +191,8 @@ export function inspect(url: URL, options: InspectOptions, print: (line: string)
     }
     const report = (): void => {
       if (failure !== undefined) {
-        print(options.json ? JSON.stringify({ event: 'error', message: failure }) : `error: ${failure}`)
+        if (options.json) print(JSON.stringify({ event: 'error', message: failure }))
+        else printError(failure)
         resolve({ code: 1, summary })
         return
       }

@@ -9,13 +9,16 @@ import { readFileSync } from 'node:fs'
 import type { ErrorObject } from 'ajv'
 import { PushManifestError, type ManifestLocation } from '../errors.js'
 import { closest } from '../server/options.js'
-import { ENTRY_TYPES, validateManifest } from './schema.js'
+import { ENTRY_TYPES, validateManifest, type PushDestination } from './schema.js'
 import { compileRouteKey, type RouteMatcher } from './match.js'
 import { preloadLink, uriReference } from './link.js'
 
+export type { PushDestination } from './schema.js'
+
 /** One resource of a route, as written in the manifest. */
 export interface PushManifestEntry {
-  type: string
+  /** The fetch destination, the Link's `as`: `'style'`, `'script'`, `'font'`, `'image'`, `'fetch'`, ... */
+  type: PushDestination
   crossorigin?: boolean | 'anonymous' | 'use-credentials'
   /** HTTP/2 priority weight (1–256) as http2-push-manifest writes it: a heavier entry of the same class goes first. */
   weight?: number
@@ -220,6 +223,18 @@ function explain(errors: readonly ErrorObject[], document: unknown): Explained {
       return { pointer, problem: `an entry must be an object, got ${show(value)}`, fix: 'write { "type": "style" } (type is a fetch destination)' }
     }
     if (error.keyword === 'required') {
+      // `"tpye": "style"`: the missing "type" is a misspelled one; name the key as written.
+      const typo =
+        value !== null && typeof value === 'object'
+          ? Object.keys(value).find((key) => !ENTRY_FIELDS.includes(key) && closest(key, ['type']) === 'type')
+          : undefined
+      if (typo !== undefined) {
+        return {
+          pointer: `${pointer}/${escapePointer(typo)}`,
+          problem: `unknown field ${show(typo)} in an entry, which has no "type"`,
+          fix: `did you mean "type"? rename ${show(typo)} to "type" (a fetch destination: one of ${ENTRY_TYPES.join(', ')})`,
+        }
+      }
       return { pointer: `${pointer}/type`, problem: 'the entry has no "type"', fix: `add "type": one of ${ENTRY_TYPES.join(', ')}` }
     }
     if (error.keyword === 'enum' && pointer.endsWith('/type')) {
