@@ -13,8 +13,10 @@ import type { IncomingMessage } from 'node:http'
 import type { SpdyHandle, SpdyStream } from './internals.js'
 import { markBodyOfUnknownLength } from '../request-body.js'
 
+/** Not ended yet, or ended with the body buffered (the request is made once its read is parsed: deferred-streams.ts). */
 function mayHaveBody(stream: SpdyStream): boolean {
-  return !(stream as unknown as { _readableState: { ended: boolean } })._readableState.ended
+  const readable = (stream as unknown as { _readableState: { ended: boolean; length: number } })._readableState
+  return !readable.ended || readable.length > 0
 }
 
 /** Wraps spdy's `Handle#assignRequest`, which runs for each server request before the app sees it. */
