@@ -9,7 +9,7 @@
  * connection past a limit gets GOAWAY(ENHANCE_YOUR_CALM) and is closed; a client that
  * does not read its socket is closed at once.
  */
-import type { Http2Session } from 'node:http2'
+import type { Http2Session, Http2Stream } from 'node:http2'
 import { constants } from 'node:http2'
 import { validateOptions } from './options.js'
 
@@ -134,16 +134,28 @@ export class TokenBucket {
   }
 }
 
+function calm(session: Http2Session): void {
+  if (session.destroyed) return
+  session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
+  session.destroy()
+}
+
 /**
- * Our limits on a node:http2 session where nghttp2 has none: PRIORITY frames
- * (`idlePriorities`; Node 20 reports them as the session's 'priority' event, Node 22 and
- * later do not, and nghttp2 there spends next to nothing on them).
+ * Our limits on a node:http2 session where nghttp2 has none, or Node does not pass ours on:
+ * - `resets`: streams the client reset. Node 22 and later hand `streamResetBurst`/`Rate` to
+ *   nghttp2; Node 20 ignores them (nghttp2's own 1 000/33 stays), so they are counted here too.
+ * - `idlePriorities`: PRIORITY frames. Node 20 reports them as the session's 'priority'
+ *   event; Node 22 and later do not (and nghttp2 there spends next to nothing on them).
  */
 export function limitHttp2Session(session: Http2Session, limits: ResolvedH2Limits): void {
+  const resets = new TokenBucket(limits.resets)
+  session.on('stream', (stream: Http2Stream) => {
+    stream.once('aborted', () => {
+      if (!resets.take()) calm(session)
+    })
+  })
   const priorities = new TokenBucket(limits.idlePriorities)
   session.on('priority', () => {
-    if (priorities.take() || session.destroyed) return
-    session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
-    session.destroy()
+    if (!priorities.take()) calm(session)
   })
 }

@@ -13,6 +13,7 @@
  * node:http2 requests get the same treatment in `createServer`
  * (src/server/dispatch.ts).
  */
+import { guardOf } from './guarded-connection.js'
 import type { SpdyStream } from './internals.js'
 
 type OnStream = (this: unknown, stream: SpdyStream) => void
@@ -30,7 +31,8 @@ export function deferStreamsPastTheirRead(onStream: OnStream): OnStream {
     stream.on('error', noop)
     setImmediate(() => {
       stream.removeListener('headers', keepTrailers)
-      if (stream._spdyState.aborted || stream.destroyed) return
+      // Gone, or on a connection the protocol guard is ending (past a limit, a protocol error).
+      if (stream._spdyState.aborted || stream.destroyed || guardOf(stream.connection)?.ended) return
       stream.removeListener('error', noop)
       onStream.call(this, stream)
       for (const headers of trailers) stream.emit('headers', headers)
