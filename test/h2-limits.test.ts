@@ -7,7 +7,8 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, DEFAULT_LIMITS, H2PushError } from '../index.js'
-import { RawH2Client, frames, headerBlock, FRAME, ERROR_NAMES } from './helpers/raw-h2.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { RawH2Client, frames, headerBlock, FRAME, ERROR_NAMES, SETTING } from './helpers/raw-h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
 
@@ -24,9 +25,9 @@ function request(path = '/'): Array<[string, string]> {
 
 async function counting(transport: (typeof TRANSPORTS)[number], limits: object): Promise<Running & { seen: () => number }> {
   let seen = 0
-  const app = (_req: IncomingMessage, res: ServerResponse): void => {
+  const app = (req: IncomingMessage, res: ServerResponse): void => {
     seen++
-    res.end('ok')
+    res.end(req.url === '/large' ? 'x'.repeat(200_000) : 'ok')
   }
   const running = await startServer(app, { transport, limits })
   return Object.assign(running, { seen: () => seen })
@@ -52,6 +53,7 @@ describe('limits: options', () => {
     ['a rate without burst', { resets: { burst: 0, perSecond: 1 } }, /limits\.resets: option `burst` must be an integer from 1/],
     ['a rate with an unknown key', { resets: { bust: 10 } }, /Did you mean `burst`\?/],
     ['a header list under 1 KB', { maxHeaderListSize: 100 }, /`maxHeaderListSize` must be an integer from 1024/],
+    ['a stall shorter than 100 ms', { stalledWindow: { ms: 10 } }, /limits\.stalledWindow: option `ms` must be a number \(ms\) from 100/],
   ]
   for (const [name, limits, message] of bad) {
     test(`${name} is refused at construction`, async () => {
@@ -105,6 +107,39 @@ for (const transport of TRANSPORTS) {
         await client.until(() => client.finished(21), WAIT, 'the answer on stream 21')
         assert.equal(client.of(FRAME.GOAWAY).length, 0)
         assert.equal(server.seen(), 1)
+      } finally {
+        client.destroy()
+        await server.close()
+      }
+    })
+
+    test('stalledWindow: responses held by a client whose streams start with 1-byte windows end the connection', async () => {
+      const server = await counting(transport, { stalledWindow: { ms: 300, minWindow: 1024 } })
+      const client = await RawH2Client.connect(server.port, { settings: { [SETTING.ENABLE_PUSH]: 0, [SETTING.INITIAL_WINDOW_SIZE]: 1 } })
+      try {
+        const started = Date.now()
+        client.write(frames.headers(1, headerBlock(request('/large')), { endStream: true }))
+        assert.equal(await ended(client), 'ENHANCE_YOUR_CALM')
+        assert.ok(Date.now() - started >= 300, 'not before the stall lasted its time')
+      } finally {
+        client.destroy()
+        await server.close()
+      }
+    })
+
+    test('stalledWindow: a client with ordinary windows that stops reading a large body keeps its connection', async () => {
+      const server = await counting(transport, { stalledWindow: { ms: 300, minWindow: 1024 } })
+      const client = await RawH2Client.connect(server.port, { settings: { [SETTING.ENABLE_PUSH]: 0 } })
+      try {
+        client.write(frames.headers(1, headerBlock(request('/large')), { endStream: true }))
+        // 64 KB arrive, then the windows are spent and no WINDOW_UPDATE comes: a paused download.
+        await client.until(() => client.dataBytes(1) >= 65_535 - 9 * 8, WAIT, 'the first window of the body')
+        await sleep(1000)
+        await client.ping(WAIT)
+        assert.equal(client.of(FRAME.GOAWAY).length, 0, 'no GOAWAY for a paused client')
+        client.write(frames.windowUpdate(0, 1 << 20), frames.windowUpdate(1, 1 << 20))
+        await client.until(() => client.finished(1), WAIT, 'the rest of the body once the client reads again')
+        assert.equal(client.dataBytes(1), 200_000)
       } finally {
         client.destroy()
         await server.close()

@@ -11,7 +11,9 @@
  */
 import type { Http2Session, Http2Stream } from 'node:http2'
 import { constants } from 'node:http2'
+import type { Socket } from 'node:net'
 import { validateOptions } from './options.js'
+import { type StallProbe, watchStalledWindows } from './stalled-windows.js'
 
 /** A token bucket: `burst` events at once, refilled at `perSecond`. */
 export interface RateLimit {
@@ -56,6 +58,12 @@ export interface H2Limits {
    * endless. Default `{ burst: 1000, perSecond: 100 }`.
    */
   idlePriorities?: RateLimit
+  /**
+   * Window dribble (CVE-2019-9511): a connection whose responses wait this long (`ms`) on a
+   * client that set the INITIAL_WINDOW_SIZE of its streams under `minWindow` bytes gets
+   * GOAWAY ENHANCE_YOUR_CALM. Default `{ ms: 1000, minWindow: 1024 }`.
+   */
+  stalledWindow?: { readonly ms: number; readonly minWindow: number }
 }
 
 export type ResolvedH2Limits = { readonly [K in keyof H2Limits]-?: NonNullable<H2Limits[K]> }
@@ -68,6 +76,7 @@ export const DEFAULT_LIMITS: ResolvedH2Limits = Object.freeze({
   maxQueuedControlFrames: 1000,
   maxEmptyFrames: 1000,
   idlePriorities: Object.freeze({ burst: 1000, perSecond: 100 }),
+  stalledWindow: Object.freeze({ ms: 1000, minWindow: 1024 }),
 })
 
 const COUNT = { min: 1, max: 2 ** 31 - 1, integer: true } as const
@@ -80,14 +89,22 @@ const LIMIT_TYPES = {
   maxQueuedControlFrames: COUNT,
   maxEmptyFrames: COUNT,
   idlePriorities: 'object',
+  stalledWindow: 'object',
 } as const
 
+const STALL_TYPES = { ms: { min: 100, max: 2 ** 31 - 1, unit: 'ms' }, minWindow: { min: 1, max: 2 ** 31 - 1, integer: true } } as const
 const RATE_TYPES = { burst: COUNT, perSecond: { min: 0, max: 2 ** 31 - 1 } } as const
 
 function rate(where: string, value: RateLimit | undefined, fallback: RateLimit): RateLimit {
   if (value === undefined) return fallback
   validateOptions(where, value, RATE_TYPES)
   return Object.freeze({ ...fallback, ...value })
+}
+
+function stall(value: H2Limits['stalledWindow']): ResolvedH2Limits['stalledWindow'] {
+  if (value === undefined) return DEFAULT_LIMITS.stalledWindow
+  validateOptions('createServer: limits.stalledWindow', value, STALL_TYPES)
+  return Object.freeze({ ...DEFAULT_LIMITS.stalledWindow, ...value })
 }
 
 /** Checks `createServer`'s `limits` and fills in the defaults. Throws ERR_H2PUSH_INVALID_OPTION. */
@@ -99,6 +116,7 @@ export function resolveLimits(limits: Readonly<H2Limits> = {}): ResolvedH2Limits
     ...defined,
     resets: rate('createServer: limits.resets', defined.resets, DEFAULT_LIMITS.resets),
     idlePriorities: rate('createServer: limits.idlePriorities', defined.idlePriorities, DEFAULT_LIMITS.idlePriorities),
+    stalledWindow: stall(defined.stalledWindow),
   })
 }
 
@@ -134,6 +152,18 @@ export class TokenBucket {
   }
 }
 
+/** What the stalled-window watch needs of a node:http2 session (stalled-windows.ts). */
+function http2Probe(session: Http2Session, open: ReadonlySet<Http2Stream>): StallProbe {
+  return {
+    socket: session.socket as Socket,
+    pending: () => {
+      for (const stream of open) if (stream.writableLength > 0) return true
+      return false
+    },
+    smallWindow: (minWindow) => (session.remoteSettings.initialWindowSize ?? Infinity) < minWindow,
+  }
+}
+
 function calm(session: Http2Session): void {
   if (session.destroyed) return
   session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
@@ -144,16 +174,23 @@ function calm(session: Http2Session): void {
  * Our limits on a node:http2 session where nghttp2 has none, or Node does not pass ours on:
  * - `resets`: streams the client reset. Node 22 and later hand `streamResetBurst`/`Rate` to
  *   nghttp2; Node 20 ignores them (nghttp2's own 1 000/33 stays), so they are counted here too.
+ * - `stalledWindow`: window dribble (stalled-windows.ts).
  * - `idlePriorities`: PRIORITY frames. Node 20 reports them as the session's 'priority'
  *   event; Node 22 and later do not (and nghttp2 there spends next to nothing on them).
  */
 export function limitHttp2Session(session: Http2Session, limits: ResolvedH2Limits): void {
   const resets = new TokenBucket(limits.resets)
+  const open = new Set<Http2Stream>()
+  let unwatch: (() => void) | undefined
   session.on('stream', (stream: Http2Stream) => {
+    open.add(stream)
+    stream.once('close', () => open.delete(stream))
     stream.once('aborted', () => {
       if (!resets.take()) calm(session)
     })
+    unwatch ??= watchStalledWindows(http2Probe(session, open), limits.stalledWindow, () => calm(session))
   })
+  session.once('close', () => unwatch?.())
   const priorities = new TokenBucket(limits.idlePriorities)
   session.on('priority', () => {
     if (!priorities.take()) calm(session)

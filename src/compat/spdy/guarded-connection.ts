@@ -20,6 +20,7 @@
 import createDebug from 'debug'
 import type { Socket } from 'node:net'
 import { DEFAULT_LIMITS, type ResolvedH2Limits } from '../../server/limits.js'
+import { type StallProbe, watchStalledWindows } from '../../server/stalled-windows.js'
 import type { Field } from './header-rules.js'
 import type { SpdyConnection, SpdyFrame, SpdyStream } from './internals.js'
 import { type ConnectionError, type FrameHeader, ProtocolGuard } from './protocol-guard.js'
@@ -119,7 +120,30 @@ function attach(connection: SpdyConnection, limits: ResolvedH2Limits): void {
     const flood = guard.queuedControl()
     if (flood) endConnection(connection, flood)
   }
-  connection.on('stream', (stream: SpdyStream) => guard.streamOpened(stream))
+  let unwatch: (() => void) | undefined
+  connection.on('stream', (stream: SpdyStream) => {
+    guard.streamOpened(stream)
+    unwatch ??= watchStalledWindows(spdyProbe(connection), limits.stalledWindow, () =>
+      endConnection(connection, {
+        code: 'ENHANCE_YOUR_CALM',
+        message: `responses held over ${limits.stalledWindow.ms} ms by windows under ${limits.stalledWindow.minWindow} bytes`,
+      }),
+    )
+  })
+  connection.once('close', () => unwatch?.())
+}
+
+/** What the stalled-window watch needs of a spdy connection (src/server/stalled-windows.ts). */
+function spdyProbe(connection: SpdyConnection): StallProbe {
+  const state = connection._spdyState as SpdyConnection['_spdyState'] & { streamWindow: { send: { max: number } } }
+  return {
+    socket: connection.socket as Socket,
+    pending: () => {
+      for (const stream of Object.values(state.stream.map)) if ((stream._writableState as { length?: number }).length) return true
+      return false
+    },
+    smallWindow: (minWindow) => state.streamWindow.send.max < minWindow,
+  }
 }
 
 /** A header list that decodes past the limit: decoding stops, and the HPACK state with it (a connection error). */

@@ -1,0 +1,50 @@
+/**
+ * Window dribble (CVE-2019-9511): a client that keeps the server's flow-control windows at a
+ * trickle (an INITIAL_WINDOW_SIZE of a few bytes, WINDOW_UPDATEs of one byte) holds every
+ * response it asked for in memory and makes the server send its bodies a byte a frame,
+ * for as long as it likes. Neither nghttp2 nor spdy-transport bound it.
+ *
+ * A connection is starved when, at every look for `limits.stalledWindow.ms`, a response on
+ * it has data waiting, its socket is not what holds it (the socket's buffer is under its
+ * high-water mark: the TCP path takes what it is given), and the client set the
+ * INITIAL_WINDOW_SIZE of its streams under `minWindow` bytes. Such a connection gets
+ * GOAWAY(ENHANCE_YOUR_CALM) and is closed. A slow network (the socket backs up), or a client
+ * with ordinary windows that pauses a stream or stops reading, is not starvation. (A client
+ * that dribbles the connection window alone is bounded by maxConcurrentStreams only: node:http2
+ * does not show JavaScript the WINDOW_UPDATE frames that would tell it from a paused one.)
+ */
+import type { Socket } from 'node:net'
+
+export interface StallProbe {
+  /** A response on the connection has data waiting to be sent. */
+  pending(): boolean
+  /** The initial window the client set for its streams is under `minWindow`. */
+  smallWindow(minWindow: number): boolean
+  readonly socket: Socket
+}
+
+export interface StallLimit {
+  readonly ms: number
+  readonly minWindow: number
+}
+
+/** How many looks make up `ms`. */
+const LOOKS = 4
+
+/** Watches one connection; `end` runs once when it has starved for `limit.ms`. Returns the stop function. */
+export function watchStalledWindows(probe: StallProbe, limit: StallLimit, end: () => void): () => void {
+  let starved = 0
+  const timer = setInterval(
+    () => {
+      const stalled = probe.pending() && !probe.socket.writableNeedDrain && probe.smallWindow(limit.minWindow)
+      starved = stalled ? starved + 1 : 0
+      if (starved > LOOKS) {
+        clearInterval(timer)
+        end()
+      }
+    },
+    Math.max(10, limit.ms / LOOKS),
+  )
+  timer.unref()
+  return () => clearInterval(timer)
+}
