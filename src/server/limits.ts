@@ -164,10 +164,18 @@ function http2Probe(session: Http2Session, open: ReadonlySet<Http2Stream>): Stal
   }
 }
 
+/**
+ * GOAWAY(ENHANCE_YOUR_CALM), then the session destroyed: on a later turn, never inside the
+ * event that found the limit passed. Those events run inside nghttp2's own frame handling;
+ * a session destroyed there aborts the process (Node 20: `CheckAllocatedSize` assertion in
+ * node_http2.cc, when nghttp2 then frees the stream it was resetting).
+ */
 function calm(session: Http2Session): void {
-  if (session.destroyed) return
-  session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
-  session.destroy()
+  setImmediate(() => {
+    if (session.destroyed) return
+    session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    session.destroy()
+  })
 }
 
 /**
