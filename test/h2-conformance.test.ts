@@ -379,7 +379,11 @@ for (const transport of TRANSPORTS) {
 
       test("HEADERS on a stream closed by the client's RST_STREAM: stream error STREAM_CLOSED (§5.1)", async () => {
         const c = await open()
-        c.write(headers(1, request('/slow')), frames.rstStream(1))
+        // The reset in a read of its own: the app has the request by then (one reset in the read
+        // that opened it never reaches the app).
+        c.write(headers(1, request('/slow')))
+        await c.ping(WAIT)
+        c.write(frames.rstStream(1))
         await c.ping(WAIT)
         c.write(headers(1, request()))
         if (http2) {

@@ -64,6 +64,12 @@ export interface H2Limits {
    * GOAWAY ENHANCE_YOUR_CALM. Default `{ ms: 1000, minWindow: 1024 }`.
    */
   stalledWindow?: { readonly ms: number; readonly minWindow: number }
+  /**
+   * Request streams refused before they reach the app, in a connection's life: over
+   * maxConcurrentStreams, malformed, or with a header list over the limits (HPACK bombs
+   * sent one request at a time). Default `100` (Node's `maxSessionRejectedStreams`).
+   */
+  maxRejectedStreams?: number
 }
 
 export type ResolvedH2Limits = { readonly [K in keyof H2Limits]-?: NonNullable<H2Limits[K]> }
@@ -77,6 +83,7 @@ export const DEFAULT_LIMITS: ResolvedH2Limits = Object.freeze({
   maxEmptyFrames: 1000,
   idlePriorities: Object.freeze({ burst: 1000, perSecond: 100 }),
   stalledWindow: Object.freeze({ ms: 1000, minWindow: 1024 }),
+  maxRejectedStreams: 100,
 })
 
 const COUNT = { min: 1, max: 2 ** 31 - 1, integer: true } as const
@@ -90,6 +97,7 @@ const LIMIT_TYPES = {
   maxEmptyFrames: COUNT,
   idlePriorities: 'object',
   stalledWindow: 'object',
+  maxRejectedStreams: COUNT,
 } as const
 
 const STALL_TYPES = { ms: { min: 100, max: 2 ** 31 - 1, unit: 'ms' }, minWindow: { min: 1, max: 2 ** 31 - 1, integer: true } } as const
@@ -183,22 +191,32 @@ function calm(session: Http2Session): void {
  * - `resets`: streams the client reset. Node 22 and later hand `streamResetBurst`/`Rate` to
  *   nghttp2; Node 20 ignores them (nghttp2's own 1 000/33 stays), so they are counted here too.
  * - `stalledWindow`: window dribble (stalled-windows.ts).
+ * - `maxRejectedStreams`: streams nghttp2 refused before JavaScript saw them (header lists
+ *   over the limits, one HPACK bomb a request), counted from the stream ids it processed.
  * - `idlePriorities`: PRIORITY frames. Node 20 reports them as the session's 'priority'
  *   event; Node 22 and later do not (and nghttp2 there spends next to nothing on them).
  */
 export function limitHttp2Session(session: Http2Session, limits: ResolvedH2Limits): void {
   const resets = new TokenBucket(limits.resets)
   const open = new Set<Http2Stream>()
-  let unwatch: (() => void) | undefined
+  let surfaced = 0
   session.on('stream', (stream: Http2Stream) => {
+    surfaced++
     open.add(stream)
     stream.once('close', () => open.delete(stream))
     stream.once('aborted', () => {
       if (!resets.take()) calm(session)
     })
-    unwatch ??= watchStalledWindows(http2Probe(session, open), limits.stalledWindow, () => calm(session))
   })
-  session.once('close', () => unwatch?.())
+  const probe = http2Probe(session, open)
+  // nghttp2 refuses some request streams before JavaScript sees them (a header list over the
+  // limits): the ids it processed, less the streams it handed on.
+  probe.overLimit = () => {
+    const rejected = Math.ceil((session.state.lastProcStreamID ?? 0) / 2) - surfaced
+    return rejected > limits.maxRejectedStreams ? `${rejected} request streams refused` : undefined
+  }
+  const unwatch = watchStalledWindows(probe, limits.stalledWindow, () => calm(session))
+  session.once('close', unwatch)
   const priorities = new TokenBucket(limits.idlePriorities)
   session.on('priority', () => {
     if (!priorities.take()) calm(session)

@@ -21,6 +21,8 @@ export interface StallProbe {
   /** The initial window the client set for its streams is under `minWindow`. */
   smallWindow(minWindow: number): boolean
   readonly socket: Socket
+  /** Checked at every look too: a limit that can only be seen by looking (node:http2's rejected streams). */
+  overLimit?(): string | undefined
 }
 
 export interface StallLimit {
@@ -31,16 +33,17 @@ export interface StallLimit {
 /** How many looks make up `ms`. */
 const LOOKS = 4
 
-/** Watches one connection; `end` runs once when it has starved for `limit.ms`. Returns the stop function. */
-export function watchStalledWindows(probe: StallProbe, limit: StallLimit, end: () => void): () => void {
+/** Watches one connection; `end` runs once when it has starved for `limit.ms` (or `probe.overLimit` says why). Returns the stop function. */
+export function watchStalledWindows(probe: StallProbe, limit: StallLimit, end: (why: string) => void): () => void {
   let starved = 0
   const timer = setInterval(
     () => {
       const stalled = probe.pending() && !probe.socket.writableNeedDrain && probe.smallWindow(limit.minWindow)
       starved = stalled ? starved + 1 : 0
-      if (starved > LOOKS) {
+      const why = starved > LOOKS ? `responses held over ${limit.ms} ms by stream windows under ${limit.minWindow} bytes` : probe.overLimit?.()
+      if (why !== undefined) {
         clearInterval(timer)
-        end()
+        end(why)
       }
     },
     Math.max(10, limit.ms / LOOKS),

@@ -268,6 +268,7 @@ export class ProtocolGuard {
       if (!stream._spdyState.aborted) stream.abort(code)
       return
     }
+    this.#countRejected()
     state.stream.lastId.received = Math.max(state.stream.lastId.received, id)
     state.stream.lastId.both = Math.max(state.stream.lastId.both, id)
     state.framer.rstFrame({ id, code })
@@ -351,6 +352,14 @@ export class ProtocolGuard {
   /** A request the connection did not make a stream of (refused over the stream limit, after GOAWAY). */
   streamRefused(id: number): void {
     this.#close(id, 'reset-by-us')
+    this.#countRejected()
+  }
+
+  #rejected = 0
+
+  /** A request stream refused before it reached the app: past maxRejectedStreams, the connection ends. */
+  #countRejected(): void {
+    if (++this.#rejected > this.limits.maxRejectedStreams) this.#end(calm(`more than ${this.limits.maxRejectedStreams} request streams refused`))
   }
 
   get openStreams(): number {
