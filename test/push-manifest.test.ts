@@ -245,8 +245,30 @@ for (const transport of TRANSPORTS)
       assert.equal((await h2get(running.url, '/page')).pushes.length, 3)
     })
 
-    test('stats add the events up', () => {
+    test('stats add the events up', async () => {
+      // Its own traffic, so that it holds when run alone: two pages pushed, one to a client
+      // that takes no push, and a route with an asset that may not be pushed. Earlier tests
+      // clear `events`: what this one counts is what its own traffic adds to both.
+      const before = structuredClone(middleware.stats)
+      const from = events.length
+      await h2get(running.url, '/page')
+      await h2get(running.url, '/page')
+      await h2get(running.url, '/page', { enablePush: false })
+      await h2get(running.url, '/mixed')
+      const mine = () => events.slice(from)
+      const pushed = () => mine().flatMap((e) => (e.type === 'pushed' ? [e] : []))
+      await settles(() => middleware.stats.pushed - before.pushed === pushed().length && pushed().length >= 6, 'every push reported')
       const stats = middleware.stats
+      assert.equal(stats.pushed - before.pushed, pushed().length)
+      assert.equal(
+        stats.bytes - before.bytes,
+        pushed().reduce((sum, e) => sum + e.bytes, 0),
+      )
+      assert.equal(stats.cancelled - before.cancelled, mine().filter((e) => e.type === 'cancelled').length)
+      for (const reason of Object.keys(stats.skipped) as Array<keyof typeof stats.skipped>) {
+        const counted = mine().filter((e) => e.type === 'skipped' && e.reason === reason).length
+        assert.equal(stats.skipped[reason] - before.skipped[reason], counted, `skipped for ${reason}`)
+      }
       assert.ok(stats.pushed >= 6)
       assert.ok(stats.bytes > 0)
       assert.ok(stats.skipped['push-unsupported'] >= 3)
