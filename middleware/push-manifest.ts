@@ -18,7 +18,8 @@ import { FileSource, fileUnderRoot, namesDotfile, type Dotfiles } from '../src/p
 import { isDispatched } from '../src/push/dispatch.js'
 import { HintFreshness, observingHints } from '../src/push/hint-freshness.js'
 import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.js'
-import { pushEntries, type PreparedEntry, type PushSettings } from '../src/push/plan.js'
+import { pushEntries } from '../src/push/push-entries.js'
+import type { PreparedEntry, PushEngine, PushSettings } from '../src/push/settings.js'
 import { DEFAULT_INHERITED_HEADERS } from '../src/push/inherited-headers.js'
 import { ConnectionBudgets } from '../src/push/connection-budget.js'
 import { linkEntry, pushNamedLinks, type LinkPushContext } from '../src/push/link-push.js'
@@ -307,13 +308,12 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
         })
       : () => {}
 
+  const engine: PushEngine = { settings, budgets, report }
   const linkPush: LinkPushContext | undefined =
     options.linkPush === false
       ? undefined
       : {
-          settings,
-          budgets,
-          report,
+          ...engine,
           lastKeys: new Map(),
           toEntry: (link) =>
             linkEntry(link, (url, type, nopush, value) => ({
@@ -335,7 +335,7 @@ export function pushManifest(options: Readonly<PushManifestOptions>): PushManife
     handled: Set<string> | undefined,
   ): Promise<void> => {
     try {
-      await pushEntries(req, res, entries, settings, budgets, report, handled ? { handled } : {})
+      await pushEntries(engine, req, res, entries, handled ? { handled } : {})
     } catch (err) {
       debug('push for %s failed: %s', req.path, (err as Error).message)
     }
