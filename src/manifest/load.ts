@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import type { ErrorObject } from 'ajv'
 import { PushManifestError, type ManifestLocation } from '../errors.js'
-import { closest } from '../server/options.js'
+import { closest } from '../options/validate.js'
 import { ENTRY_TYPES, validateManifest } from './schema.js'
 import { compileRouteKey, type RouteMatcher } from './match.js'
 import { preloadLink, uriReference } from './link.js'

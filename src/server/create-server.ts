@@ -17,7 +17,7 @@ import { expressOverHttp2 } from '../transports/http2/bridge.js'
 import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
-import { validateOptions } from './options.js'
+import { validateOptions } from '../options/validate.js'
 import { closeIdleHttp2Session, closeIdleSpdyConnection } from './idle-timeout.js'
 import { spdyConnectionOf } from '../compat/spdy/stream-limit.js'
 
