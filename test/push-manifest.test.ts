@@ -297,7 +297,14 @@ for (const transport of TRANSPORTS)
     test('maxPushBytes: a response that would pass the cap is hinted, smaller ones still pushed', async () => {
       const { app, events } = testApp({ maxPushBytes: 25 })
       const running = await startServer(app, { transport })
+      // The same cap written as a size string.
+      const asSize = testApp({ maxPushBytes: '25b' })
+      const runningAsSize = await startServer(asSize.app, { transport })
       try {
+        assert.deepEqual(
+          (await h2get(runningAsSize.url, '/page')).pushes.map((p) => p.path),
+          ['/css/app.css'],
+        )
         const res = await h2get(running.url, '/page')
         // app.css is 21 bytes, app.js 19, /api/data 16: after app.css, neither fits in 25.
         assert.deepEqual(
@@ -307,6 +314,7 @@ for (const transport of TRANSPORTS)
         assert.equal(res.headers['link'], '</js/app.js>; rel=preload; as=script, </api/data>; rel=preload; as=fetch')
         assert.equal(events.filter((e) => e.type === 'skipped' && e.reason === 'bytes').length, 2)
       } finally {
+        await runningAsSize.close()
         await running.close()
       }
     })
