@@ -6,11 +6,11 @@
  * and checks are in src/options/push-manifest.ts; the push engine in src/push/.
  */
 import { statSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { extname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import createDebug from 'debug'
-import { PushManifestError } from '../src/errors.js'
+import { PushManifestError, WarningCodes } from '../src/errors.js'
 import { optionError, resolveOptions, type PushManifestOptions, type ResolvedOptions } from '../src/options/push-manifest.js'
 import { compileManifest, loadManifestFile, OBJECT_SOURCE, type CompiledEntry, type CompiledManifest } from '../src/manifest/load.js'
 import { createRouteTable, type RouteTable } from '../src/manifest/match.js'
@@ -155,7 +155,10 @@ function preparing(resolved: ResolvedOptions, root: string | undefined, freshnes
         entries: route.entries.map((entry) => {
           const dotfile = dotfiles !== 'allow' && namesDotfile(entry.url)
           if (dotfile) warnDotfile(compiled.file, entry, dotfiles, warned)
-          return { ...entry, dotfile, file: root === undefined ? undefined : fileUnderRoot(root, entry.url, dotfiles) }
+          const file = root === undefined ? undefined : fileUnderRoot(root, entry.url, dotfiles)
+          const missing = file !== undefined && isMissingFile(file)
+          if (missing) warnMissingFile(compiled.file, entry, root!, file, warned)
+          return { ...entry, dotfile, file, missing }
         }),
       })),
     )
@@ -191,6 +194,29 @@ function linkPushContext(engine: PushEngine, dotfiles: Dotfiles, root: string | 
         file: root === undefined ? undefined : fileUnderRoot(root, url, dotfiles),
       })),
   }
+}
+
+/** A URL that names a file (it has an extension) with no file there. Folder-like and extensionless URLs may be the app's routes. */
+function isMissingFile(file: string): boolean {
+  if (extname(file) === '') return false
+  try {
+    return !statSync(file).isFile()
+  } catch {
+    return true
+  }
+}
+
+/** Once per manifest entry: a file URL with no file under `root`. */
+function warnMissingFile(manifestFile: string, entry: CompiledEntry, root: string, file: string, warned: Set<string>): void {
+  const where = `${manifestFile} at ${entry.pointer}`
+  if (warned.has(`missing ${where}`)) return
+  warned.add(`missing ${where}`)
+  process.emitWarning(
+    `push manifest ${where}: ${JSON.stringify(entry.url)} names no file under root (${JSON.stringify(root)}): ${file} is not there. ` +
+      'It is pushed only if the app answers it with a 200, and is not hinted (103, Link) to clients that cannot take a push, as a preload of a 404 would be. ' +
+      'Fix: correct the URL or the `root` option, build the file before the server starts (then reload the manifest), or remove the entry',
+    { type: 'H2PushWarning', code: WarningCodes.H2PUSH_MANIFEST_MISSING_FILE },
+  )
 }
 
 /** Once per manifest entry: a dotfile URL is not pushed. */

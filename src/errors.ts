@@ -27,6 +27,19 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes
 
+/**
+ * Codes of the warnings express-h2-push emits (`process.emitWarning`, seen with
+ * `process.on('warning')` and printed by Node as `[CODE] ...`).
+ */
+export const WarningCodes = {
+  /** A push manifest entry names a file that is not under `root` (at construction or reload): it is not hinted to clients that cannot take a push. */
+  H2PUSH_MANIFEST_MISSING_FILE: 'H2PUSH_MANIFEST_MISSING_FILE',
+  /** DeprecationWarning: `fileRecheckMs` is renamed `fileRecheck`. */
+  H2PUSH_DEP_FILE_RECHECK_MS: 'H2PUSH_DEP_FILE_RECHECK_MS',
+} as const
+
+export type WarningCode = keyof typeof WarningCodes
+
 /** An error with a stable `code`, as Node's own errors have. */
 export class H2PushError extends Error {
   readonly code: ErrorCode

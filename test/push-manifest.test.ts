@@ -574,6 +574,53 @@ describe('options', () => {
   })
 })
 
+describe('a manifest entry naming a file that is not under root', () => {
+  test('warns at construction (file, JSON pointer, missing path, fix) and is not hinted where it cannot be pushed; pushes are unchanged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-missing-'))
+    const file = join(dir, 'push-manifest.json')
+    await writeFile(file, JSON.stringify(MANIFEST))
+    const warnings: Array<Error & { code?: string }> = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    let made: ReturnType<typeof testApp>
+    try {
+      made = testApp({ manifest: file })
+      made.middleware.reload() // once per entry, not again on reload
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    const missing = warnings.filter((w) => w.code === 'H2PUSH_MANIFEST_MISSING_FILE')
+    assert.equal(missing.length, 1, warnings.map((w) => w.message).join('\n'))
+    assert.equal(missing[0]!.name, 'H2PushWarning')
+    assert.ok(missing[0]!.message.startsWith(`push manifest ${file} at /~1mixed/~1missing.css: "/missing.css" names no file under root`), missing[0]!.message)
+    assert.ok(missing[0]!.message.includes(join(SITE, 'missing.css')), 'names the missing path')
+    assert.match(missing[0]!.message, /Fix: correct the URL or the `root` option/)
+    // '/private' has no extension: a route of the app, not a missing file.
+    assert.ok(!warnings.some((w) => w.message.includes('"/private"')))
+    const running = await startServer(made.app, { transport: 'http2' })
+    try {
+      // A client that takes no push: hinted what exists, not the missing file.
+      made.events.length = 0
+      const hinted = await h2get(running.url, '/mixed', { enablePush: false })
+      assert.equal(hinted.headers['link'], '</css/app.css>; rel=preload; as=style, </private>; rel=preload; as=fetch')
+      assert.deepEqual(
+        made.events.flatMap((e) => (e.type === 'skipped' && e.url === '/missing.css' ? [[e.reason, e.detail]] : [])),
+        [['not-found', 'no such file under root when the manifest was loaded']],
+      )
+      // A client that takes pushes: as before (the app is asked, answers 404, nothing hinted).
+      const pushed = await h2get(running.url, '/mixed')
+      assert.deepEqual(
+        pushed.pushes.map((p) => p.path),
+        ['/css/app.css'],
+      )
+      assert.equal(pushed.headers['link'], '</private>; rel=preload; as=fetch')
+    } finally {
+      await running.close()
+    }
+  })
+})
+
 for (const transport of TRANSPORTS) {
   describe(`dispatch through mounted sub-apps (${transport})`, () => {
     test('a push served by a sub-app, and a sub-app with its own manifest', async () => {

@@ -4,7 +4,7 @@
  * `PUSH_MANIFEST_DEFAULTS`), their checks, and the settings the push engine runs with.
  * Durations and sizes take Express-style strings (`'30s'`, `'1mb'`) as well as numbers.
  */
-import { H2PushError } from '../errors.js'
+import { H2PushError, WarningCodes } from '../errors.js'
 import { digestShape } from '../cache/digest.js'
 import type { PushManifest } from '../manifest/load.js'
 import type { PushEvent } from '../push/events.js'
@@ -188,7 +188,7 @@ export const CACHE_DIGEST_OPTION_TYPES = {
 
 /** Old option names, read as the new ones with a deprecation warning (once per process). */
 export const DEPRECATED_OPTIONS = {
-  fileRecheckMs: { renamed: 'fileRecheck', code: 'H2PUSH_DEP_FILE_RECHECK_MS' },
+  fileRecheckMs: { renamed: 'fileRecheck', code: WarningCodes.H2PUSH_DEP_FILE_RECHECK_MS },
 } as const satisfies Partial<Record<keyof PushManifestOptions, { renamed: keyof PushManifestOptions; code: string }>>
 
 export function optionError(message: string): H2PushError {

@@ -15,6 +15,8 @@ export interface Candidate {
   readonly url: string
   readonly nopush: boolean
   readonly dotfile: boolean
+  /** No file under `root` when the manifest was loaded. */
+  readonly missing?: boolean
 }
 
 /** The request as the decisions see it. */
@@ -55,6 +57,8 @@ export const SKIP = {
   inDigest: skipped('cached', true, 'listed in the cache digest cookie'),
   sentFirst: skipped('refused', false, 'the response was sent before the push could be promised'),
   cannotPush: (method: string): Skip => skipped(method === 'GET' ? 'push-unsupported' : 'method', true),
+  /** Where it cannot be pushed, a file missing under `root` is not hinted either: a preload of it would be a 404. */
+  missingFile: skipped('not-found', false, 'no such file under root when the manifest was loaded'),
   responseLimit: (max: number): Skip => skipped('limit', true, `maxPushesPerResponse ${max}`),
   connectionLimit: (max: number): Skip => skipped('limit', true, `maxPushesPerConnection ${max} in flight`),
   responseBytes: (size: number, left: number): Skip => skipped('bytes', true, `${size} bytes, ${left} left for this response`),
@@ -67,13 +71,14 @@ export const SKIP = {
 
 /**
  * The rules that need only the entry and the request, in the order every path applies
- * them: a dotfile, `nopush`, a client that cannot take a push (`push: false`), the
- * request's own URL, a conditional request (`conditional: true`).
+ * them: a dotfile, `nopush`, a client that cannot take a push (`push: false`; not even
+ * hinted when the file is missing under `root`), the request's own URL, a conditional
+ * request (`conditional: true`).
  */
 export function entrySkip(entry: Candidate, req: RequestFacts, can: { readonly push: boolean; readonly conditional: boolean }): Skip | undefined {
   if (entry.dotfile) return SKIP.dotfile
   if (entry.nopush) return SKIP.nopush
-  if (!can.push) return SKIP.cannotPush(req.method)
+  if (!can.push) return entry.missing ? SKIP.missingFile : SKIP.cannotPush(req.method)
   if (entry.url === req.originalUrl || entry.url === req.path) return SKIP.sameUrl
   if (can.conditional) return SKIP.conditional
   return undefined

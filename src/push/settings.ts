@@ -14,6 +14,8 @@ export interface PreparedEntry extends CompiledEntry {
   readonly file: string | undefined
   /** A dotfile URL, never pushed nor preloaded (the `dotfiles` option). */
   readonly dotfile: boolean
+  /** A file URL under `root` with no file there when the manifest was loaded: not hinted where it cannot be pushed. */
+  readonly missing?: boolean
 }
 
 export interface PushSettings {
