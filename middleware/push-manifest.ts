@@ -22,7 +22,7 @@ import { emptyStats, type PushEvent, type PushStats } from '../src/push/events.j
 import { pushEntries } from '../src/push/push-entries.js'
 import type { PreparedEntry, PushEngine, Report } from '../src/push/settings.js'
 import { ConnectionBudgets } from '../src/push/connection-budget.js'
-import { linkEntry, pushNamedLinks, type LinkPushContext } from '../src/push/link-push.js'
+import { linkEntry, pushNamedLinks, type LinkPushContext } from '../src/push/app-links.js'
 import { getPusher } from '../src/transports/get-pusher.js'
 
 export type { CacheDigestOptions, PushManifestOptions } from '../src/options/push-manifest.js'
