@@ -1,6 +1,7 @@
 /**
  * createServer: an HTTPS server for an Express app, HTTP/2 through spdy with the
- * compatibility layer, HTTP/1.1 for clients that ask for it; graceful shutdown.
+ * compatibility layer (`transport: 'spdy'`) or through node:http2 (`transport: 'http2'`),
+ * HTTP/1.1 for clients that ask for it; graceful shutdown.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { Server as HttpsServer, ServerOptions } from 'node:https'
