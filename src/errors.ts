@@ -1,6 +1,10 @@
 /**
  * The catalogue of coded errors thrown or reported by express-h2-push.
  * Every code here is listed in the README ("Errors").
+ *
+ * The scheme: `ERR_H2PUSH_<WHAT>`. The three push manifest codes keep their first names,
+ * `ERR_PUSH_MANIFEST_<WHAT>` (the code a PushManifestError carries, which users and the
+ * CLI match on); a new code takes the `ERR_H2PUSH_` prefix.
  */
 export const ErrorCodes = {
   /** createServer or pushManifest was given an option it does not know, or a bad value (or pushManifest was mounted without being called); or a bad `inspect --duration`. */
