@@ -15,7 +15,7 @@ import { checkUrl, inspect, parseDuration } from '../src/cli/inspect.js'
 import { generateManifest, manifestDrift } from '../src/cli/generate.js'
 import { describeSize, plural, writeManifest } from '../src/cli/write-manifest.js'
 import type { PushManifest } from '../src/manifest/load.js'
-import { closest } from '../src/server/options.js'
+import { closest } from '../src/options/validate.js'
 
 const PREFIX = 'express-h2-push: '
 

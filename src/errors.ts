@@ -1,6 +1,10 @@
 /**
  * The catalogue of coded errors thrown or reported by express-h2-push.
  * Every code here is listed in docs/api.md ("Errors").
+ *
+ * The scheme: `ERR_H2PUSH_<WHAT>`. The three push manifest codes keep their first names,
+ * `ERR_PUSH_MANIFEST_<WHAT>` (the code a PushManifestError carries, which users and the
+ * CLI match on); a new code takes the `ERR_H2PUSH_` prefix.
  */
 export const ErrorCodes = {
   /** createServer or pushManifest was given an option it does not know, or a bad value (or pushManifest was mounted without being called); or a bad `inspect --duration`. */
@@ -30,6 +34,19 @@ export const ErrorCodes = {
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes
+
+/**
+ * Codes of the warnings express-h2-push emits (`process.emitWarning`, seen with
+ * `process.on('warning')` and printed by Node as `[CODE] ...`).
+ */
+export const WarningCodes = {
+  /** A push manifest entry names a file that is not under `root` (at construction or reload): it is not hinted to clients that cannot take a push. */
+  H2PUSH_MANIFEST_MISSING_FILE: 'H2PUSH_MANIFEST_MISSING_FILE',
+  /** DeprecationWarning: `fileRecheckMs` is renamed `fileRecheck`. */
+  H2PUSH_DEP_FILE_RECHECK_MS: 'H2PUSH_DEP_FILE_RECHECK_MS',
+} as const
+
+export type WarningCode = keyof typeof WarningCodes
 
 /** An error with a stable `code`, as Node's own errors have. */
 export class H2PushError extends Error {

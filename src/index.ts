@@ -27,7 +27,7 @@ export type {
   PushOutcome,
   PushBody,
 } from './transports/pusher.js'
-export { H2PushError, PushManifestError, ErrorCodes, type ErrorCode, type ManifestLocation } from './errors.js'
+export { H2PushError, PushManifestError, ErrorCodes, WarningCodes, type ErrorCode, type WarningCode, type ManifestLocation } from './errors.js'
 export type { PushManifest, PushManifestEntry } from './manifest/load.js'
 export type { PushEvent, PushStats, SkipReason } from './push/events.js'
 export { DEFAULT_INHERITED_HEADERS } from './push/inherited-headers.js'

@@ -34,8 +34,8 @@ for (const transport of TRANSPORTS) {
       site = await mkdtemp(join(tmpdir(), 'h2push-site-'))
       await cp(FIXTURE, site, { recursive: true })
       const app = express()
-      // fileRecheckMs 0: a file changed on disk is pushed as it is now at once.
-      app.use(pushManifest({ manifest: MANIFEST, root: site, watch: false, fileRecheckMs: 0, onEvent: (e) => events.push(e) }))
+      // fileRecheck 0: a file changed on disk is pushed as it is now at once.
+      app.use(pushManifest({ manifest: MANIFEST, root: site, watch: false, fileRecheck: 0, onEvent: (e) => events.push(e) }))
       app.get('/page', (_req, res) => {
         res.send('page')
       })
@@ -95,7 +95,7 @@ for (const transport of TRANSPORTS) {
       assert.equal((await h2get(running.url, '/page', { headers: { cookie: updated } })).pushes.length, 0)
     })
 
-    test('fileRecheckMs (default 1000): a changed file is pushed as last seen within the window, as it is now after it', async () => {
+    test('fileRecheck (default 1000): a changed file is pushed as last seen within the window, as it is now after it', async () => {
       const own = await mkdtemp(join(tmpdir(), 'h2push-recheck-'))
       await cp(FIXTURE, own, { recursive: true })
       const app = express()
@@ -168,7 +168,7 @@ describe('caches belong to their middleware', () => {
     await writeFile(join(site, 'a.css'), 'first')
     const serve = (recheck: number) => {
       const app = express()
-      app.use(pushManifest({ manifest: { '/': { '/a.css': { type: 'style' } } }, root: site, watch: false, cacheDigest: false, fileRecheckMs: recheck }))
+      app.use(pushManifest({ manifest: { '/': { '/a.css': { type: 'style' } } }, root: site, watch: false, cacheDigest: false, fileRecheck: recheck }))
       app.get('/', (_req, res) => {
         res.send('page')
       })

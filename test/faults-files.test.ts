@@ -94,8 +94,10 @@ for (const transport of TRANSPORTS)
     test('the client resets each push as it is promised', async () => {
       for (let i = 0; i < ROUNDS; i++) {
         const session = http2.connect(running.url, { rejectUnauthorized: false })
+        let promised = 0
         session.on('error', () => {})
         session.on('stream', (stream) => {
+          promised++
           stream.on('error', () => {})
           stream.close(http2.constants.NGHTTP2_CANCEL)
         })
@@ -104,6 +106,8 @@ for (const transport of TRANSPORTS)
         const req = session.request({ ':path': '/big' })
         req.resume()
         await once(req, 'close')
+        // A fresh connection: what is reset must first have been promised.
+        assert.ok(promised > 0, 'no push was promised, so none was reset')
         session.close()
         await once(session, 'close')
       }

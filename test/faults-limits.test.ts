@@ -297,6 +297,9 @@ for (const transport of TRANSPORTS) {
         const r = client.open('/header')
         assert.equal((await r.response)[':status'], held)
         assert.ok((resourceCounts()['Timeout'] ?? 0) <= timersBefore, 'no deadline timer')
+        // Held, not ended at once: still open a while after its headers.
+        await sleep(300)
+        assert.equal(r.ended, false, 'the held stream was ended')
         await client.close(50)
       } finally {
         await demo.close()

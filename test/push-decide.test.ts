@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ConnectionBudget } from '../src/push/connection-budget.js'
-import { decideEntries, refusalOf, type RequestFacts } from '../src/push/decide.js'
+import { decideEntries, edgeRefusalOf, entrySkip, pushableParentStatus, refusalOf, SKIP, type RequestFacts } from '../src/push/decide.js'
 
 const LIMITS = { maxPushesPerResponse: 2, maxPushesPerConnection: 3, maxPushBytesPerConnection: 100, diarySize: 16 }
 const GET: RequestFacts = { method: 'GET', path: '/page', originalUrl: '/page?x=1', headers: {} }
@@ -66,4 +66,34 @@ test('once produced: diary, digest, bytes for the response, bytes on the connect
   assert.equal(budget.bytes, 60)
   const other = budget.reserve('/y') as Exclude<ReturnType<ConnectionBudget['reserve']>, string>
   assert.match(refusalOf('/d.css', 50, { ...context, reservation: other })?.detail ?? '', /40 left on this connection/)
+})
+
+test('the entry rules every path shares, in one order: dotfile, nopush, cannot push (a missing file not even hinted), same URL, conditional', () => {
+  const can = { push: true, conditional: false }
+  const reason = (e: ReturnType<typeof entry> & { missing?: boolean }, c = can, req = GET) => {
+    const skip = entrySkip(e, req, c)
+    return skip && `${skip.reason}${skip.hint ? ' +hint' : ''}`
+  }
+  assert.equal(reason(entry('/.env', { dotfile: true, nopush: true })), 'dotfile')
+  assert.equal(reason(entry('/a.css', { nopush: true }), { push: false, conditional: true }), 'nopush +hint')
+  assert.equal(reason(entry('/page'), { push: false, conditional: false }), 'push-unsupported +hint')
+  assert.equal(reason({ ...entry('/gone.css'), missing: true }, { push: false, conditional: false }), 'not-found')
+  assert.equal(reason({ ...entry('/gone.css'), missing: true }), undefined, 'where it can be pushed, the app is asked as before')
+  assert.equal(reason(entry('/page')), 'same-url')
+  assert.equal(reason(entry('/page?x=1')), 'same-url')
+  assert.equal(reason(entry('/a.css'), { push: true, conditional: true }), 'conditional +hint')
+  assert.equal(reason(entry('/a.css')), undefined)
+})
+
+test('behind a proxy, once produced: digest, then the per-response count, then bytes', () => {
+  const context = { digestHas: (k: string) => k === 'in-digest', asked: 0, maxPushesPerResponse: 2, bytesLeft: 50 }
+  assert.equal(edgeRefusalOf('in-digest', 1, { ...context, asked: 5 }), SKIP.inDigest)
+  assert.equal(edgeRefusalOf('k', 1, { ...context, asked: 2 })?.detail, 'maxPushesPerResponse 2')
+  assert.equal(edgeRefusalOf('k', 51, context)?.detail, '51 bytes, 50 left for this response')
+  assert.equal(edgeRefusalOf('k', 50, context), undefined)
+  assert.equal(edgeRefusalOf('in-digest', 1, { ...context, digestHas: undefined }), undefined, 'a hard reload ignores the digest')
+})
+
+test('pushes go with a success only: not an error, not a 304', () => {
+  assert.deepEqual([200, 204, 301, 304, 399, 400, 404, 500].map(pushableParentStatus), [true, true, true, false, true, false, false, false])
 })

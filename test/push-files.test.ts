@@ -1,6 +1,6 @@
 /**
  * Files pushed from `root`, on both transports: what goes out is what is on disk (length,
- * ETag and body from one open file, even when the file changes within `fileRecheckMs`; a
+ * ETag and body from one open file, even when the file changes within `fileRecheck`; a
  * file truncated while it is pushed resets the push), and `root` is read by express.static's
  * rules (dotfiles, encoded paths).
  */
@@ -58,7 +58,7 @@ function app(dir: string, options: Partial<PushManifestOptions> = {}) {
     root: join(dir, 'public'),
     watch: false,
     cacheDigest: false,
-    fileRecheckMs: 60_000,
+    fileRecheck: 60_000,
     onEvent: (e) => events.push(e),
     ...options,
   })
@@ -120,7 +120,7 @@ for (const transport of TRANSPORTS)
       await rm(dir, { recursive: true, force: true })
     })
 
-    test('a 200 KB file rewritten (shorter, then longer) within fileRecheckMs: each push has the length, ETag and body of one version', async () => {
+    test('a 200 KB file rewritten (shorter, then longer) within fileRecheck: each push has the length, ETag and body of one version', async () => {
       const file = join(dir, 'public', 'big.bin')
       const first = await version(file)
       assertSelfConsistent(await pushOf(running.url, '/big', '/big.bin'), [first], 'first push')

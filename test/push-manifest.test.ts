@@ -245,8 +245,30 @@ for (const transport of TRANSPORTS)
       assert.equal((await h2get(running.url, '/page')).pushes.length, 3)
     })
 
-    test('stats add the events up', () => {
+    test('stats add the events up', async () => {
+      // Its own traffic, so that it holds when run alone: two pages pushed, one to a client
+      // that takes no push, and a route with an asset that may not be pushed. Earlier tests
+      // clear `events`: what this one counts is what its own traffic adds to both.
+      const before = structuredClone(middleware.stats)
+      const from = events.length
+      await h2get(running.url, '/page')
+      await h2get(running.url, '/page')
+      await h2get(running.url, '/page', { enablePush: false })
+      await h2get(running.url, '/mixed')
+      const mine = () => events.slice(from)
+      const pushed = () => mine().flatMap((e) => (e.type === 'pushed' ? [e] : []))
+      await settles(() => middleware.stats.pushed - before.pushed === pushed().length && pushed().length >= 6, 'every push reported')
       const stats = middleware.stats
+      assert.equal(stats.pushed - before.pushed, pushed().length)
+      assert.equal(
+        stats.bytes - before.bytes,
+        pushed().reduce((sum, e) => sum + e.bytes, 0),
+      )
+      assert.equal(stats.cancelled - before.cancelled, mine().filter((e) => e.type === 'cancelled').length)
+      for (const reason of Object.keys(stats.skipped) as Array<keyof typeof stats.skipped>) {
+        const counted = mine().filter((e) => e.type === 'skipped' && e.reason === reason).length
+        assert.equal(stats.skipped[reason] - before.skipped[reason], counted, `skipped for ${reason}`)
+      }
       assert.ok(stats.pushed >= 6)
       assert.ok(stats.bytes > 0)
       assert.ok(stats.skipped['push-unsupported'] >= 3)
@@ -275,7 +297,14 @@ for (const transport of TRANSPORTS)
     test('maxPushBytes: a response that would pass the cap is hinted, smaller ones still pushed', async () => {
       const { app, events } = testApp({ maxPushBytes: 25 })
       const running = await startServer(app, { transport })
+      // The same cap written as a size string.
+      const asSize = testApp({ maxPushBytes: '25b' })
+      const runningAsSize = await startServer(asSize.app, { transport })
       try {
+        assert.deepEqual(
+          (await h2get(runningAsSize.url, '/page')).pushes.map((p) => p.path),
+          ['/css/app.css'],
+        )
         const res = await h2get(running.url, '/page')
         // app.css is 21 bytes, app.js 19, /api/data 16: after app.css, neither fits in 25.
         assert.deepEqual(
@@ -285,6 +314,7 @@ for (const transport of TRANSPORTS)
         assert.equal(res.headers['link'], '</js/app.js>; rel=preload; as=script, </api/data>; rel=preload; as=fetch')
         assert.equal(events.filter((e) => e.type === 'skipped' && e.reason === 'bytes').length, 2)
       } finally {
+        await runningAsSize.close()
         await running.close()
       }
     })
@@ -541,6 +571,53 @@ describe('options', () => {
     const options = Object.freeze({ manifest: Object.freeze({ ...MANIFEST }), watch: false })
     pushManifest(options)
     assert.deepEqual(Object.keys(options), ['manifest', 'watch'])
+  })
+})
+
+describe('a manifest entry naming a file that is not under root', () => {
+  test('warns at construction (file, JSON pointer, missing path, fix) and is not hinted where it cannot be pushed; pushes are unchanged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h2push-missing-'))
+    const file = join(dir, 'push-manifest.json')
+    await writeFile(file, JSON.stringify(MANIFEST))
+    const warnings: Array<Error & { code?: string }> = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    let made: ReturnType<typeof testApp>
+    try {
+      made = testApp({ manifest: file })
+      made.middleware.reload() // once per entry, not again on reload
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    const missing = warnings.filter((w) => w.code === 'H2PUSH_MANIFEST_MISSING_FILE')
+    assert.equal(missing.length, 1, warnings.map((w) => w.message).join('\n'))
+    assert.equal(missing[0]!.name, 'H2PushWarning')
+    assert.ok(missing[0]!.message.startsWith(`push manifest ${file} at /~1mixed/~1missing.css: "/missing.css" names no file under root`), missing[0]!.message)
+    assert.ok(missing[0]!.message.includes(join(SITE, 'missing.css')), 'names the missing path')
+    assert.match(missing[0]!.message, /Fix: correct the URL or the `root` option/)
+    // '/private' has no extension: a route of the app, not a missing file.
+    assert.ok(!warnings.some((w) => w.message.includes('"/private"')))
+    const running = await startServer(made.app, { transport: 'http2' })
+    try {
+      // A client that takes no push: hinted what exists, not the missing file.
+      made.events.length = 0
+      const hinted = await h2get(running.url, '/mixed', { enablePush: false })
+      assert.equal(hinted.headers['link'], '</css/app.css>; rel=preload; as=style, </private>; rel=preload; as=fetch')
+      assert.deepEqual(
+        made.events.flatMap((e) => (e.type === 'skipped' && e.url === '/missing.css' ? [[e.reason, e.detail]] : [])),
+        [['not-found', 'no such file under root when the manifest was loaded']],
+      )
+      // A client that takes pushes: as before (the app is asked, answers 404, nothing hinted).
+      const pushed = await h2get(running.url, '/mixed')
+      assert.deepEqual(
+        pushed.pushes.map((p) => p.path),
+        ['/css/app.css'],
+      )
+      assert.equal(pushed.headers['link'], '</private>; rel=preload; as=fetch')
+    } finally {
+      await running.close()
+    }
   })
 })
 

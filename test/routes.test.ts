@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { H2Client, h2get } from './helpers/h2.js'
-import { startDemo, heldStatusOn, TRANSPORTS, type Running } from './helpers/server.js'
+import { heldStatusOn, TRANSPORTS, type Running } from './helpers/server.js'
+import { startDemo } from './helpers/demo.js'
 import { nghttp, requestStreamId, END_STREAM } from './helpers/nghttp.js'
 
 const HELMET_HEADERS = ['strict-transport-security', 'x-content-type-options', 'content-security-policy', 'x-frame-options']

@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import express from 'express'
 import { createServer, loadDevCertificate, resolveTls, type H2PushError } from '../index.js'
 import { H2Client, h2get } from './helpers/h2.js'
-import { spawnDemo, startDemo, TRANSPORTS } from './helpers/server.js'
+import { TRANSPORTS } from './helpers/server.js'
+import { spawnDemo, startDemo } from './helpers/demo.js'
 import { settles } from './helpers/wait.js'
 
 function withEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {

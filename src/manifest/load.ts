@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import type { ErrorObject } from 'ajv'
 import { PushManifestError, type ManifestLocation } from '../errors.js'
-import { closest } from '../server/options.js'
+import { closest } from '../options/validate.js'
 import { ENTRY_TYPES, validateManifest, type PushDestination } from './schema.js'
 import { compileRouteKey, type RouteMatcher } from './match.js'
 import { preloadLink, uriReference } from './link.js'
@@ -178,6 +178,35 @@ const URL_RULES: Array<[RegExp, (url: string) => Omit<Explained, 'pointer'>]> = 
   ],
 ]
 
+/** A key of the manifest (depth 0: a route) or of a route (a URL) that the schema refuses. */
+function badKey(pointer: string, depth: number, name: string, propertyNameDetail: ReadonlyMap<string, ErrorObject>): Explained {
+  const at = `${pointer}/${escapePointer(name)}`
+  if (depth === 0) {
+    return {
+      pointer: at,
+      problem: `route key ${show(name)} is not a route pattern, a regular expression or an HTML file name`,
+      fix: 'start route patterns with "/" ("/about", "/users/:id", "/docs/*"), regular expressions with "^" ("^/blog/.*$"), or name an HTML file under `root` ("index.html")',
+    }
+  }
+  const detail = propertyNameDetail.get(`${pointer}\n${name}`)
+  const rule = URL_RULES.find(([schemaPath]) => schemaPath.test(detail?.schemaPath ?? ''))
+  return { pointer: at, ...(rule ? rule[1](name) : { problem: `URL ${show(name)} is not allowed`, fix: 'use a same-origin absolute path' }) }
+}
+
+/** An entry without "type": `"tpye": "style"` is a misspelled one, named as written. */
+function missingType(pointer: string, value: unknown): Explained {
+  const typo =
+    value !== null && typeof value === 'object' ? Object.keys(value).find((key) => !ENTRY_FIELDS.includes(key) && closest(key, ['type']) === 'type') : undefined
+  if (typo !== undefined) {
+    return {
+      pointer: `${pointer}/${escapePointer(typo)}`,
+      problem: `unknown field ${show(typo)} in an entry, which has no "type"`,
+      fix: `did you mean "type"? rename ${show(typo)} to "type" (a fetch destination: one of ${ENTRY_TYPES.join(', ')})`,
+    }
+  }
+  return { pointer: `${pointer}/type`, problem: 'the entry has no "type"', fix: `add "type": one of ${ENTRY_TYPES.join(', ')}` }
+}
+
 /** Turns Ajv's errors into the one that says the most: what, where, and the fix. */
 function explain(errors: readonly ErrorObject[], document: unknown): Explained {
   const propertyNameDetail = new Map<string, ErrorObject>()
@@ -192,20 +221,7 @@ function explain(errors: readonly ErrorObject[], document: unknown): Explained {
     const pointer = error.instancePath
     const value = valueAt(document, pointer)
     const depth = pointer === '' ? 0 : pointer.split('/').length - 1
-    if (error.keyword === 'propertyNames') {
-      const name = String(error.params['propertyName'])
-      const at = `${pointer}/${escapePointer(name)}`
-      if (depth === 0) {
-        return {
-          pointer: at,
-          problem: `route key ${show(name)} is not a route pattern, a regular expression or an HTML file name`,
-          fix: 'start route patterns with "/" ("/about", "/users/:id", "/docs/*"), regular expressions with "^" ("^/blog/.*$"), or name an HTML file under `root` ("index.html")',
-        }
-      }
-      const detail = propertyNameDetail.get(`${pointer}\n${name}`)
-      const rule = URL_RULES.find(([schemaPath]) => schemaPath.test(detail?.schemaPath ?? ''))
-      return { pointer: at, ...(rule ? rule[1](name) : { problem: `URL ${show(name)} is not allowed`, fix: 'use a same-origin absolute path' }) }
-    }
+    if (error.keyword === 'propertyNames') return badKey(pointer, depth, String(error.params['propertyName']), propertyNameDetail)
     if (pointer === '/$schema') {
       return { pointer, problem: `"$schema" must be a string, got ${show(value)}`, fix: 'point it at push-manifest.schema.json, or remove it' }
     }
@@ -222,21 +238,7 @@ function explain(errors: readonly ErrorObject[], document: unknown): Explained {
     if (error.keyword === 'type' && depth === 2) {
       return { pointer, problem: `an entry must be an object, got ${show(value)}`, fix: 'write { "type": "style" } (type is a fetch destination)' }
     }
-    if (error.keyword === 'required') {
-      // `"tpye": "style"`: the missing "type" is a misspelled one; name the key as written.
-      const typo =
-        value !== null && typeof value === 'object'
-          ? Object.keys(value).find((key) => !ENTRY_FIELDS.includes(key) && closest(key, ['type']) === 'type')
-          : undefined
-      if (typo !== undefined) {
-        return {
-          pointer: `${pointer}/${escapePointer(typo)}`,
-          problem: `unknown field ${show(typo)} in an entry, which has no "type"`,
-          fix: `did you mean "type"? rename ${show(typo)} to "type" (a fetch destination: one of ${ENTRY_TYPES.join(', ')})`,
-        }
-      }
-      return { pointer: `${pointer}/type`, problem: 'the entry has no "type"', fix: `add "type": one of ${ENTRY_TYPES.join(', ')}` }
-    }
+    if (error.keyword === 'required') return missingType(pointer, value)
     if (error.keyword === 'enum' && pointer.endsWith('/type')) {
       const hint = typeof value === 'string' ? closest(value, ENTRY_TYPES) : undefined
       return {

@@ -1,7 +1,8 @@
 /**
- * The push decisions, apart from their effects: what a request's entries become (a push
- * to try, or a skip with its reason and whether it still gets a hint) before anything
- * is produced, and whether a produced response may still be pushed. Pure but for the
+ * The push decisions, apart from their effects: every rule that makes an entry a push
+ * or a skip, and every skip's reason, message and whether it still gets a hint, written
+ * once here for the three paths that push (the manifest, the app's own Link headers and
+ * early hints, and the Link header for an edge behind `behindProxy`). Pure but for the
  * connection budget's reservations, which are taken here, before any await; unit-tested
  * without sockets (test/push-decide.test.ts).
  */
@@ -14,6 +15,8 @@ export interface Candidate {
   readonly url: string
   readonly nopush: boolean
   readonly dotfile: boolean
+  /** No file under `root` when the manifest was loaded. */
+  readonly missing?: boolean
 }
 
 /** The request as the decisions see it. */
@@ -42,6 +45,68 @@ function skipped(reason: SkipReason, hint: boolean, detail?: string): Skip {
   return detail === undefined ? { reason, hint } : { reason, hint, detail }
 }
 
+/** Every skip the paths report: its reason, its message, and whether the entry is still hinted. */
+export const SKIP = {
+  dotfile: skipped('dotfile', false, 'a dotfile (the `dotfiles` option)'),
+  nopush: skipped('nopush', true),
+  sameUrl: skipped('same-url', false),
+  conditional: skipped('conditional', true, 'If-None-Match or If-Modified-Since: the client revalidates a page it has'),
+  /** Being pushed on this connection for another request right now: on its way, no hint either. */
+  inFlight: skipped('cached', false, 'being pushed on this connection'),
+  pushedBefore: skipped('cached', true, 'pushed before on this connection'),
+  inDigest: skipped('cached', true, 'listed in the cache digest cookie'),
+  sentFirst: skipped('refused', false, 'the response was sent before the push could be promised'),
+  cannotPush: (method: string): Skip => skipped(method === 'GET' ? 'push-unsupported' : 'method', true),
+  /** Where it cannot be pushed, a file missing under `root` is not hinted either: a preload of it would be a 404. */
+  missingFile: skipped('not-found', false, 'no such file under root when the manifest was loaded'),
+  responseLimit: (max: number): Skip => skipped('limit', true, `maxPushesPerResponse ${max}`),
+  connectionLimit: (max: number): Skip => skipped('limit', true, `maxPushesPerConnection ${max} in flight`),
+  responseBytes: (size: number, left: number): Skip => skipped('bytes', true, `${size} bytes, ${left} left for this response`),
+  connectionBytes: (size: number, left: number): Skip => skipped('bytes', true, `${size} bytes, ${left} left on this connection (maxPushBytesPerConnection)`),
+  /** The response could not be produced: a 404 or another status is not hinted (a preload of it would fail too). */
+  notProduced: (reason: SkipReason, detail: string): Skip => skipped(reason, reason !== 'not-found' && reason !== 'status', detail),
+  refused: (detail: string): Skip => skipped('refused', true, detail),
+  parentStatus: (status: number): Skip => skipped('parent-status', false, `the response is ${status}`),
+} as const
+
+/**
+ * The rules that need only the entry and the request, in the order every path applies
+ * them: a dotfile, `nopush`, a client that cannot take a push (`push: false`; not even
+ * hinted when the file is missing under `root`), the request's own URL, a conditional
+ * request (`conditional: true`).
+ */
+export function entrySkip(entry: Candidate, req: RequestFacts, can: { readonly push: boolean; readonly conditional: boolean }): Skip | undefined {
+  if (entry.dotfile) return SKIP.dotfile
+  if (entry.nopush) return SKIP.nopush
+  if (!can.push) return entry.missing ? SKIP.missingFile : SKIP.cannotPush(req.method)
+  if (entry.url === req.originalUrl || entry.url === req.path) return SKIP.sameUrl
+  if (can.conditional) return SKIP.conditional
+  return undefined
+}
+
+/** What the client has already, by a response's cache key: pushed on this connection, or listed in its digest. */
+export function cachedSkip(key: string, budget: ConnectionBudget, digestHas: ((key: string) => boolean) | undefined): Skip | undefined {
+  if (budget.diary.has(key)) return SKIP.pushedBefore
+  if (digestHas?.(key)) return SKIP.inDigest
+  return undefined
+}
+
+/**
+ * Reserves a push of `entry` on its connection: the reservation, or the skip when the URL
+ * is being pushed there already or the connection has `maxPushesPerConnection` in flight.
+ */
+export function reserve(entry: Candidate, budget: ConnectionBudget, maxPushesPerConnection: number): Reservation | Skip {
+  const reservation = budget.reserve(entry.url)
+  if (reservation === 'in-flight') return SKIP.inFlight
+  if (reservation === 'streams') return SKIP.connectionLimit(maxPushesPerConnection)
+  return reservation
+}
+
+/** Whether `reserve` gave a reservation. */
+export function reserved(outcome: Reservation | Skip): outcome is Reservation {
+  return 'release' in outcome
+}
+
 /**
  * Decides each entry before anything is produced. `budget` is the connection's when the
  * response can push (undefined: it cannot); a push reserves its stream and URL on it.
@@ -52,29 +117,17 @@ export function decideEntries<E extends Candidate>(
   limits: { readonly maxPushesPerResponse: number; readonly maxPushesPerConnection: number },
   budget: ConnectionBudget | undefined,
 ): Array<Decision<E>> {
-  const conditional = budget !== undefined && isConditional(req.headers)
+  const can = { push: budget !== undefined, conditional: budget !== undefined && isConditional(req.headers) }
   const decisions: Array<Decision<E>> = []
   let pushes = 0
   for (const entry of entries) {
-    const skip = (reason: SkipReason, hint: boolean, detail?: string): void => {
-      decisions.push({ entry, skip: skipped(reason, hint, detail) })
-    }
-    if (entry.dotfile) skip('dotfile', false, 'a dotfile (the `dotfiles` option)')
-    else if (entry.nopush) skip('nopush', true)
-    else if (!budget) skip(req.method === 'GET' ? 'push-unsupported' : 'method', true)
-    else if (entry.url === req.originalUrl || entry.url === req.path) skip('same-url', false)
-    else if (conditional) skip('conditional', true, 'If-None-Match or If-Modified-Since: the client revalidates a page it has')
-    else if (pushes >= limits.maxPushesPerResponse) skip('limit', true, `maxPushesPerResponse ${limits.maxPushesPerResponse}`)
-    else {
-      const reservation = budget.reserve(entry.url)
-      // Being pushed on this connection for another request right now: on its way, no hint either.
-      if (reservation === 'in-flight') skip('cached', false, 'being pushed on this connection')
-      else if (reservation === 'streams') skip('limit', true, `maxPushesPerConnection ${limits.maxPushesPerConnection} in flight`)
-      else {
-        pushes++
-        decisions.push({ entry, push: reservation })
-      }
-    }
+    let outcome: Reservation | Skip | undefined = entrySkip(entry, req, can)
+    if (!outcome && pushes >= limits.maxPushesPerResponse) outcome = SKIP.responseLimit(limits.maxPushesPerResponse)
+    if (!outcome) outcome = reserve(entry, budget!, limits.maxPushesPerConnection)
+    if (reserved(outcome)) {
+      pushes++
+      decisions.push({ entry, push: outcome })
+    } else decisions.push({ entry, skip: outcome })
   }
   return decisions
 }
@@ -96,11 +149,34 @@ export function refusalOf(
   },
 ): Skip | undefined {
   const { budget, digestHas, bytesLeft, reservation } = context
-  if (budget.diary.has(key)) return skipped('cached', true, 'pushed before on this connection')
-  if (digestHas?.(key)) return skipped('cached', true, 'listed in the cache digest cookie')
-  if (size > bytesLeft) return skipped('bytes', true, `${size} bytes, ${bytesLeft} left for this response`)
-  if (!reservation.claimBytes(size)) {
-    return skipped('bytes', true, `${size} bytes, ${context.maxPushBytesPerConnection - budget.bytes} left on this connection (maxPushBytesPerConnection)`)
-  }
+  const cached = cachedSkip(key, budget, digestHas)
+  if (cached) return cached
+  if (size > bytesLeft) return SKIP.responseBytes(size, bytesLeft)
+  if (!reservation.claimBytes(size)) return SKIP.connectionBytes(size, context.maxPushBytesPerConnection - budget.bytes)
   return undefined
+}
+
+/**
+ * Whether the edge in front (`behindProxy`) is asked to push a produced response: not
+ * what the client's digest lists, nor past this response's count or bytes.
+ */
+export function edgeRefusalOf(
+  key: string,
+  size: number,
+  context: {
+    readonly digestHas: ((key: string) => boolean) | undefined
+    readonly asked: number
+    readonly maxPushesPerResponse: number
+    readonly bytesLeft: number
+  },
+): Skip | undefined {
+  if (context.digestHas?.(key)) return SKIP.inDigest
+  if (context.asked >= context.maxPushesPerResponse) return SKIP.responseLimit(context.maxPushesPerResponse)
+  if (size > context.bytesLeft) return SKIP.responseBytes(size, context.bytesLeft)
+  return undefined
+}
+
+/** Pushes go with a response that succeeded: not with an error (>= 400) nor a 304 (as Apache's mod_http2). */
+export function pushableParentStatus(status: number): boolean {
+  return status < 400 && status !== 304
 }

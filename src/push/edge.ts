@@ -12,12 +12,14 @@
 import type { Request, Response } from 'express'
 import onHeaders from 'on-headers'
 import createDebug from 'debug'
-import { serialize as serializeCookie } from 'cookie'
 import { pushRequestHeaders } from '../transports/pusher.js'
 import { sendEarlyHints } from '../transports/early-hints.js'
-import { cacheKey, CacheDigest } from '../cache/digest.js'
-import { isConditional } from './decide.js'
-import { load, pushableParentStatus, readDigest, skip, type PreparedEntry, type PushSettings, type Report } from './plan.js'
+import { cacheKey } from '../cache/digest.js'
+import { edgeRefusalOf, entrySkip, isConditional, pushableParentStatus, SKIP } from './decide.js'
+import { digestLookup, readDigest, recordInDigest, writeDigestCookie } from './digest-cookie.js'
+import { load } from './produce.js'
+import { RequestPush } from './request-push.js'
+import type { PreparedEntry, PushEngine } from './settings.js'
 
 const debug = createDebug('express-h2-push:push')
 
@@ -26,74 +28,57 @@ function withNopush(link: string): string {
 }
 
 /** Links the entries of one HTTP/1.1 request for the edge in front: to push, or `nopush`. */
-export async function askEdge(req: Request, res: Response, entries: readonly PreparedEntry[], settings: PushSettings, report: Report): Promise<void> {
-  const parent = req.path
-  const conditional = isConditional(req.headers)
+export async function askEdge(engine: PushEngine, req: Request, res: Response, entries: readonly PreparedEntry[]): Promise<void> {
+  const { settings, report } = engine
+  // What is not asked of the edge is still linked, with `nopush`, where a skip is hinted.
+  const push = new RequestPush(req, res, engine, { hints: true, hintOf: (entry) => withNopush(entry.link) })
+  const links = push.hints!
+  const can = { push: true, conditional: isConditional(req.headers) }
   const requestHeaders = pushRequestHeaders('/', req.headers, undefined)
   const digest = readDigest(req, settings)
   // Started together, awaited in order; none rejects.
-  const loads = entries.map((entry) =>
-    entry.nopush || entry.dotfile || conditional || entry.url === req.path || entry.url === req.originalUrl
-      ? undefined
-      : load(entry, req, requestHeaders, settings),
-  )
-  const links: string[] = []
+  const loads = entries.map((entry) => (entrySkip(entry, req, can) ? undefined : load(entry, req, requestHeaders, settings)))
   let asked = 0
   let bytes = 0
   for (const [i, entry] of entries.entries()) {
     const loading = loads[i]
-    if (entry.dotfile) skip(report, undefined, entry, parent, 'dotfile', 'a dotfile (the `dotfiles` option)')
-    else if (entry.nopush) skip(report, links, entry, parent, 'nopush')
-    else if (entry.url === req.path || entry.url === req.originalUrl) skip(report, undefined, entry, parent, 'same-url')
-    else if (conditional || !loading) {
-      skip(report, undefined, entry, parent, 'conditional', 'If-None-Match or If-Modified-Since: the client revalidates a page it has')
-      links.push(withNopush(entry.link))
-    } else {
-      const result = await loading
-      if (!result.ok) {
-        skip(report, undefined, entry, parent, result.reason, result.detail)
-        if (result.reason !== 'not-found' && result.reason !== 'status') links.push(withNopush(entry.link))
-        continue
-      }
-      result.response.release?.()
-      const { size, headers } = result.response
-      const key = cacheKey(entry.url, headers['etag'], headers['last-modified'])
-      let refusal: [Parameters<typeof skip>[4], string] | undefined
-      if (digest?.honoured && digest.digest.has(key)) refusal = ['cached', 'listed in the cache digest cookie']
-      else if (asked >= settings.maxPushesPerResponse) refusal = ['limit', `maxPushesPerResponse ${settings.maxPushesPerResponse}`]
-      else if (bytes + size > settings.maxPushBytes) refusal = ['bytes', `${size} bytes, ${settings.maxPushBytes - bytes} left for this response`]
-      if (refusal) {
-        skip(report, undefined, entry, parent, refusal[0], refusal[1])
-        links.push(withNopush(entry.link))
-        continue
-      }
-      asked++
-      bytes += size
-      links.push(entry.link)
-      if (digest) {
-        if (!digest.digest.add(key)) {
-          digest.digest = new CacheDigest(digest.digest.shape)
-          digest.digest.add(key)
-        }
-        digest.dirty = true
-      }
-      debug('ask the edge to push %s for %s (%d bytes)', entry.url, parent, size)
-      report({ type: 'asked-edge', url: entry.url, parent, bytes: size })
+    if (!loading) {
+      push.skip(entry, entrySkip(entry, req, can)!)
+      continue
     }
+    const result = await loading
+    if (!result.ok) {
+      push.skip(entry, SKIP.notProduced(result.reason, result.detail))
+      continue
+    }
+    result.response.release?.()
+    const { size, headers } = result.response
+    const key = cacheKey(entry.url, headers['etag'], headers['last-modified'])
+    const refusal = edgeRefusalOf(key, size, {
+      digestHas: digestLookup(digest),
+      asked,
+      maxPushesPerResponse: settings.maxPushesPerResponse,
+      bytesLeft: settings.maxPushBytes - bytes,
+    })
+    if (refusal) {
+      push.skip(entry, refusal)
+      continue
+    }
+    asked++
+    bytes += size
+    links.push(entry.link)
+    if (digest) recordInDigest(digest, key)
+    debug('ask the edge to push %s for %s (%d bytes)', entry.url, push.parent, size)
+    report({ type: 'asked-edge', url: entry.url, parent: push.parent, bytes: size })
   }
   if (res.headersSent || links.length === 0) return
   // Only when asked ('always'): nginx 1.22 takes a 103 from the app for the final response
   // (it pushes its links and never passes on the 200), H2O 2.2.5 drops it.
-  if (settings.earlyHints === 'always' && sendEarlyHints(res, links, 'always')) debug('103 Early Hints for %s (behind a proxy): %s', parent, links.join(', '))
+  if (settings.earlyHints === 'always' && sendEarlyHints(res, links, 'always'))
+    debug('103 Early Hints for %s (behind a proxy): %s', push.parent, links.join(', '))
   onHeaders(res, function linksForTheEdge(this: Response) {
     if (!pushableParentStatus(this.statusCode)) return
-    const config = settings.cacheDigest
-    if (digest?.dirty && config) {
-      this.append(
-        'Set-Cookie',
-        serializeCookie(config.cookieName, digest.digest.encode(), { secure: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: config.maxAge }),
-      )
-    }
+    writeDigestCookie(this, digest, settings.cacheDigest)
     if (settings.preloadHeader) this.append('Link', links.join(', '))
   })
 }

@@ -14,14 +14,10 @@ import type { Request, Response } from 'express'
 import onHeaders from 'on-headers'
 import type { CompiledManifest } from '../manifest/load.js'
 import { isDispatched } from './dispatch.js'
+import { headerText } from './header-text.js'
 
 /** Whether a response stays fresh in a browser cache, and if not, why. */
 export type Freshness = { readonly fresh: true } | { readonly fresh: false; readonly reason: string }
-
-function headerText(value: OutgoingHttpHeader | undefined): string | undefined {
-  if (value === undefined) return undefined
-  return Array.isArray(value) ? value.join(', ') : String(value)
-}
 
 /**
  * Freshness as a private (browser) cache computes it (RFC 9111 §4.2) from the response's

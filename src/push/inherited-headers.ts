@@ -4,6 +4,8 @@
  * this request (a reflected Access-Control-Allow-Origin, Allow-Credentials, Vary) is
  * about the parent, not the pushed file.
  */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+
 export const DEFAULT_INHERITED_HEADERS: readonly string[] = [
   'content-security-policy',
   'content-security-policy-report-only',
@@ -21,3 +23,12 @@ export const DEFAULT_INHERITED_HEADERS: readonly string[] = [
   'x-permitted-cross-domain-policies',
   'x-xss-protection',
 ]
+
+/** The headers of `res` set so far that a pushed response inherits (`names`, lower case). */
+export function inheritedHeaders(res: ServerResponse, names: ReadonlySet<string>): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (names.has(name) && value !== undefined) headers[name] = value
+  }
+  return headers
+}

@@ -11,6 +11,7 @@ import { pipeline, Transform, type Readable } from 'node:stream'
 import etag from 'etag'
 import { contentType } from 'mime-types'
 import { dispatchGet, type DispatchedResponse } from './dispatch.js'
+import { headerText } from './header-text.js'
 import type { SkipReason } from './events.js'
 
 export interface PushableResponse {
@@ -199,8 +200,8 @@ const LARGE = Symbol('large file')
 /**
  * The files one middleware pushes from `root`, and what it keeps of them: each file's
  * last stat (reused for `recheckMs`, shared by concurrent pushes of the file: a stat per
- * push was the largest cost of a static push under load, 6.5% of the server's CPU
- * profile in `npm run bench:push`) and small files' bodies. A changed file is pushed as
+ * push was the largest single cost of a static push under load, as `npm run bench:profile`
+ * shows) and small files' bodies. A changed file is pushed as
  * it is now at most `recheckMs` later. What goes out always agrees with itself: a small
  * file's headers and body come from one read of one descriptor (kept in memory); a larger
  * file is opened for each push, and its headers come from that open descriptor. One per
@@ -244,19 +245,15 @@ export class FileSource {
 
 const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'content-length', 'date'])
 
-function headerText(value: DispatchedResponse['headers'][string]): string {
-  return Array.isArray(value) ? value.join(', ') : String(value ?? '')
-}
-
 /** Why a dispatched response may not be pushed, or undefined when it may. */
 export function unpushable(response: DispatchedResponse): { reason: SkipReason; detail: string } | undefined {
   if (response.status !== 200) {
     return { reason: response.status === 404 ? 'not-found' : 'status', detail: `the app answered ${response.status}` }
   }
-  const cacheControl = headerText(response.headers['cache-control']).toLowerCase()
+  const cacheControl = (headerText(response.headers['cache-control']) ?? '').toLowerCase()
   if (/(^|[\s,])(no-store|private)([\s,=]|$)/.test(cacheControl)) return { reason: 'not-cacheable', detail: `cache-control: ${cacheControl}` }
   if (response.headers['set-cookie'] !== undefined) return { reason: 'not-cacheable', detail: 'the response sets a cookie' }
-  if (headerText(response.headers['vary']).trim() === '*') return { reason: 'not-cacheable', detail: 'vary: *' }
+  if ((headerText(response.headers['vary']) ?? '').trim() === '*') return { reason: 'not-cacheable', detail: 'vary: *' }
   return undefined
 }
 

@@ -7,7 +7,7 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism } from 'node:os'
-import { validateOptions } from './options.js'
+import { validateOptions } from '../options/validate.js'
 
 export interface ClusterOptions {
   /**

@@ -1,6 +1,7 @@
 /**
  * createServer: an HTTPS server for an Express app, HTTP/2 through spdy with the
- * compatibility layer, HTTP/1.1 for clients that ask for it; graceful shutdown.
+ * compatibility layer (`transport: 'spdy'`) or through node:http2 (`transport: 'http2'`),
+ * HTTP/1.1 for clients that ask for it; graceful shutdown.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { Server as HttpsServer, ServerOptions } from 'node:https'
@@ -17,7 +18,7 @@ import { expressOverHttp2 } from '../transports/http2/bridge.js'
 import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
-import { validateOptions } from './options.js'
+import { validateOptions } from '../options/validate.js'
 import { dispatchUnlessReset } from './dispatch.js'
 import { type H2Limits, limitHttp2Session, nghttp2Limits, type ResolvedH2Limits, resolveLimits } from './limits.js'
 import { LIMITS_OPTION } from '../compat/spdy/guarded-connection.js'

@@ -12,7 +12,7 @@
 import type { Http2Session, Http2Stream } from 'node:http2'
 import { constants } from 'node:http2'
 import type { Socket } from 'node:net'
-import { validateOptions } from './options.js'
+import { validateOptions } from '../options/validate.js'
 import { type StallProbe, watchStalledWindows } from './stalled-windows.js'
 
 /** A token bucket: `burst` events at once, refilled at `perSecond`. */

@@ -3,9 +3,9 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Pusher } from './pusher.js'
-import { transportPusher } from './transport-pusher.js'
-import { spdyParent, spdyPush } from './spdy-push.js'
-import { http2Parent, http2Push } from './http2-push.js'
+import { transportPusher } from './adapted-pusher.js'
+import { spdyParent, spdyPush } from './spdy/push-adapter.js'
+import { http2Parent, http2Push } from './http2/push-adapter.js'
 
 /**
  * Like Go's `w.(http.Pusher)`: a Pusher when this response can push now (HTTP/2,

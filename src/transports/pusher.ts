@@ -1,7 +1,7 @@
 /**
  * One Pusher shape for every transport, like Go's `http.Pusher` (`getPusher(res)`, in
  * get-pusher.ts, answers one when a response can push): the types, the push request's
- * headers, and the helpers the one implementation (transport-pusher.ts) uses.
+ * headers, and the helpers the one implementation (adapted-pusher.ts) uses.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { Readable, type Writable } from 'node:stream'

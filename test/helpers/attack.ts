@@ -14,7 +14,8 @@ import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
 import { setImmediate as yieldLoop, setTimeout as sleep } from 'node:timers/promises'
 import { frame, frames, headerBlock, FRAME, SETTING, ERROR, END_HEADERS, END_STREAM } from './raw-h2.js'
-import { spawnDemo, type ChildServer } from './server.js'
+import { spawnDemo } from './demo.js'
+import type { ChildServer } from './server.js'
 import type { Transport } from '../../index.js'
 
 export { SETTING }

@@ -1,4 +1,7 @@
-/** Real servers on port 0 over real TLS, in-process or as a child process. */
+/**
+ * Real servers on port 0 over real TLS, in-process or as a child process: the package's
+ * own (createServer, pushManifest). The demo app (routes/) is started by ./demo.ts.
+ */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import type { RequestListener } from 'node:http'
@@ -9,7 +12,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import express from 'express'
 import { createServer, pushManifest, type CreateServerOptions, type H2PushServer, type PushManifest } from '../../index.js'
-import { createDemoApp, type DemoAppOptions } from '../../routes/index.js'
 import { testCertificate } from './tls.js'
 
 import type { Transport } from '../../index.js'
@@ -61,12 +63,6 @@ export function startWindowFillingPage(transport: Transport): Promise<Running> {
   return startPushPage(transport, 8, 10 * 1024)
 }
 
-export async function startDemo(demo: Partial<DemoAppOptions> = {}, options: CreateServerOptions = {}): Promise<Running & { certificate: string }> {
-  const tls = await testCertificate()
-  const app = createDemoApp({ certificate: tls.cert, logRequests: false, ...demo })
-  return { ...(await startServer(app, options)), certificate: tls.cert }
-}
-
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 export interface ChildServer {
@@ -75,11 +71,6 @@ export interface ChildServer {
   stdout: () => string
   stderr: () => string
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>
-}
-
-/** The demo server as users run it (`routes/server.ts` through tsx), stdout and stderr piped. */
-export function spawnDemo(env: Record<string, string> = {}): Promise<ChildServer> {
-  return spawnServer('routes/server.ts', /listening on (https:\/\/\S+)/, env)
 }
 
 /**
@@ -139,3 +130,6 @@ export async function spawnServer(script: string, ready: RegExp, env: Record<str
     },
   }
 }
+
+/** Kept for the tests that still import it from here (test/cli.test.ts): the demo is ./demo.ts's. */
+export { startDemo } from './demo.js'

@@ -2,8 +2,8 @@
  * How spdy (spdy-transport, through the compatibility layer) does each step of a push.
  */
 import type { ServerResponse } from 'node:http'
-import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../compat/spdy/internals.js'
-import type { PushTransport } from './transport-pusher.js'
+import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../../compat/spdy/internals.js'
+import type { PushTransport } from '../adapted-pusher.js'
 
 export const spdyPush: PushTransport<SpdyStream, SpdyStream> = {
   parentOpen: (stream) => !stream._spdyState.aborted && !writableEnded(stream) && stream.connection._spdyState.goaway === false,

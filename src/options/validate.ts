@@ -2,6 +2,8 @@
  * Option checking done once, at construction: unknown keys (with a "did you mean"
  * hint) and wrongly typed values throw ERR_H2PUSH_INVALID_OPTION.
  */
+import bytes from 'bytes'
+import ms from 'ms'
 import { H2PushError } from '../errors.js'
 
 export type OptionType =
@@ -18,6 +20,30 @@ export type OptionType =
   | 'path, URL or object'
   | readonly (string | boolean)[]
   | NumberRange
+  | Measured
+
+/**
+ * A number of ms or bytes that may also be written as Express options take them: a
+ * duration (`'30s'`, `'1h'`, read by the `ms` package) or a size (`'512kb'`, `'1mb'`,
+ * read by the `bytes` package).
+ */
+export interface Measured {
+  readonly number: 'positive integer' | 'non-negative integer' | 'non-negative number'
+  readonly measure: 'duration' | 'size'
+}
+
+const MEASURE_EXAMPLES = { duration: '"30s", "1h"', size: '"512kb", "1mb"' } as const
+
+function isMeasured(type: OptionType): type is Measured {
+  return typeof type === 'object' && !Array.isArray(type) && 'measure' in type
+}
+
+/** The number an option's value stands for: a duration or size string read (`'1h'` → 3600000, `'1mb'` → 1048576); any other value as it is. */
+export function measuredNumber(value: unknown, measure: Measured['measure']): unknown {
+  if (typeof value !== 'string') return value
+  const n = measure === 'duration' ? ms(value as ms.StringValue) : bytes.parse(value)
+  return typeof n === 'number' && Number.isFinite(n) ? n : value
+}
 
 /** A number from `min` to `max` (an integer when `integer`), or `false` when `orFalse`. */
 export interface NumberRange {
@@ -64,6 +90,7 @@ function inRange(value: unknown, range: NumberRange): boolean {
 
 function matches(value: unknown, type: OptionType): boolean {
   if (Array.isArray(type)) return type.includes(value as string | boolean)
+  if (isMeasured(type)) return matches(measuredNumber(value, type.measure), type.number)
   if (typeof type === 'object') return inRange(value, type as NumberRange)
   switch (type) {
     case 'string':
@@ -94,6 +121,7 @@ function matches(value: unknown, type: OptionType): boolean {
 }
 
 function describe(type: OptionType): string {
+  if (isMeasured(type)) return describe(type.number)
   if (!Array.isArray(type) && typeof type === 'object') {
     const range = type as NumberRange
     const what = `${range.integer ? 'an integer' : 'a number'}${range.unit ? ` (${range.unit})` : ''} from ${range.min} to ${range.max}`
@@ -121,7 +149,8 @@ export function validateOptions(where: string, options: unknown, types: Readonly
     if (value !== undefined && !matches(value, type)) {
       throw new H2PushError(
         'ERR_H2PUSH_INVALID_OPTION',
-        `${where}: option \`${key}\` must be ${describe(type)}, got ${typeof value === 'object' ? 'an object' : typeof value === 'number' ? String(value) : JSON.stringify(value)}`,
+        `${where}: option \`${key}\` must be ${describe(type)}, got ${typeof value === 'object' ? 'an object' : typeof value === 'number' ? String(value) : JSON.stringify(value)}` +
+          (isMeasured(type) ? ` (or a ${type.measure} string: ${MEASURE_EXAMPLES[type.measure]})` : ''),
       )
     }
   }

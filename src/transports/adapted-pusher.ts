@@ -2,7 +2,7 @@
  * The one Pusher and PushStream, over a transport adapter: the checks (in one order, one
  * error code per case), the promise, the pushed response (connection headers stripped,
  * answered once), its timeout, its outcome and its release when the parent goes are
- * written here once; an adapter (spdy-push.ts, http2-push.ts) only says how its
+ * written here once; an adapter (spdy/push-adapter.ts, http2/push-adapter.ts) only says how its
  * transport does each step.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'

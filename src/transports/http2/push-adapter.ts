@@ -3,9 +3,9 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
-import { isNodeHttp2Response } from './http2/bridge.js'
-import type { PushTransport } from './transport-pusher.js'
-import { pushClosesAfterEndStream, requestClosesAfterEndStream } from './http2/end-stream.js'
+import { isNodeHttp2Response } from './bridge.js'
+import type { PushTransport } from '../adapted-pusher.js'
+import { pushClosesAfterEndStream, requestClosesAfterEndStream } from './end-stream.js'
 
 function open(stream: ServerHttp2Stream): boolean {
   const session = stream.session
