@@ -13,7 +13,7 @@ import http2 from 'node:http2'
 import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
 import { setImmediate as yieldLoop, setTimeout as sleep } from 'node:timers/promises'
-import { frame, frames, headerBlock, FRAME, SETTING, ERROR, END_HEADERS, END_STREAM } from './raw-h2.js'
+import { frame, frames, headerBlock, FRAME, SETTING, ERROR, ERROR_NAMES, END_HEADERS, END_STREAM } from './raw-h2.js'
 import { spawnDemo } from './demo.js'
 import type { ChildServer } from './server.js'
 import type { Transport } from '../../index.js'
@@ -24,24 +24,6 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 const ACK = 0x1
 /** The largest frame payload a peer must accept before SETTINGS_MAX_FRAME_SIZE says otherwise. */
 const MAX_PAYLOAD = 16_384
-
-/** Error code names (RFC 9113 §7), by code. */
-export const GOAWAY_CODES: readonly string[] = [
-  'NO_ERROR',
-  'PROTOCOL_ERROR',
-  'INTERNAL_ERROR',
-  'FLOW_CONTROL_ERROR',
-  'SETTINGS_TIMEOUT',
-  'STREAM_CLOSED',
-  'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM',
-  'CANCEL',
-  'COMPRESSION_ERROR',
-  'CONNECT_ERROR',
-  'ENHANCE_YOUR_CALM',
-  'INADEQUATE_SECURITY',
-  'HTTP_1_1_REQUIRED',
-]
 
 /** One received frame, as far as an attacker looks at it. */
 export interface SeenFrame {
@@ -407,7 +389,7 @@ export async function attack(port: number, fam: Family, transport: Transport, li
         if (f.type === FRAME.DATA) state.dataBytes += length
         if (f.type === FRAME.GOAWAY && payload.length >= 8) {
           const code = payload.readUInt32BE(4)
-          ended(`GOAWAY ${GOAWAY_CODES[code] ?? code}`)
+          ended(`GOAWAY ${ERROR_NAMES[code] ?? code}`)
         }
         if (f.type === FRAME.SETTINGS && !(f.flags & ACK)) acks.push(frames.settingsAck())
         if (f.type === FRAME.PING && !(f.flags & ACK)) acks.push(frames.pingAck(Buffer.from(payload)))
