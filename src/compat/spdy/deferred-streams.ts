@@ -20,6 +20,22 @@ type OnStream = (this: unknown, stream: SpdyStream) => void
 
 function noop(): void {}
 
+/**
+ * Trailers that came before the request existed, emitted again once it listens: spdy's
+ * handle listens for 'headers' when it assigns the request, and the app's 'request'
+ * handler runs right after, in the same turn; the trailers follow on the next tick.
+ */
+function replayOnceHeard(stream: SpdyStream, trailers: readonly unknown[]): void {
+  const onListener = (event: string | symbol): void => {
+    if (event !== 'headers') return
+    stream.removeListener('newListener', onListener)
+    process.nextTick(() => {
+      for (const headers of trailers) stream.emit('headers', headers)
+    })
+  }
+  stream.on('newListener', onListener)
+}
+
 export function deferStreamsPastTheirRead(onStream: OnStream): OnStream {
   return function onStreamDeferred(this: unknown, stream): void {
     // Until the request is wired up: trailers kept for it, an error (a reset) not thrown.
@@ -34,8 +50,8 @@ export function deferStreamsPastTheirRead(onStream: OnStream): OnStream {
       // Gone, or on a connection the protocol guard is ending (past a limit, a protocol error).
       if (stream._spdyState.aborted || stream.destroyed || guardOf(stream.connection)?.ended) return
       stream.removeListener('error', noop)
+      if (trailers.length > 0) replayOnceHeard(stream, trailers)
       onStream.call(this, stream)
-      for (const headers of trailers) stream.emit('headers', headers)
     })
   }
 }
