@@ -16,6 +16,8 @@ import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
+import { batchWritesOnSpdyConnections } from './batched-writes.js'
+import { compressHeadersDirectly, directOnServers, type HpackModule } from './direct-hpack.js'
 import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
@@ -82,6 +84,7 @@ export function installSpdyCompat(): SpdyModule {
   const serverProto = spdy.server.Server.prototype
   serverProto['_onStream'] = deferStreamsPastTheirRead(serverProto['_onStream'] as Parameters<typeof deferStreamsPastTheirRead>[0])
   serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
+  serverProto['_handleConnection'] = batchWritesOnSpdyConnections(serverProto['_handleConnection'] as Parameters<typeof batchWritesOnSpdyConnections>[0])
 
   spdy.agent.Agent.prototype['_createStream'] = agentCreateStream
   spdy.agent.PlainAgent.prototype['_createStream'] = agentCreateStream
@@ -114,6 +117,10 @@ export function installSpdyCompat(): SpdyModule {
   const framerProto = transport.protocol.http2.framer.prototype
   framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))
   framerProto._frame = tagWaitingData(framerProto._frame)
+
+  const lockProto = (transport as unknown as { utils: { LockStream: { prototype: Record<string, unknown> } } }).utils.LockStream.prototype
+  connProto['_onVersion'] = directOnServers(connProto['_onVersion'] as Parameters<typeof directOnServers>[0])
+  lockProto['write'] = compressHeadersDirectly(lockProto['write'] as Parameters<typeof compressHeadersDirectly>[0], hpack as unknown as HpackModule)
 
   const { WriteBuffer, OffsetBuffer, Deceiver } = legacyBuffers
   WriteBuffer.prototype['_next'] = nextChunk

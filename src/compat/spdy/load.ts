@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module'
 import type { SpdyModule, SpdyTransportModule } from './internals.js'
+import { withQuietDebuglog } from './quiet-debuglog.js'
 
 const require = createRequire(import.meta.url)
 
@@ -34,6 +35,11 @@ let loaded: LoadedSpdy | undefined
 
 export function loadSpdy(): LoadedSpdy {
   if (loaded) return loaded
+  loaded = withQuietDebuglog(loadUnderShim)
+  return loaded
+}
+
+function loadUnderShim(): LoadedSpdy {
   const proc = process as unknown as { binding: BindingFn }
   const originalBinding = proc.binding
   const httpCommon = require('node:_http_common') as { HTTPParser: unknown; methods: string[] }
@@ -55,8 +61,7 @@ export function loadSpdy(): LoadedSpdy {
       Deceiver,
     } as LoadedSpdy['legacyBuffers']
     const hpack = requireFromTransport('hpack.js') as LoadedSpdy['hpack']
-    loaded = { spdy, transport, requireFromSpdy, legacyBuffers, hpack }
-    return loaded
+    return { spdy, transport, requireFromSpdy, legacyBuffers, hpack }
   } finally {
     proc.binding = originalBinding
   }
