@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Transport } from '../index.js'
 import { RawH2Client, frames, headerBlock, FRAME, ERROR, ERROR_NAMES, SETTING, type Frame } from './helpers/raw-h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
+import { nghttp } from './helpers/nghttp.js'
 
 const require = createRequire(import.meta.url)
 interface Decompressor {
@@ -519,6 +520,15 @@ for (const transport of TRANSPORTS) {
         await c.until(() => c.finished(1), WAIT, 'the response')
         assert.equal(status(c, 1), '200', describeFrames(c.frames))
         assert.equal(server.counts.seen, 1)
+      })
+
+      test("a client's smaller SETTINGS_HEADER_TABLE_SIZE (64) is signalled at the start of the next block: nghttp decodes every response", async () => {
+        // RFC 7541 §4.2: the encoder signals the smaller table in its next header block;
+        // nghttp (nghttp2) fails a block that lacks it.
+        const paths = ['/a', '/b', '/c']
+        const { stdout } = await nghttp(`${server.url}${paths[0]}`, ['-c', '64', '-t', '5', ...paths.slice(1).map((p) => server.url + p)])
+        assert.equal(stdout.match(/recv \(stream_id=\d+\) :status: 200/g)?.length, 3, stdout.slice(-1500))
+        assert.doesNotMatch(stdout, /recv GOAWAY|COMPRESSION_ERROR/)
       })
     })
   })

@@ -22,6 +22,7 @@ import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import { deferStreamsPastTheirRead } from './deferred-streams.js'
+import { signalSmallerTables } from './table-size.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
 import type { SpdyModule } from './internals.js'
@@ -99,6 +100,10 @@ export function installSpdyCompat(): SpdyModule {
 
   installStreamLimit(transport)
   installProtocolGuard(guardedModules(transport, hpack))
+  hpack.compressor.prototype['updateTableSize'] = signalSmallerTables(
+    hpack.compressor.prototype['updateTableSize'] as Parameters<typeof signalSmallerTables>[0],
+    () => hpack.encoder.create() as ReturnType<Parameters<typeof signalSmallerTables>[1]>,
+  )
   installWholeFrameFlowControl(transport)
 
   const streamProto = transport.Stream.prototype

@@ -28,7 +28,11 @@ export interface LoadedSpdy {
     Deceiver: { prototype: Record<string, unknown> }
   }
   /** hpack.js, as spdy-transport resolves it. */
-  hpack: { decompressor: { prototype: Record<string, unknown> } }
+  hpack: {
+    decompressor: { prototype: Record<string, unknown> }
+    compressor: { prototype: Record<string, unknown> }
+    encoder: { create(): unknown }
+  }
 }
 
 let loaded: LoadedSpdy | undefined
