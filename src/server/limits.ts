@@ -194,7 +194,7 @@ function calm(session: Http2Session): void {
  * - `maxRejectedStreams`: streams nghttp2 refused before JavaScript saw them (header lists
  *   over the limits, one HPACK bomb a request), counted from the stream ids it processed.
  * - `idlePriorities`: PRIORITY frames. Node 20 reports them as the session's 'priority'
- *   event; Node 22 and later do not (and nghttp2 there spends next to nothing on them).
+ *   event; Node 22 and later do not (and their nghttp2 ends such a flood itself).
  */
 export function limitHttp2Session(session: Http2Session, limits: ResolvedH2Limits): void {
   const resets = new TokenBucket(limits.resets)
