@@ -22,6 +22,7 @@ import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import { deferStreamsPastTheirRead } from './deferred-streams.js'
+import { directRequests, emitDirectAsIs } from './direct-requests.js'
 import { signalSmallerTables } from './table-size.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
@@ -83,7 +84,15 @@ export function installSpdyCompat(): SpdyModule {
   }
 
   const serverProto = spdy.server.Server.prototype
-  serverProto['_onStream'] = deferStreamsPastTheirRead(serverProto['_onStream'] as Parameters<typeof deferStreamsPastTheirRead>[0])
+  const direct = directRequests(serverProto['_onStream'] as Parameters<typeof directRequests>[0], {
+    forwardedFor: false,
+    push: spdy.response['push'] as Parameters<typeof directRequests>[1]['push'],
+    writeHead: spdyWriteHead as never,
+    end: spdyEnd as never,
+    writeEarlyHints: spdyWriteEarlyHints,
+  })
+  serverProto['_onStream'] = deferStreamsPastTheirRead(direct as Parameters<typeof deferStreamsPastTheirRead>[0])
+  serverProto['emit'] = emitDirectAsIs(serverProto['emit'] as Parameters<typeof emitDirectAsIs>[0])
   serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
   serverProto['_handleConnection'] = batchWritesOnSpdyConnections(serverProto['_handleConnection'] as Parameters<typeof batchWritesOnSpdyConnections>[0])
 

@@ -11,7 +11,14 @@
  *   socket, so Node's server ends that socket (END_STREAM) after `'finish'`.
  */
 import { ServerResponse, type OutgoingHttpHeaders, type OutgoingHttpHeader } from 'node:http'
-import type { SpdyResponse, SpdySocket } from './internals.js'
+import type { SpdyResponse, SpdySocket, SpdyStream } from './internals.js'
+import { directStreamOf, StreamSocket } from './direct-requests.js'
+
+/** The stream a response writes to: its StreamSocket's, or spdy's per-stream socket's handle's. */
+function streamOf(res: SpdyResponse): SpdyStream | undefined {
+  if (res.socket instanceof StreamSocket) return directStreamOf(res)
+  return (res.socket as SpdySocket | null)?._handle?._spdyState.stream ?? undefined
+}
 
 function headersSentError(): Error {
   const err = new Error('Cannot write headers after they are sent to the client') as Error & { code: string }
@@ -55,8 +62,7 @@ export function spdyWriteHead(
   this._header = true
   this._headerSent = true
 
-  const socket = this.socket as SpdySocket | null
-  const stream = socket?._handle?._spdyState.stream
+  const stream = streamOf(this)
   if (stream) stream.respond(statusCode, this.getHeaders())
   return this
 }
@@ -66,10 +72,10 @@ const nodeEnd = ServerResponse.prototype.end as (this: ServerResponse, ...args: 
 
 /** Replacement for spdy's `response.end`: Node's own `end`, so 'finish' and `end(cb)` work. */
 export function spdyEnd(this: SpdyResponse, ...args: EndArgs): SpdyResponse {
-  const socket = this.socket as SpdySocket | null
-  const handle = socket?._handle
+  const socket = this.socket as SpdySocket | StreamSocket | null
   // The per-stream socket is about to end: spdy must then send END_STREAM, not RST_STREAM.
-  if (handle) handle._spdyState.ending = true
+  if (socket instanceof StreamSocket) socket.ending = true
+  else if (socket?._handle) socket._handle._spdyState.ending = true
   nodeEnd.apply(this, args)
   return this
 }
@@ -81,7 +87,7 @@ export function spdyEnd(this: SpdyResponse, ...args: EndArgs): SpdyResponse {
  * frame with `:status 103`, which the spdy-transport stream sends with `respond(103)`.
  */
 export function spdyWriteEarlyHints(this: SpdyResponse, hints: Record<string, string | readonly string[]>, callback?: () => void): void {
-  const stream = (this.socket as SpdySocket | null)?._handle?._spdyState.stream
+  const stream = streamOf(this)
   if (!stream || this._header) {
     if (callback) process.nextTick(callback)
     return

@@ -1,0 +1,506 @@
+/**
+ * HTTP/2 request streams become `req`/`res` directly, without spdy's per-stream socket.
+ *
+ * spdy made every HTTP/2 stream look like an HTTP/1.1 connection: a `net.Socket` over
+ * a handle-thing handle, Node's HTTP/1 connection setup (an HTTP parser from the
+ * parser pool, timeouts, a dozen listeners), and http-deceiver feeding that parser a
+ * fake request head. The request body then came through the socket and the parser,
+ * and the response went through the socket's Writable into the stream. That was most
+ * of what spdy cost over node:http2 per request, and 6 KB a held stream.
+ *
+ * Here the request is an `http.IncomingMessage` and the response an
+ * `http.ServerResponse` over a `StreamSocket`, a small object that forwards to the
+ * spdy-transport stream what Node's HTTP code asks of a socket (write, end, cork,
+ * destroy, timeouts, the TLS socket's addresses). What Node's HTTP/1 server does
+ * around a request (`parserOnIncoming`, `resOnFinish`, `abortIncoming`) is done here
+ * for the one request of the stream, so the app sees the same objects, fields and
+ * events as before: `httpVersion` '1.1' (as spdy had it), `req.isSpdy`,
+ * `req.spdyStream`, `res.push`, `res.writeEarlyHints`, 'aborted'/'close' on a reset.
+ * SPDY/3 streams and spdy's client side keep spdy's own path.
+ */
+import { EventEmitter } from 'node:events'
+import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http'
+import type { Server as NetServer } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { markBodyOfUnknownLength } from '../request-body.js'
+import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
+
+type Callback = (err?: Error | null) => void
+
+/** A private symbol of Node's, found by its description on an object or prototype. */
+function symbolOf(target: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(target).find((s) => s.description === description)
+}
+
+const kNeedDrain = symbolOf(new ServerResponse(new IncomingMessage(null as never)), 'kNeedDrain')
+/** Node 24+: `req.signal` is detached when the response finishes. */
+const kDetachAbortSignal = symbolOf(IncomingMessage.prototype, 'kDetachAbortSignal')
+
+interface NodeRequest extends SpdyRequest {
+  _consuming: boolean
+  _dumped: boolean
+  _dump(): void
+  _addHeaderLines(headers: unknown[], n: number): void
+  spdyVersion?: number
+}
+
+interface NodeResponse extends SpdyResponse {
+  _expect_continue: boolean
+  _keepAliveTimeout: number
+  _closed?: boolean
+  _req: IncomingMessage
+  isSpdy: boolean
+  spdyVersion: number
+  detachSocket(socket: object): void
+  assignSocket(socket: object): void
+}
+
+function closedError(): Error {
+  const err = new Error('The HTTP/2 stream is closed') as Error & { code: string }
+  err.code = 'ERR_STREAM_DESTROYED'
+  return err
+}
+
+function resetError(): Error {
+  const err = new Error('aborted') as Error & { code: string }
+  err.code = 'ECONNRESET'
+  return err
+}
+
+const TLS_METHODS = [
+  'getPeerCertificate',
+  'getCipher',
+  'getProtocol',
+  'getSession',
+  'isSessionReused',
+  'getEphemeralKeyInfo',
+  'getTLSTicket',
+  'getFinished',
+  'getPeerFinished',
+  'getSharedSigalgs',
+  'exportKeyingMaterial',
+] as const
+
+/**
+ * What `req.socket`/`res.socket` is for an HTTP/2 stream: the socket-shaped surface
+ * Node's `IncomingMessage`/`ServerResponse`, Express and its middleware use, over one
+ * spdy-transport stream. Addresses and TLS details are the connection's.
+ */
+export class StreamSocket extends EventEmitter {
+  readonly stream: SpdyStream
+  readonly server: NetServer
+  readonly encrypted: boolean
+  /** The response written through this socket (Node's name), until it finishes. */
+  _httpMessage: ServerResponse | null = null
+  readonly parser = null
+  readable = true
+  writable = true
+  destroyed = false
+  _paused = false
+  /** Node's OutgoingMessage reads and sets `corked` here. */
+  readonly _writableState = { corked: 0 }
+  /** The response has ended: closing ends the stream (END_STREAM) instead of resetting it. */
+  ending = false
+  #closed = false
+
+  constructor(stream: SpdyStream, server: NetServer) {
+    super()
+    this.stream = stream
+    this.server = server
+    this.encrypted = (stream.connection.socket as TLSSocket).encrypted === true
+  }
+
+  get #raw(): TLSSocket {
+    return this.stream.connection.socket as TLSSocket
+  }
+  get remoteAddress(): string | undefined {
+    return this.#raw.remoteAddress
+  }
+  get remotePort(): number | undefined {
+    return this.#raw.remotePort
+  }
+  get remoteFamily(): string | undefined {
+    return this.#raw.remoteFamily
+  }
+  get localAddress(): string | undefined {
+    return this.#raw.localAddress
+  }
+  get localPort(): number | undefined {
+    return this.#raw.localPort
+  }
+  get alpnProtocol(): string | false | null {
+    return this.#raw.alpnProtocol ?? null
+  }
+  get servername(): string | false | null {
+    return (this.#raw as TLSSocket & { servername?: string | false }).servername ?? null
+  }
+  get authorized(): boolean {
+    return this.#raw.authorized
+  }
+  get authorizationError(): Error {
+    return this.#raw.authorizationError
+  }
+  get bytesRead(): number {
+    return this.#raw.bytesRead
+  }
+  get bytesWritten(): number {
+    return this.#raw.bytesWritten
+  }
+  get connecting(): boolean {
+    return false
+  }
+  get pending(): boolean {
+    return false
+  }
+  get readyState(): string {
+    return this.destroyed ? 'closed' : 'open'
+  }
+  address(): ReturnType<TLSSocket['address']> {
+    return this.#raw.address()
+  }
+
+  get writableCorked(): number {
+    return this._writableState.corked
+  }
+  get writableLength(): number {
+    return (this.stream as unknown as { _writableState: { length: number } })._writableState.length
+  }
+  get writableHighWaterMark(): number {
+    return (this.stream as unknown as { _writableState: { highWaterMark: number } })._writableState.highWaterMark
+  }
+  get readableHighWaterMark(): number {
+    return (this.stream as unknown as { _readableState: { highWaterMark: number } })._readableState.highWaterMark
+  }
+  get writableEnded(): boolean {
+    return this.stream._writableState.ended
+  }
+  get writableFinished(): boolean {
+    return this.stream._writableState.finished
+  }
+  get timeout(): number | undefined {
+    return undefined
+  }
+
+  /** Writes are handed to the stream at once (its frame scheduler batches them): a count only. */
+  cork(): void {
+    this._writableState.corked++
+  }
+  uncork(): void {
+    if (this._writableState.corked > 0) this._writableState.corked--
+  }
+
+  write(data: Buffer | string, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
+    if (typeof encoding === 'function') {
+      cb = encoding
+      encoding = undefined
+    }
+    const stream = this.stream
+    if (this.destroyed || stream._spdyState.aborted || stream._writableState.ended) {
+      const err = closedError()
+      if (cb) process.nextTick(cb, err)
+      return false
+    }
+    return stream.write(data, encoding ?? 'utf8', cb)
+  }
+
+  end(data?: Buffer | string | Callback, encoding?: BufferEncoding | Callback, cb?: Callback): this {
+    if (typeof data === 'function') {
+      cb = data
+      data = undefined
+    } else if (typeof encoding === 'function') {
+      cb = encoding
+      encoding = undefined
+    }
+    if (data !== undefined && data !== null && data.length > 0) this.write(data, encoding as BufferEncoding | undefined)
+    this.writable = false
+    const stream = this.stream
+    if (stream._spdyState.aborted || stream._writableState.finished) {
+      if (cb) process.nextTick(cb)
+    } else if (stream._writableState.ended) {
+      if (cb) stream.once('finish', () => cb())
+    } else {
+      stream.end(cb ? () => cb() : undefined)
+    }
+    return this
+  }
+
+  destroySoon(): void {
+    this.end()
+  }
+
+  /** Ends the stream if its response ended, else resets it (RST_STREAM(CANCEL)); 'close' follows. */
+  destroy(err?: Error | null): this {
+    if (this.destroyed) return this
+    this.destroyed = true
+    this.readable = false
+    this.writable = false
+    const stream = this.stream
+    if (this.ending) {
+      if (!stream._writableState.ended && !stream._spdyState.aborted) stream.end()
+    } else {
+      stream.abort()
+    }
+    if (err) process.nextTick(() => this.emit('error', err))
+    this.markClosed()
+    return this
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Emits 'close' once, on a later turn (as a socket's handle closes). */
+  markClosed(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.destroyed = true
+    this.readable = false
+    this.writable = false
+    setImmediate(() => this.emit('close', false))
+  }
+
+  pause(): this {
+    this.stream.pause()
+    return this
+  }
+  resume(): this {
+    this.stream.resume()
+    return this
+  }
+
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback)
+    this.stream.setTimeout(ms, ms > 0 ? () => this.emit('timeout') : undefined)
+    return this
+  }
+  setNoDelay(): this {
+    return this
+  }
+  setKeepAlive(): this {
+    return this
+  }
+  ref(): this {
+    return this
+  }
+  unref(): this {
+    return this
+  }
+}
+
+for (const method of TLS_METHODS) {
+  Object.defineProperty(StreamSocket.prototype, method, {
+    configurable: true,
+    writable: true,
+    value: function tlsMethod(this: StreamSocket, ...args: unknown[]): unknown {
+      const raw = this.stream.connection.socket as unknown as Record<string, (...a: unknown[]) => unknown>
+      return typeof raw[method] === 'function' ? raw[method](...args) : undefined
+    },
+  })
+}
+
+/** The request head spdy gave Node's HTTP/1 parser: `:authority` as Host (in its place), no pseudo-headers. */
+function rawHeadersOf(headers: Record<string, unknown>, forwardedFor: string | null): unknown[] {
+  const raw: unknown[] = []
+  if (forwardedFor !== null) raw.push('x-forwarded-for', forwardedFor)
+  for (const name of Object.keys(headers)) {
+    if (name === ':authority') {
+      raw.push('host', headers[name])
+      continue
+    }
+    if (name.charCodeAt(0) === 58 /* : */) continue
+    raw.push(name, headers[name])
+  }
+  // A later Host overwrote :authority's (spdy built an object first): keep the last of each.
+  return dedupe(raw)
+}
+
+function dedupe(raw: unknown[]): unknown[] {
+  let seen: Set<unknown> | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    seen ??= new Set()
+    if (seen.has(raw[i])) return lastOfEach(raw)
+    seen.add(raw[i])
+  }
+  return raw
+}
+
+function lastOfEach(raw: unknown[]): unknown[] {
+  const byName = new Map<unknown, unknown>()
+  for (let i = 0; i < raw.length; i += 2) byName.set(raw[i], raw[i + 1])
+  const out: unknown[] = []
+  for (const [name, value] of byName) out.push(name, value)
+  return out
+}
+
+/** Not ended yet, or ended with the body buffered (the request is made a turn after its HEADERS). */
+export function mayHaveBody(stream: SpdyStream): boolean {
+  const readable = (stream as unknown as { _readableState: { ended: boolean; length: number } })._readableState
+  return !readable.ended || readable.length > 0
+}
+
+/** The spdy-transport stream a response writes to, while its socket is open. */
+export function directStreamOf(res: { socket: unknown }): SpdyStream | undefined {
+  const socket = res.socket
+  return socket instanceof StreamSocket && !socket.destroyed ? socket.stream : undefined
+}
+
+export interface DirectOptions {
+  /** spdy's `x-forwarded-for` option: the connection's X-Forwarded-For (from a SPDY proxy) as a request header. */
+  forwardedFor: boolean
+  /** `res.push` of spdy's response module. */
+  push: (this: ServerResponse, path: string, headers: object, callback?: unknown) => unknown
+  writeHead: (this: SpdyResponse, ...args: never[]) => SpdyResponse
+  end: (this: SpdyResponse, ...args: never[]) => SpdyResponse
+  writeEarlyHints: (this: SpdyResponse, hints: Record<string, string | readonly string[]>, callback?: () => void) => void
+}
+
+function makeRequest(stream: SpdyStream, socket: StreamSocket, options: DirectOptions): NodeRequest {
+  const req = new IncomingMessage(socket as never) as NodeRequest
+  req.httpVersionMajor = 1
+  req.httpVersionMinor = 1
+  req.httpVersion = '1.1'
+  req.method = stream.method
+  req.url = stream.path
+  ;(req as unknown as { upgrade: boolean }).upgrade = false
+  const forwarded = options.forwardedFor ? (stream.connection as unknown as { getXForwardedFor(): string | null }).getXForwardedFor() : null
+  const raw = rawHeadersOf(stream.headers as Record<string, unknown>, forwarded)
+  req._addHeaderLines(raw, raw.length)
+  markBodyOfUnknownLength(req.headers as Record<string, unknown>, mayHaveBody(stream))
+  req.isSpdy = true
+  req.spdyVersion = 4
+  req.spdyStream = stream
+  // The body, as Node's parser hands it on: pushed, and the stream paused while `req` is full.
+  stream.on('data', (chunk: Buffer) => {
+    if (!req.push(chunk)) stream.pause()
+  })
+  stream.once('end', () => {
+    req.complete = true
+    req.push(null)
+  })
+  stream.on('headers', (trailers: unknown) => req.emit('trailers', trailers))
+  return req
+}
+
+/** Node's ServerResponse takes options since Node 18 (`highWaterMark`, `rejectNonStandardBodyWrites`). */
+const Response = ServerResponse as unknown as new (req: IncomingMessage, options: object) => NodeResponse
+
+function makeResponse(req: NodeRequest, stream: SpdyStream, socket: StreamSocket, server: NetServer, options: DirectOptions): NodeResponse {
+  const http = server as NetServer & { keepAliveTimeout?: number; rejectNonStandardBodyWrites?: boolean }
+  const res = new Response(req, { highWaterMark: socket.writableHighWaterMark, rejectNonStandardBodyWrites: http.rejectNonStandardBodyWrites })
+  res._keepAliveTimeout = http.keepAliveTimeout ?? 0
+  res.shouldKeepAlive = true
+  res.isSpdy = true
+  res.spdyVersion = 4
+  res.spdyStream = stream
+  res._req = req
+  res.writeHead = options.writeHead as never
+  res.end = options.end as never
+  res.push = options.push
+  res.writeEarlyHints = options.writeEarlyHints as never
+  res.writeContinue = function writeContinue(this: NodeResponse, callback?: () => void): void {
+    directStreamOf(this)?.respond(100, {}, callback ? () => callback() : undefined)
+  }
+  res.addTrailers = function addTrailers(headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
+    ;(stream as unknown as { sendHeaders(h: unknown): void }).sendHeaders(headers)
+  }
+  res.assignSocket(socket)
+  return res
+}
+
+function emitClose(res: NodeResponse): void {
+  if (res._closed) return
+  res.destroyed = true
+  res._closed = true
+  res.emit('close')
+}
+
+/** What Node's server does per request around the app: finish, reset, drain, timeout. */
+function wire(req: NodeRequest, res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void {
+  let done = false
+  res.on('finish', () => {
+    done = true
+    if (kDetachAbortSignal) (req as unknown as Record<symbol, () => void>)[kDetachAbortSignal]!()
+    if (!req._consuming && !(req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState.resumeScheduled) req._dump()
+    res.detachSocket(socket)
+    process.nextTick(emitClose, res)
+    socket.destroySoon()
+  })
+  // A reset (or the connection closing) before the response finished: the request is aborted.
+  socket.once('close', () => {
+    if (!done) req.destroy(resetError())
+  })
+  stream.once('close', () => socket.markClosed())
+  stream.on('error', (err: Error) => socket.destroy(err))
+  socket.on('error', () => {})
+  stream.on('drain', () => {
+    const msg = socket._httpMessage as (ServerResponse & Record<symbol, boolean>) | null
+    if (msg && !msg.finished && kNeedDrain && msg[kNeedDrain]) {
+      msg[kNeedDrain] = false
+      msg.emit('drain')
+    }
+  })
+  socket.on('timeout', () => {
+    const reqTimeout = !req.complete && req.emit('timeout', socket)
+    const msg = socket._httpMessage
+    const resTimeout = msg?.emit('timeout', socket) === true
+    const serverTimeout = socket.server.emit('timeout', socket)
+    if (!reqTimeout && !resTimeout && !serverTimeout) socket.destroy()
+  })
+}
+
+/** As Node's server handles `Expect` on an HTTP/1.1 request: 100-continue, or 417. */
+function emitRequest(server: NetServer, req: NodeRequest, res: NodeResponse): void {
+  const http = server as NetServer & { requireHostHeader?: boolean }
+  if (http.requireHostHeader !== false && req.headers.host === undefined) {
+    res.writeHead(400)
+    res.end()
+    return
+  }
+  const expect = req.headers.expect
+  if (expect === undefined) {
+    server.emit('request', req, res)
+  } else if (/(?:^|\W)100-continue(?:$|\W)/i.test(expect)) {
+    res._expect_continue = true
+    if (server.listenerCount('checkContinue') > 0) {
+      server.emit('checkContinue', req, res)
+    } else {
+      res.writeContinue()
+      server.emit('request', req, res)
+    }
+  } else if (server.listenerCount('checkExpectation') > 0) {
+    server.emit('checkExpectation', req, res)
+  } else {
+    res.writeHead(417)
+    res.end()
+  }
+}
+
+/**
+ * Replacement for spdy's `Server#_onStream` on HTTP/2 connections: the stream becomes
+ * `req`/`res` and the server's 'request' event, without a per-stream socket.
+ */
+export function directRequests(onStream: (this: unknown, stream: SpdyStream) => void, options: DirectOptions) {
+  return function onStreamDirect(this: NetServer & { _spdyState: { options: Record<string, unknown> } }, stream: SpdyStream): void {
+    if ((stream.connection as unknown as { getVersion(): number }).getVersion() !== 4) {
+      onStream.call(this, stream)
+      return
+    }
+    const socket = new StreamSocket(stream, this)
+    const settings = this._spdyState.options['x-forwarded-for'] ? { ...options, forwardedFor: true } : options
+    const req = makeRequest(stream, socket, settings)
+    const res = makeResponse(req, stream, socket, this, settings)
+    wire(req, res, socket, stream)
+    emitRequest(this, req, res)
+  }
+}
+
+/** spdy's `Server#emit` decorates requests made through its socket; direct ones come decorated. */
+export function emitDirectAsIs(emit: (this: EventEmitter, event: string | symbol, ...args: unknown[]) => boolean) {
+  return function emitPassingDirectRequests(this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    const req = args[0] as { socket?: unknown } | undefined
+    if ((event === 'request' || event === 'checkContinue' || event === 'checkExpectation') && req?.socket instanceof StreamSocket) {
+      return EventEmitter.prototype.emit.call(this, event, ...args)
+    }
+    return emit.call(this, event, ...args)
+  }
+}
