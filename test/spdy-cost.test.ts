@@ -11,6 +11,7 @@ import http2 from 'node:http2'
 import { once } from 'node:events'
 import express from 'express'
 import type net from 'node:net'
+import { Socket as NetSocket } from 'node:net'
 import { startServer, ROOT } from './helpers/server.js'
 import { installSpdyCompat } from '../index.js'
 
@@ -206,6 +207,215 @@ describe('the frames of one turn of the event loop go out in one write (batched-
       assert.equal(rest, 'last')
     } finally {
       session.close()
+      await running.close()
+    }
+  })
+})
+
+/** Opens a session to `url`, runs `use`, closes it. */
+async function withSession<T>(url: string, use: (session: http2.ClientHttp2Session) => Promise<T>): Promise<T> {
+  const session = http2.connect(url, { rejectUnauthorized: false })
+  session.on('error', () => {})
+  try {
+    return await use(session)
+  } finally {
+    session.close()
+  }
+}
+
+async function readAll(stream: http2.ClientHttp2Stream): Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer }> {
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders]
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return { headers, body: Buffer.concat(chunks) }
+}
+
+describe('HTTP/2 requests without a per-stream socket (direct-requests.ts)', () => {
+  test("the app sees the same request as over spdy's socket: fields, headers in order, addresses, TLS, spdy's own members", async () => {
+    const app = express()
+    app.get('/seen', (req, res) => {
+      const socket = req.socket as net.Socket & { encrypted?: boolean; alpnProtocol?: string; getPeerCertificate?: () => object }
+      res.json({
+        method: req.method,
+        url: req.originalUrl,
+        httpVersion: req.httpVersion,
+        rawHeaders: req.rawHeaders,
+        host: req.hostname,
+        ip: req.ip,
+        secure: req.secure,
+        protocol: req.protocol,
+        encrypted: socket.encrypted,
+        alpn: socket.alpnProtocol,
+        localPort: socket.localPort,
+        remotePort: typeof socket.remotePort,
+        peerCertificate: typeof socket.getPeerCertificate?.(),
+        isSpdy: (req as { isSpdy?: boolean }).isSpdy,
+        spdyStream: typeof (req as { spdyStream?: { id: number } }).spdyStream?.id,
+        sameConnection: req.connection === req.socket,
+        push: typeof (res as { push?: unknown }).push,
+        // No per-stream net.Socket, HTTP/1 parser or handle any more.
+        netSocket: req.socket instanceof NetSocket,
+      })
+    })
+    const running = await startServer(app)
+    try {
+      const { port, host, hostname } = new URL(running.url)
+      const seen = await withSession(running.url, async (session) => {
+        const { body } = await readAll(session.request({ ':path': '/seen?a=1', 'x-one': '1', 'x-two': ['a', 'b'], cookie: 'c=1' }))
+        return JSON.parse(body.toString()) as Record<string, unknown>
+      })
+      assert.deepEqual(seen, {
+        method: 'GET',
+        url: '/seen?a=1',
+        httpVersion: '1.1',
+        rawHeaders: ['host', host, 'x-one', '1', 'x-two', 'a, b', 'cookie', 'c=1'],
+        host: hostname,
+        ip: seen['ip'],
+        secure: true,
+        protocol: 'https',
+        encrypted: true,
+        alpn: 'h2',
+        localPort: Number(port),
+        remotePort: 'number',
+        peerCertificate: 'object',
+        isSpdy: true,
+        spdyStream: 'number',
+        sameConnection: true,
+        push: 'function',
+        netSocket: false,
+      })
+      assert.match(String(seen['ip']), /^(::ffff:)?127\.0\.0\.1$/)
+    } finally {
+      await running.close()
+    }
+  })
+
+  test("events as Node's server gives them: a finished exchange, and a client's reset before the response", async () => {
+    const events: string[] = []
+    let heldRes: express.Response | undefined
+    const app = express()
+    const record = (req: express.Request, res: express.Response, tag: string): void => {
+      for (const e of ['aborted', 'end', 'close'] as const) req.on(e, () => events.push(`${tag} req ${e}`))
+      for (const e of ['finish', 'close'] as const) res.on(e, () => events.push(`${tag} res ${e}`))
+      req.resume()
+    }
+    app.get('/done', (req, res) => {
+      record(req, res, 'done')
+      res.end('ok')
+    })
+    app.get('/held', (req, res) => {
+      record(req, res, 'held')
+      heldRes = res
+      res.write('open')
+    })
+    const running = await startServer(app)
+    try {
+      await withSession(running.url, async (session) => {
+        await readAll(session.request({ ':path': '/done' }))
+        const held = session.request({ ':path': '/held' })
+        await once(held, 'data')
+        held.close(http2.constants.NGHTTP2_CANCEL)
+        for (let i = 0; i < 100 && !events.includes('held res close'); i++) await new Promise((r) => setTimeout(r, 10))
+      })
+      assert.deepEqual(events.filter((e) => e.startsWith('done')).sort(), ['done req close', 'done req end', 'done res close', 'done res finish'])
+      // Reset before the response ended: the request is aborted, the response closes and never finishes.
+      assert.deepEqual(
+        events.filter((e) => e.startsWith('held')),
+        ['held req end', 'held req aborted', 'held req close', 'held res close'].filter((e) => events.includes(e)),
+      )
+      assert.ok(events.includes('held res close'), events.join(', '))
+      assert.ok(!events.includes('held res finish'), events.join(', '))
+      assert.ok(heldRes?.destroyed, 'the held response is destroyed')
+      assert.equal(heldRes?.write('more'), false, 'a write after the reset goes nowhere')
+    } finally {
+      await running.close()
+    }
+  })
+
+  test('a 4 MB upload read slowly arrives whole; the server holds no more of it than the windows allow', async () => {
+    const app = express()
+    let buffered = 0
+    app.post('/slow', (req, res) => {
+      const chunks: Buffer[] = []
+      req.pause()
+      setTimeout(() => {
+        // What reached the request while nobody read it: bounded by flow control, not the 4 MB sent.
+        buffered = req.readableLength
+        req.on('data', (c: Buffer) => chunks.push(c))
+        req.on('end', () => res.end(`${Buffer.concat(chunks).length} ${Buffer.concat(chunks).readUInt32BE(4 * 1024 * 1024 - 4)}`))
+        req.resume()
+      }, 300)
+    })
+    const running = await startServer(app)
+    try {
+      const body = Buffer.alloc(4 * 1024 * 1024)
+      for (let i = 0; i < body.length; i += 4) body.writeUInt32BE(i, i)
+      const answer = await withSession(running.url, async (session) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/slow' })
+        stream.end(body)
+        return (await readAll(stream)).body.toString()
+      })
+      assert.equal(answer, `${body.length} ${body.length - 4}`)
+      assert.ok(buffered < 1024 * 1024, `${buffered} bytes buffered in the request`)
+    } finally {
+      await running.close()
+    }
+  })
+
+  test("a 4 MB body piped to the response waits for 'drain' and arrives whole", async () => {
+    const { Readable } = await import('node:stream')
+    const app = express()
+    let drains = 0
+    app.get('/big', (_req, res) => {
+      res.on('drain', () => drains++)
+      let sent = 0
+      Readable.from(
+        (function* () {
+          while (sent < 4 * 1024 * 1024) {
+            const chunk = Buffer.alloc(64 * 1024, sent / (64 * 1024))
+            sent += chunk.length
+            yield chunk
+          }
+        })(),
+      ).pipe(res)
+    })
+    const running = await startServer(app)
+    try {
+      const body = await withSession(running.url, async (session) => (await readAll(session.request({ ':path': '/big' }))).body)
+      assert.equal(body.length, 4 * 1024 * 1024)
+      for (let i = 0; i < 64; i++) assert.equal(body[i * 64 * 1024], i, `chunk ${i}`)
+      assert.ok(drains > 0, 'the response emitted drain')
+    } finally {
+      await running.close()
+    }
+  })
+
+  test('res.setTimeout fires on a held request, and a timeout nobody handles resets the stream; Expect: 100-continue gets its 100 first', async () => {
+    const app = express()
+    app.get('/wait', (_req, res) => {
+      res.setTimeout(150, () => res.end('timed out'))
+    })
+    app.get('/unhandled', (req) => {
+      // As Node's server: a complete request's own 'timeout' is not emitted, and with no listener the socket is destroyed.
+      req.setTimeout(100)
+    })
+    app.post('/continue', express.text({ type: '*/*' }), (req, res) => {
+      res.end(`got ${String(req.body)}`)
+    })
+    const running = await startServer(app)
+    try {
+      await withSession(running.url, async (session) => {
+        assert.equal((await readAll(session.request({ ':path': '/wait' }))).body.toString(), 'timed out')
+        const unhandled = session.request({ ':path': '/unhandled' })
+        unhandled.on('error', () => {})
+        await once(unhandled, 'close')
+        assert.equal(unhandled.rstCode, http2.constants.NGHTTP2_CANCEL)
+        const stream = session.request({ ':method': 'POST', ':path': '/continue', expect: '100-continue', 'content-type': 'text/plain' })
+        await once(stream, 'continue')
+        stream.end('body')
+        assert.equal((await readAll(stream)).body.toString(), 'got body')
+      })
+    } finally {
       await running.close()
     }
   })

@@ -44,6 +44,22 @@ function guardedModules(transport: unknown, hpack: { decompressor: { prototype: 
   }
 }
 
+/** spdy's server: HTTP/2 streams become requests directly, a turn after their read; frames batched per record and per turn. */
+function installServerPath(spdy: SpdyModule): void {
+  const serverProto = spdy.server.Server.prototype
+  const direct = directRequests(serverProto['_onStream'] as Parameters<typeof directRequests>[0], {
+    forwardedFor: false,
+    push: spdy.response['push'] as Parameters<typeof directRequests>[1]['push'],
+    writeHead: spdyWriteHead as never,
+    end: spdyEnd as never,
+    writeEarlyHints: spdyWriteEarlyHints,
+  })
+  serverProto['_onStream'] = deferStreamsPastTheirRead(direct as Parameters<typeof deferStreamsPastTheirRead>[0])
+  serverProto['emit'] = emitDirectAsIs(serverProto['emit'] as Parameters<typeof emitDirectAsIs>[0])
+  serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
+  serverProto['_handleConnection'] = batchWritesOnSpdyConnections(serverProto['_handleConnection'] as Parameters<typeof batchWritesOnSpdyConnections>[0])
+}
+
 /**
  * Loads `spdy` (on Node 24+ it cannot load without this) and patches it so that it
  * works on current Node. Idempotent: every call returns the same, patched module.
@@ -83,18 +99,7 @@ export function installSpdyCompat(): SpdyModule {
     res['writeEarlyHints'] = spdyWriteEarlyHints
   }
 
-  const serverProto = spdy.server.Server.prototype
-  const direct = directRequests(serverProto['_onStream'] as Parameters<typeof directRequests>[0], {
-    forwardedFor: false,
-    push: spdy.response['push'] as Parameters<typeof directRequests>[1]['push'],
-    writeHead: spdyWriteHead as never,
-    end: spdyEnd as never,
-    writeEarlyHints: spdyWriteEarlyHints,
-  })
-  serverProto['_onStream'] = deferStreamsPastTheirRead(direct as Parameters<typeof deferStreamsPastTheirRead>[0])
-  serverProto['emit'] = emitDirectAsIs(serverProto['emit'] as Parameters<typeof emitDirectAsIs>[0])
-  serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
-  serverProto['_handleConnection'] = batchWritesOnSpdyConnections(serverProto['_handleConnection'] as Parameters<typeof batchWritesOnSpdyConnections>[0])
+  installServerPath(spdy)
 
   spdy.agent.Agent.prototype['_createStream'] = agentCreateStream
   spdy.agent.PlainAgent.prototype['_createStream'] = agentCreateStream
