@@ -12,11 +12,14 @@
  *                served with maxAge '1h' (Chromium reuses early-hints preloads only when fresh)
  * - EARLY_HINTS: '1' (default) or '0': the middleware's `earlyHints` option
  * - THINK_MS:    how long the browser scenario's route thinks (default 300)
+ *
+ * In the browser scenario it also prints the server's side of each load's timeline (bench/timeline-server.ts).
  */
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import express from 'express'
 import { createServer, pushManifest, type PushManifest } from '../index.js'
+import { mark, markConnections, markRequests } from './timeline-server.js'
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback
@@ -35,9 +38,13 @@ for (let i = 0; i < STYLESHEETS; i++) entries[`/a/${i}.css`] = { type: 'style' }
 
 const app = express()
 if (scenario === 'browser') {
+  app.use(markRequests())
   app.use(pushManifest({ manifest: { '/': entries }, root: site, watch: false, earlyHints }))
   app.get('/', (_req, _res, next) => {
-    setTimeout(next, thinkMs)
+    setTimeout(() => {
+      mark('think-end')
+      next()
+    }, thinkMs)
   })
   app.use(express.static(site, { maxAge: '1h' }))
 } else {
@@ -46,6 +53,7 @@ if (scenario === 'browser') {
 }
 
 const server = await createServer(app, { key: readFileSync(env('KEY')), cert: readFileSync(env('CERT')), transport, handleSignals: true })
+if (scenario === 'browser') markConnections(server)
 server.listen(Number(env('PORT', '0')), env('HOST', '127.0.0.1'), () => {
   console.log(`listening ${(server.address() as AddressInfo).port}`)
 })

@@ -11,7 +11,7 @@
  * Needs root (network namespaces, iptables), perflab's own needs (go, gcc, libnetfilter-queue-dev,
  * iptables-legacy, iproute2, ping, python3, openssl), nghttp and, for the browser, chromium.
  * Environment: PERFLAB (perflab's folder, default ../shared/perflab beside the package; copied to a temporary
- * folder and run from there), ROUNDS (loads per server, alternating, default 9), RTT_MS (default 50),
+ * folder and run from there), ROUNDS (loads per server, alternating, default 9; BENCH_QUICK=1: 3 and one warm-up load), RTT_MS (default 50),
  * THINK_MS (browser route, default 300), NGHTTP_OPTS (passed to pageload.sh, e.g. "-w 20 -W 20"),
  * TRACES (`nghttp -v` runs per server for the time to the first PUSH_PROMISE, default 5), CHROMIUM.
  * Writes bench/results/pageload.json or pageload-browser.json.
@@ -26,12 +26,14 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { listeningPort, RESULTS_DIR, median } from './harness.js'
 import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
+import { loadFacts, PHASES, REPORT_SCRIPT, relativeEvents, serverEvents, type PageReport } from './timeline.js'
 
 const run = promisify(execFile)
 const here = fileURLToPath(new URL('./', import.meta.url))
 const packageRoot = resolve(here, '../..')
 const scenario = process.argv[2] === 'browser' ? 'browser' : 'nghttp'
-const ROUNDS = Number(process.env['ROUNDS'] ?? 9)
+const QUICK = process.env['BENCH_QUICK'] === '1'
+const ROUNDS = Number(process.env['ROUNDS'] ?? (QUICK ? 3 : 9))
 const RTT_MS = Number(process.env['RTT_MS'] ?? 50)
 const THINK_MS = Number(process.env['THINK_MS'] ?? 300)
 const TRACES = Number(process.env['TRACES'] ?? 5)
@@ -125,21 +127,8 @@ async function writeSite(): Promise<string> {
     join(site, 'page10.html'),
     `<!DOCTYPE html>\n<html><head><title>push page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`,
   )
-  // The browser's page: it writes its own navigation timing into the DOM, which --dump-dom prints.
-  const report = `<pre id="report"></pre><script>
-addEventListener('load', () => {
-  const n = performance.getEntriesByType('navigation')[0]
-  const css = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.css'))
-  document.getElementById('report').textContent = JSON.stringify({
-    loadEventStart: n.loadEventStart, connectEnd: n.connectEnd, requestStart: n.requestStart, responseStart: n.responseStart,
-    finalResponseHeadersStart: n.finalResponseHeadersStart,
-    cssStart: Math.min(...css.map((e) => e.startTime)),
-    responseEnd: n.responseEnd, protocol: n.nextHopProtocol, initiators: css.map((e) => e.initiatorType),
-    cssEnd: Math.max(...css.map((e) => e.responseEnd)),
-    stylesheets: css.map((e) => [e.startTime, e.requestStart, e.responseStart, e.responseEnd].map(Math.round)),
-  })
-})
-</script>`
+  // The browser's page: it writes its own navigation and resource timing into the DOM, which --dump-dom prints.
+  const report = REPORT_SCRIPT
   await writeFile(
     join(site, 'index.html'),
     `<!DOCTYPE html>\n<html><head><title>hinted page</title>\n${links.join('\n')}\n</head><body><p>page</p>\n${report}\n</body></html>\n`,
@@ -150,6 +139,8 @@ addEventListener('load', () => {
 interface Ours {
   child: ChildProcess
   port: number
+  /** What the server printed since the last navigation began (its timeline events). */
+  lines: string[]
 }
 
 async function startOurs(lab: Lab, site: string, env: Record<string, string>): Promise<Ours> {
@@ -169,7 +160,14 @@ async function startOurs(lab: Lab, site: string, env: Record<string, string>): P
   })
   const { port, stderr: err } = await listeningPort(child)
   if (port === undefined) throw new Error(`our server (${JSON.stringify(env)}) did not start: ${err.trim().split('\n').slice(-5).join('\n')}`)
-  return { child, port }
+  const ours: Ours = { child, port, lines: [] }
+  let partial = ''
+  child.stdout!.on('data', (d: string) => {
+    const lines = (partial + d).split('\n')
+    partial = lines.pop()!
+    ours.lines.push(...lines)
+  })
+  return ours
 }
 
 async function stopOurs(servers: readonly Ours[]): Promise<void> {
@@ -309,17 +307,20 @@ async function nghttpBench(lab: Lab, site: string): Promise<void> {
 
 interface BrowserTarget {
   name: string
+  transport: 'spdy' | 'http2'
   earlyHints: boolean
-  port: number
+  server: Ours
   loads: number[]
-  /** When the page's final response (not its 103) started and the last stylesheet's responseEnd, ms after navigation start. */
-  html: number[]
-  css: number[]
-  hinted: number[]
+  /** Each load's timeline: every phase of bench/timeline.ts's PHASES, ms (NaN: did not happen). */
+  timelines: Array<Record<string, number>>
+  /** Connections per load, stylesheets taken from the 103's preloads, stylesheets requested again. */
+  facts: Array<ReturnType<typeof loadFacts>>
+  /** Each load's server events, ms after the page's request reached the app. */
+  events: Array<Record<string, number[]>>
   failed: number
   errors: string[]
   /** What each page reported (kept in the JSON file). */
-  reports: unknown[]
+  reports: PageReport[]
 }
 
 async function spkiHash(lab: Lab): Promise<string> {
@@ -329,11 +330,26 @@ async function spkiHash(lab: Lab): Promise<string> {
     .digest('base64')
 }
 
+/** Reads the page's report from Chromium's --dump-dom output. */
+function pageReport(stdout: string): PageReport | undefined {
+  const json = /<pre id="report">(.*?)<\/pre>/s.exec(stdout)?.[1]
+  return json
+    ? (JSON.parse(
+        json
+          .replace(/&quot;/g, '"')
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&amp;/g, '&'),
+      ) as PageReport)
+    : undefined
+}
+
 /** One cold navigation: a new Chromium with a new profile, inside the namespace; reads the timing the page wrote. */
 async function navigate(t: BrowserTarget, spki: string): Promise<void> {
   const profile = await mkdtemp(join(tmpdir(), 'h2push-chromium-'))
+  t.server.lines.length = 0
   try {
-    // prettier-ignore
+    const url = `https://${HOST_IP}:${t.server.port}/`
     const args = [
       'netns',
       'exec',
@@ -343,30 +359,21 @@ async function navigate(t: BrowserTarget, spki: string): Promise<void> {
       `--user-data-dir=${profile}`,
       `--ignore-certificate-errors-spki-list=${spki}`,
       '--dump-dom',
-      `https://${HOST_IP}:${t.port}/`,
+      url,
     ]
     const { stdout } = await run('ip', args, { timeout: 60_000, maxBuffer: 16 << 20 })
-    const json = /<pre id="report">(.*?)<\/pre>/s.exec(stdout)?.[1]
-    const report = json
-      ? (JSON.parse(json.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as {
-          loadEventStart: number
-          responseStart: number
-          finalResponseHeadersStart?: number
-          cssEnd: number
-          protocol: string
-          initiators: string[]
-        })
-      : undefined
-    if (report?.protocol !== 'h2' || report.initiators.length !== STYLESHEETS) {
+    const report = pageReport(stdout)
+    if (report?.protocol !== 'h2' || report.css.length !== STYLESHEETS) {
       t.failed++
       t.errors.push(report ? JSON.stringify(report) : stdout.slice(0, 300))
       return
     }
+    const events = serverEvents(t.server.lines)
     t.reports.push(report)
-    t.loads.push(report.loadEventStart)
-    t.html.push(report.finalResponseHeadersStart || report.responseStart)
-    t.css.push(report.cssEnd)
-    t.hinted.push(report.initiators.filter((i) => i === 'early-hints').length)
+    t.loads.push(report.nav['loadEventStart']!)
+    t.timelines.push(Object.fromEntries(PHASES.map((p) => [p.name, p.at(report, events)])))
+    t.facts.push(loadFacts(report, events))
+    t.events.push(relativeEvents(events))
   } catch (err) {
     t.failed++
     t.errors.push((err as Error).message.slice(0, 300))
@@ -375,31 +382,43 @@ async function navigate(t: BrowserTarget, spki: string): Promise<void> {
   }
 }
 
+async function browserTargets(lab: Lab, site: string, ours: Ours[]): Promise<BrowserTarget[]> {
+  const targets: BrowserTarget[] = []
+  for (const transport of ['spdy', 'http2'] as const) {
+    for (const earlyHints of [true, false]) {
+      const server = await startOurs(lab, site, { TRANSPORT: transport, SCENARIO: 'browser', EARLY_HINTS: earlyHints ? '1' : '0' })
+      ours.push(server)
+      const name = `ours, ${transport === 'http2' ? 'node:http2' : 'spdy'}`
+      targets.push({ name, transport, earlyHints, server, loads: [], timelines: [], facts: [], events: [], failed: 0, errors: [], reports: [] })
+    }
+  }
+  return targets
+}
+
+const fresh = (t: BrowserTarget): BrowserTarget => ({ ...t, loads: [], timelines: [], facts: [], events: [], errors: [], reports: [] })
+
+/** spdy's median page load over node:http2's, with early hints on and off: the bench's summary. */
+function browserSummary(targets: readonly BrowserTarget[]): Array<{ label: string; ratio: number; target: string; ok: boolean }> {
+  return [true, false].map((earlyHints) => {
+    const of = (transport: string) => median(targets.find((t) => t.transport === transport && t.earlyHints === earlyHints)!.loads)
+    const r = of('spdy') / of('http2')
+    return {
+      label: `Chromium page load (loadEventStart), earlyHints ${earlyHints ? 'on' : 'off'}: spdy / node:http2`,
+      ratio: Math.round(r * 1000) / 1000,
+      target: '<= 1.01',
+      ok: r <= 1.01,
+    }
+  })
+}
+
 async function browserBench(lab: Lab, site: string): Promise<void> {
   await run(join(lab.dir, 'certs.sh'))
   const spki = await spkiHash(lab)
   const ours: Ours[] = []
   try {
-    const targets: BrowserTarget[] = []
-    for (const transport of ['spdy', 'http2']) {
-      for (const earlyHints of [true, false]) {
-        const server = await startOurs(lab, site, { TRANSPORT: transport, SCENARIO: 'browser', EARLY_HINTS: earlyHints ? '1' : '0' })
-        ours.push(server)
-        targets.push({
-          name: `ours, ${transport === 'http2' ? 'node:http2' : 'spdy'}`,
-          earlyHints,
-          port: server.port,
-          loads: [],
-          html: [],
-          css: [],
-          hinted: [],
-          failed: 0,
-          errors: [],
-          reports: [],
-        })
-      }
-    }
-    for (const t of targets) await navigate({ ...t, loads: [], html: [], css: [], hinted: [], errors: [], reports: [] }, spki) // warm-up, not counted
+    const targets = await browserTargets(lab, site, ours)
+    // Warm-up, not counted: each server once (BENCH_QUICK: one of them).
+    for (const t of QUICK ? targets.slice(0, 1) : targets) await navigate(fresh(t), spki)
     await alternate(targets, (t) => navigate(t, spki))
 
     // TCP handshake 1 RTT, TLS 1.3 1 RTT, the request and its response 1 RTT, and the route's think time.
@@ -409,26 +428,57 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
         `stylesheets (express.static, maxAge '1h'), RTT ${lab.rttMs} ms (ping ${lab.pingMs.toFixed(1)} ms, ${lab.mode}), ${ROUNDS} alternating rounds, Node ${process.version}, ${load()}\n`,
     )
     console.log(`Floor: TCP 1 RTT + TLS 1 RTT + request and response 1 RTT + ${THINK_MS} ms think = ${floor} ms (bodies' transfer time not counted)\n`)
-    console.log(
-      '| server | earlyHints | median loadEventStart | min | loads (ms) | failed | above the floor | page final response start | last stylesheet end | stylesheets from early hints | vs earlyHints off |',
-    )
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|')
-    for (const t of targets) {
-      const med = median(t.loads)
-      const off = targets.find((o) => o.name === t.name && !o.earlyHints)!
-      console.log(
-        `| ${t.name} | ${t.earlyHints} | ${ms(med)} | ${ms(Math.min(...t.loads))} | ${t.loads.map((x) => x.toFixed(0)).join(' ')} | ${t.failed} | ` +
-          `+${ms(med - floor)} (${ratio(med, floor)}) | ${ms(median(t.html))} | ${ms(median(t.css))} | ${[...new Set(t.hinted)].join('/') || '–'} | ${ratio(med, median(off.loads))} |`,
-      )
-    }
+    printLoads(targets, floor)
+    printTimeline(targets)
+    const summary = browserSummary(targets)
+    console.log('')
+    for (const s of summary) console.log(`${s.label}: ${s.ratio.toFixed(3)}× (target ${s.target}: ${s.ok ? 'ok' : 'NOT MET'})`)
     for (const t of targets) if (t.errors.length) console.log(`\n${t.name}, earlyHints ${t.earlyHints}, failed loads: ${t.errors.join('\n')}`)
     await mkdir(RESULTS_DIR, { recursive: true })
+    const kept = targets.map(({ server: _server, ...t }) => t)
     await writeFile(
       join(RESULTS_DIR, 'pageload-browser.json'),
-      JSON.stringify({ node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, thinkMs: THINK_MS, floorMs: floor, rounds: ROUNDS, targets }, null, 2),
+      JSON.stringify(
+        { node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, thinkMs: THINK_MS, floorMs: floor, rounds: ROUNDS, summary, targets: kept },
+        null,
+        2,
+      ),
     )
   } finally {
     await stopOurs(ours)
+  }
+}
+
+function printLoads(targets: readonly BrowserTarget[], floor: number): void {
+  console.log(
+    '| server | earlyHints | median loadEventStart | min | loads (ms) | failed | above the floor | connections | stylesheets from early hints | requested again | server CPU per load | vs earlyHints off |',
+  )
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
+  for (const t of targets) {
+    const med = median(t.loads)
+    const off = targets.find((o) => o.name === t.name && !o.earlyHints)!
+    const set = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b).join('/') || '–'
+    console.log(
+      `| ${t.name} | ${t.earlyHints} | ${ms(med)} | ${ms(Math.min(...t.loads))} | ${t.loads.map((x) => x.toFixed(0)).join(' ')} | ${t.failed} | ` +
+        `+${ms(med - floor)} (${ratio(med, floor)}) | ${set(t.facts.map((f) => f.connections))} | ${set(t.facts.map((f) => f.hinted))} | ` +
+        `${set(t.facts.map((f) => f.refetched))} | ${ms(median(t.facts.map((f) => f.cpuMs).filter(Number.isFinite)))} | ${ratio(med, median(off.loads))} |`,
+    )
+  }
+}
+
+/** The timeline of one load, each phase's median over the rounds: browser phases in ms after navigation start, server phases after the page's request reached the app. */
+function printTimeline(targets: readonly BrowserTarget[]): void {
+  console.log(
+    '\nTimeline of one load (median of each phase over the rounds; browser: ms after navigation start; server: ms after the page request reached the app)\n',
+  )
+  console.log(`| phase | seen by | ${targets.map((t) => `${t.name.replace('ours, ', '')}, hints ${t.earlyHints ? 'on' : 'off'}`).join(' | ')} |`)
+  console.log(`|---|---|${targets.map(() => '---|').join('')}`)
+  for (const p of PHASES) {
+    const cells = targets.map((t) => {
+      const xs = t.timelines.map((l) => l[p.name]!).filter(Number.isFinite)
+      return xs.length ? median(xs).toFixed(1) : '–'
+    })
+    console.log(`| ${p.name} | ${p.side} | ${cells.join(' | ')} |`)
   }
 }
 

@@ -21,12 +21,14 @@
 import type { Socket } from 'node:net'
 
 const batched = Symbol('express-h2-push.batched-writes')
+const atOnce = Symbol('express-h2-push.write-at-once')
 
 type Write = Socket['write']
+type Batched = Socket & { [batched]?: true; [atOnce]?: boolean }
 
 /** Makes the writes of each event-loop turn on `socket` go out together. Idempotent. */
 export function batchWritesPerTurn(socket: Socket): void {
-  const marked = socket as Socket & { [batched]?: true }
+  const marked = socket as Batched
   if (marked[batched]) return
   marked[batched] = true
   const write = socket.write as (this: Socket, ...args: unknown[]) => boolean
@@ -42,8 +44,30 @@ export function batchWritesPerTurn(socket: Socket): void {
       socket.cork()
       setImmediate(flush)
     }
-    return write.apply(this, args)
+    const result = write.apply(this, args)
+    if (marked[atOnce]) {
+      marked[atOnce] = false
+      // After the frames spdy's scheduler writes in this same run of ticks, before the turn goes on.
+      process.nextTick(flush)
+    }
+    return result
   } as Write
+}
+
+/**
+ * The next write on `socket` (and what its tick writes with it) goes out at once, not at the end of
+ * the event-loop turn: for a 103 Early Hints, which the client acts on as soon as it arrives, while
+ * the rest of the turn may run the route, another connection's TLS handshake or other I/O callbacks.
+ * A socket without batched writes is left as it is.
+ */
+export function sendNextWriteAtOnce(socket: Socket): void {
+  const marked = socket as Batched
+  if (!marked[batched]) return
+  marked[atOnce] = true
+  // No write this turn (the frame waits on something): the turn's batching goes on as before.
+  setImmediate(() => {
+    marked[atOnce] = false
+  })
 }
 
 /** `protocol` is the ALPN (or NPN) choice: `false` when the client offered none. */
