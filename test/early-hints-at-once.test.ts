@@ -25,6 +25,14 @@ for (const transport of TRANSPORTS) {
         corked = sockets.at(-1)!.writableCorked
         res.type('html').send('<h1>page</h1>')
       })
+      app.get('/own', async (_req, res) => {
+        // A route's own 103, then the rest of its turn: a few ticks later (spdy writes its frames on a
+        // tick), but before the turn ends, the socket must have let it go.
+        res.writeEarlyHints({ link: '</a.css>; rel=preload; as=style' })
+        for (let i = 0; i < 5; i++) await new Promise((r) => process.nextTick(r))
+        corked = sockets.at(-1)!.writableCorked
+        res.type('html').send('<h1>own</h1>')
+      })
       app.get('/a.css', (_req, res) => {
         res.type('css').send('a {}')
       })
@@ -38,6 +46,14 @@ for (const transport of TRANSPORTS) {
       assert.equal(res.informational[0]?.[':status'], 103)
       assert.equal(res.body.toString(), '<h1>page</h1>')
       assert.equal(corked, 0, 'the 103 was handed to the TLS socket before the route ran')
+    })
+
+    test("a route's own writeEarlyHints: the 103 leaves before the rest of the route's turn", async () => {
+      corked = undefined
+      const res = await h2get(running.url, '/own', { enablePush: false })
+      assert.equal(res.informational[0]?.[':status'], 103)
+      assert.equal(res.body.toString(), '<h1>own</h1>')
+      assert.equal(corked, 0, "the 103 was handed to the TLS socket within the route's turn")
     })
   })
 }

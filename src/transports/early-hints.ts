@@ -10,7 +10,6 @@ import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { isNodeHttp2Response } from './http2/bridge.js'
 import type { SpdyResponse } from '../compat/spdy/internals.js'
-import { sendNextWriteAtOnce } from '../compat/spdy/batched-writes.js'
 
 /** `true`: 103 over HTTP/2; `'always'`: also over HTTP/1.1; `false`: never. */
 export type EarlyHintsMode = boolean | 'always'
@@ -27,10 +26,8 @@ export function sendEarlyHints(res: ServerResponse | Http2ServerResponse, links:
   if (typeof res.writeEarlyHints !== 'function') return false
   try {
     // An array: Node validates a string as one single link.
+    // spdy's leaves at once, not with the writes of the rest of this turn (compat/spdy/response.ts).
     res.writeEarlyHints({ link: [...links] })
-    // spdy: the 103's HEADERS frame leaves now, not with the writes of the rest of this turn.
-    const socket = (res as SpdyResponse).spdyStream?.connection?.socket
-    if (socket) sendNextWriteAtOnce(socket)
     return true
   } catch {
     return false

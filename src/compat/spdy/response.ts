@@ -13,6 +13,7 @@
 import { ServerResponse, type OutgoingHttpHeaders, type OutgoingHttpHeader } from 'node:http'
 import type { SpdyResponse, SpdySocket, SpdyStream } from './internals.js'
 import { directStreamOf, StreamSocket } from './direct-requests.js'
+import { sendNextWriteAtOnce } from './batched-writes.js'
 
 /** The stream a response writes to: its StreamSocket's, or spdy's per-stream socket's handle's. */
 function streamOf(res: SpdyResponse): SpdyStream | undefined {
@@ -97,4 +98,6 @@ export function spdyWriteEarlyHints(this: SpdyResponse, hints: Record<string, st
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
   }
   stream.respond(103, headers, () => callback?.())
+  // The 103's HEADERS frame leaves now, not with the writes of the rest of this turn.
+  sendNextWriteAtOnce(stream.connection.socket)
 }
