@@ -65,6 +65,17 @@ export function closeIdleHttp2Session(session: Http2Session, ms: number): void {
   session.once('close', () => clock.stop())
 }
 
+const clocks = new WeakMap<SpdyConnection, IdleClock>()
+const clocked = Symbol('open on the idle clock')
+type Clocked = SpdyStream & { [clocked]?: boolean }
+
+/** A stream's 'close' listener, shared by every stream (no closure kept per held stream). */
+function streamClosed(this: Clocked): void {
+  if (!this[clocked]) return
+  this[clocked] = false
+  clocks.get(this.connection)?.closed()
+}
+
 /** spdy: the same for a spdy-transport connection. */
 export function closeIdleSpdyConnection(connection: SpdyConnection, ms: number): void {
   const clock = new IdleClock(ms, () => {
@@ -74,9 +85,11 @@ export function closeIdleSpdyConnection(connection: SpdyConnection, ms: number):
     // With no stream open, spdy-transport ends the socket once the GOAWAY is written.
     connection._goaway({ lastId: state.stream.lastId.received, code: 'OK', send: true })
   })
-  connection.on('stream', (stream: SpdyStream) => {
+  clocks.set(connection, clock)
+  connection.on('stream', (stream: Clocked) => {
     clock.opened()
-    stream.once('close', () => clock.closed())
+    stream[clocked] = true
+    stream.on('close', streamClosed)
   })
   connection.once('close', () => clock.stop())
   connection.socket.once('close', () => clock.stop())

@@ -101,6 +101,10 @@ export class StreamSocket extends EventEmitter {
   readonly _writableState = { corked: 0 }
   /** The response has ended: closing ends the stream (END_STREAM) instead of resetting it. */
   ending = false
+  /** The response finished: a later close does not abort the request. */
+  responded = false
+  /** The request of this stream. */
+  request: NodeRequest | null = null
   #closed = false
 
   constructor(stream: SpdyStream, server: NetServer) {
@@ -354,6 +358,94 @@ export interface DirectOptions {
   writeEarlyHints: (this: SpdyResponse, hints: Record<string, string | readonly string[]>, callback?: () => void) => void
 }
 
+/**
+ * The listeners below are shared by every request (an emitter calls them with itself as
+ * `this`): a held stream keeps no closures of its own, only its objects.
+ */
+const kSocket = Symbol('StreamSocket')
+type Direct = SpdyStream & { [kSocket]: StreamSocket }
+
+function socketOf(stream: SpdyStream): StreamSocket {
+  return (stream as Direct)[kSocket]
+}
+
+function requestOf(stream: SpdyStream): NodeRequest {
+  return socketOf(stream).request!
+}
+
+/** The body, as Node's parser hands it on: pushed, and the stream paused while `req` is full. */
+function onStreamData(this: SpdyStream, chunk: Buffer): void {
+  if (!requestOf(this).push(chunk)) this.pause()
+}
+
+function onStreamEnd(this: SpdyStream): void {
+  const req = requestOf(this)
+  req.complete = true
+  req.push(null)
+}
+
+function onStreamTrailers(this: SpdyStream, trailers: unknown): void {
+  requestOf(this).emit('trailers', trailers)
+}
+
+function onStreamClose(this: SpdyStream): void {
+  socketOf(this).markClosed()
+}
+
+function onStreamError(this: SpdyStream, err: Error): void {
+  socketOf(this).destroy(err)
+}
+
+function onStreamDrain(this: SpdyStream): void {
+  const msg = socketOf(this)._httpMessage as (ServerResponse & Record<symbol, boolean>) | null
+  if (msg && !msg.finished && kNeedDrain && msg[kNeedDrain]) {
+    msg[kNeedDrain] = false
+    msg.emit('drain')
+  }
+}
+
+/** A reset (or the connection closing) before the response finished: the request is aborted. */
+function onSocketClose(this: StreamSocket): void {
+  if (!this.responded) this.request?.destroy(resetError())
+}
+
+function onSocketTimeout(this: StreamSocket): void {
+  const req = this.request
+  const reqTimeout = req !== null && !req.complete && req.emit('timeout', this)
+  const resTimeout = this._httpMessage?.emit('timeout', this) === true
+  const serverTimeout = this.server.emit('timeout', this)
+  if (!reqTimeout && !resTimeout && !serverTimeout) this.destroy()
+}
+
+function ignore(): void {}
+
+function emitClose(res: NodeResponse): void {
+  if (res._closed) return
+  res.destroyed = true
+  res._closed = true
+  res.emit('close')
+}
+
+/** As Node's server's `resOnFinish`: the request is drained, the response detached and closed, the stream ended. */
+function onResponseFinish(this: NodeResponse): void {
+  const socket = this.socket as unknown as StreamSocket
+  const req = socket.request!
+  socket.responded = true
+  if (kDetachAbortSignal) (req as unknown as Record<symbol, () => void>)[kDetachAbortSignal]!()
+  if (!req._consuming && !(req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState.resumeScheduled) req._dump()
+  this.detachSocket(socket)
+  process.nextTick(emitClose, this)
+  socket.destroySoon()
+}
+
+function writeContinue(this: NodeResponse, callback?: () => void): void {
+  directStreamOf(this)?.respond(100, {}, callback ? () => callback() : undefined)
+}
+
+function addTrailers(this: NodeResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
+  ;(this.spdyStream as unknown as { sendHeaders(h: unknown): void }).sendHeaders(headers)
+}
+
 function makeRequest(stream: SpdyStream, socket: StreamSocket, options: DirectOptions): NodeRequest {
   const req = new IncomingMessage(socket as never) as NodeRequest
   req.httpVersionMajor = 1
@@ -369,15 +461,6 @@ function makeRequest(stream: SpdyStream, socket: StreamSocket, options: DirectOp
   req.isSpdy = true
   req.spdyVersion = 4
   req.spdyStream = stream
-  // The body, as Node's parser hands it on: pushed, and the stream paused while `req` is full.
-  stream.on('data', (chunk: Buffer) => {
-    if (!req.push(chunk)) stream.pause()
-  })
-  stream.once('end', () => {
-    req.complete = true
-    req.push(null)
-  })
-  stream.on('headers', (trailers: unknown) => req.emit('trailers', trailers))
   return req
 }
 
@@ -397,55 +480,25 @@ function makeResponse(req: NodeRequest, stream: SpdyStream, socket: StreamSocket
   res.end = options.end as never
   res.push = options.push
   res.writeEarlyHints = options.writeEarlyHints as never
-  res.writeContinue = function writeContinue(this: NodeResponse, callback?: () => void): void {
-    directStreamOf(this)?.respond(100, {}, callback ? () => callback() : undefined)
-  }
-  res.addTrailers = function addTrailers(headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
-    ;(stream as unknown as { sendHeaders(h: unknown): void }).sendHeaders(headers)
-  }
+  res.writeContinue = writeContinue
+  res.addTrailers = addTrailers as never
   res.assignSocket(socket)
   return res
 }
 
-function emitClose(res: NodeResponse): void {
-  if (res._closed) return
-  res.destroyed = true
-  res._closed = true
-  res.emit('close')
-}
-
 /** What Node's server does per request around the app: finish, reset, drain, timeout. */
-function wire(req: NodeRequest, res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void {
-  let done = false
-  res.on('finish', () => {
-    done = true
-    if (kDetachAbortSignal) (req as unknown as Record<symbol, () => void>)[kDetachAbortSignal]!()
-    if (!req._consuming && !(req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState.resumeScheduled) req._dump()
-    res.detachSocket(socket)
-    process.nextTick(emitClose, res)
-    socket.destroySoon()
-  })
-  // A reset (or the connection closing) before the response finished: the request is aborted.
-  socket.once('close', () => {
-    if (!done) req.destroy(resetError())
-  })
-  stream.once('close', () => socket.markClosed())
-  stream.on('error', (err: Error) => socket.destroy(err))
-  socket.on('error', () => {})
-  stream.on('drain', () => {
-    const msg = socket._httpMessage as (ServerResponse & Record<symbol, boolean>) | null
-    if (msg && !msg.finished && kNeedDrain && msg[kNeedDrain]) {
-      msg[kNeedDrain] = false
-      msg.emit('drain')
-    }
-  })
-  socket.on('timeout', () => {
-    const reqTimeout = !req.complete && req.emit('timeout', socket)
-    const msg = socket._httpMessage
-    const resTimeout = msg?.emit('timeout', socket) === true
-    const serverTimeout = socket.server.emit('timeout', socket)
-    if (!reqTimeout && !resTimeout && !serverTimeout) socket.destroy()
-  })
+function wire(res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void {
+  ;(stream as Direct)[kSocket] = socket
+  stream.on('data', onStreamData)
+  stream.on('end', onStreamEnd)
+  stream.on('headers', onStreamTrailers)
+  stream.on('close', onStreamClose)
+  stream.on('error', onStreamError)
+  stream.on('drain', onStreamDrain)
+  socket.on('close', onSocketClose)
+  socket.on('error', ignore)
+  socket.on('timeout', onSocketTimeout)
+  res.on('finish', onResponseFinish)
 }
 
 /** As Node's server handles `Expect` on an HTTP/1.1 request: 100-continue, or 417. */
@@ -488,8 +541,9 @@ export function directRequests(onStream: (this: unknown, stream: SpdyStream) => 
     const socket = new StreamSocket(stream, this)
     const settings = this._spdyState.options['x-forwarded-for'] ? { ...options, forwardedFor: true } : options
     const req = makeRequest(stream, socket, settings)
+    socket.request = req
     const res = makeResponse(req, stream, socket, this, settings)
-    wire(req, res, socket, stream)
+    wire(res, socket, stream)
     emitRequest(this, req, res)
   }
 }

@@ -86,6 +86,11 @@ export function guardOf(connection: SpdyConnection): ProtocolGuard | undefined {
   return guards.get(connection)
 }
 
+/** A stream's 'close' listener, shared by every stream (no closure kept per held stream). */
+function forgetClosedStream(this: SpdyStream): void {
+  guards.get(this.connection)?.streamClosed(this.id)
+}
+
 /** Ends `connection` for `error`: GOAWAY with its code, the socket closed once it is written (at once when the client does not read). */
 export function endConnection(connection: SpdyConnection, error: ConnectionError): void {
   const guard = guards.get(connection)
@@ -122,7 +127,7 @@ function attach(connection: SpdyConnection, limits: ResolvedH2Limits): void {
   }
   let unwatch: (() => void) | undefined
   connection.on('stream', (stream: SpdyStream) => {
-    guard.streamOpened(stream)
+    stream.on('close', forgetClosedStream)
     unwatch ??= watchStalledWindows(spdyProbe(connection), limits.stalledWindow, () =>
       endConnection(connection, {
         code: 'ENHANCE_YOUR_CALM',

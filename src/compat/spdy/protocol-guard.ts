@@ -29,7 +29,7 @@ import createDebug from 'debug'
 import type { Socket } from 'node:net'
 import { type ResolvedH2Limits, TokenBucket } from '../../server/limits.js'
 import { declaredLength, type Field, requestProblem, trailersProblem } from './header-rules.js'
-import type { SpdyConnection, SpdyFrame, SpdyStream } from './internals.js'
+import type { SpdyConnection, SpdyFrame } from './internals.js'
 
 const debug = createDebug('express-h2-push:spdy-guard')
 
@@ -342,11 +342,9 @@ export class ProtocolGuard {
     return true
   }
 
-  /** A stream the app got: the guard forgets it as open once it closes. */
-  streamOpened(stream: SpdyStream): void {
-    stream.once('close', () => {
-      this.#close(stream.id, 'ended')
-    })
+  /** A stream the app got has closed: the guard forgets it as open. */
+  streamClosed(id: number): void {
+    this.#close(id, 'ended')
   }
 
   /** A request the connection did not make a stream of (refused over the stream limit, after GOAWAY). */

@@ -40,11 +40,22 @@ export function spdyConnectionOf(socket: object): SpdyConnection | undefined {
   return connectionsBySocket.get(socket)
 }
 
+const counted = Symbol('counted as open')
+type Counted = SpdyStream & { [counted]?: boolean }
+
+/** A stream's 'close' listener, shared by every stream (no closure kept per held stream). */
+function countClosed(this: Counted): void {
+  if (!this[counted]) return
+  this[counted] = false
+  openRequests.set(this.connection, (openRequests.get(this.connection) ?? 1) - 1)
+}
+
 function countRequests(connection: SpdyConnection): void {
   openRequests.set(connection, 0)
-  connection.on('stream', (stream: SpdyStream) => {
+  connection.on('stream', (stream: Counted) => {
     openRequests.set(connection, (openRequests.get(connection) ?? 0) + 1)
-    stream.once('close', () => openRequests.set(connection, (openRequests.get(connection) ?? 1) - 1))
+    stream[counted] = true
+    stream.on('close', countClosed)
   })
 }
 
