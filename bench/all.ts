@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 
@@ -30,6 +31,7 @@ export const BENCHES: readonly { script: string; quick: Readonly<Record<string, 
 
 const started = new Date()
 const failed: string[] = []
+const times: string[] = []
 for (const { script, quick } of BENCHES) {
   const file = join(here, `${script}.js`)
   if (!existsSync(file)) {
@@ -41,14 +43,20 @@ for (const { script, quick } of BENCHES) {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')
   console.log(`\n## bench: ${script}${shown ? ` (${shown})` : ''}`)
+  const since = Date.now()
   const child = spawn(process.execPath, [file], { env: { ...process.env, ...knobs }, stdio: 'inherit' })
   const [code] = (await once(child, 'exit')) as [number | null]
   if (code !== 0) failed.push(`${script} (exit ${code})`)
+  times.push(`${script} ${Math.round((Date.now() - since) / 1000)} s`)
 }
 const summary = spawn(process.execPath, [join(here, 'summary.js'), '--since', started.toISOString()], { stdio: 'inherit' })
 await once(summary, 'exit')
 const seconds = (Date.now() - started.getTime()) / 1000
-console.log(`\nbench: ${BENCHES.length} benchmarks in ${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s${FULL ? ' (BENCH_FULL=1)' : ''}`)
+// The machine's load (1-minute average) says how much else shared the cores with the run.
+console.log(
+  `\nbench: ${times.length} benchmarks in ${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s${FULL ? ' (BENCH_FULL=1)' : ''} (${times.join(', ')}), ` +
+    `load average ${loadavg()[0]!.toFixed(1)} at the end`,
+)
 if (failed.length) {
   console.error(`bench: failed: ${failed.join(', ')}`)
   process.exitCode = 1

@@ -197,6 +197,8 @@ export async function compareWith(
   modes: readonly string[],
   load: (port: number) => Promise<LoadResult>,
   targets: Targets = TARGETS[name] ?? {},
+  // What the load counts, for "CPU per ...": req/s → req, pushes/s → push.
+  per = unit.replace(/\/s$/, '').replace(/(es|s)$/, ''),
 ): Promise<void> {
   await requireH2load()
   const servers = new Map<string, BenchServer>()
@@ -230,7 +232,8 @@ export async function compareWith(
       }),
     )
   }
-  const summary = printComparison(`${title}, ${ROUNDS} alternating rounds${PINNING}, Node ${process.version}`, name, unit, servers, results, targets)
+  const heading = `${title}, ${ROUNDS} alternating rounds${PINNING}, Node ${process.version}`
+  const summary = printComparison(heading, name, { unit, per }, servers, results, targets)
   await writeResults(name, { title, unit, results: Object.fromEntries(results) }, summary)
 }
 
@@ -238,7 +241,7 @@ export async function compareWith(
 function printComparison(
   heading: string,
   name: string,
-  unit: string,
+  { unit, per }: { unit: string; per: string },
   servers: ReadonlyMap<string, BenchServer>,
   results: ReadonlyMap<string, ModeResult>,
   targets: Targets,
@@ -246,7 +249,6 @@ function printComparison(
   const modes = [...results.keys()]
   const base = median(results.get(modes[0]!)!.rps)
   const baseCpu = median(results.get(modes[0]!)!.cpu)
-  const per = unit.replace(/\/s$/, '').replace(/(es|s)$/, '') // req/s → req, pushes/s → push
   const summary: SummaryRow[] = []
   console.log(`\n${heading}\n`)
   console.log(`| server | median ${unit} | rounds | failed | errored | vs ${modes[0]} | server CPU µs per ${per} | CPU vs ${modes[0]} |`)
