@@ -24,7 +24,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { listeningPort, RESULTS_DIR, median } from './harness.js'
+import { listeningPort, RESULTS_DIR, median, summaryRow, type SummaryRow } from './harness.js'
 import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
 
 const run = promisify(execFile)
@@ -322,6 +322,18 @@ interface BrowserTarget {
   reports: unknown[]
 }
 
+/** For the closing table of `npm run bench` (bench/summary.ts): spdy's median load over node:http2's, with earlyHints on and off. */
+function browserSummary(targets: readonly BrowserTarget[]): SummaryRow[] {
+  return [true, false].map((earlyHints) => {
+    const load = (name: string) => median(targets.find((t) => t.name === name && t.earlyHints === earlyHints)?.loads ?? [])
+    return summaryRow(
+      `pageload-browser: spdy / node:http2, median load, earlyHints ${earlyHints ? 'on' : 'off'}`,
+      load('ours, spdy') / load('ours, node:http2'),
+      '<= 1.01',
+    )
+  })
+}
+
 async function spkiHash(lab: Lab): Promise<string> {
   const cert = await readFile(join(lab.dir, 'certs/server.crt'))
   return createHash('sha256')
@@ -425,7 +437,21 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
     await mkdir(RESULTS_DIR, { recursive: true })
     await writeFile(
       join(RESULTS_DIR, 'pageload-browser.json'),
-      JSON.stringify({ node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, thinkMs: THINK_MS, floorMs: floor, rounds: ROUNDS, targets }, null, 2),
+      JSON.stringify(
+        {
+          node: process.version,
+          date: new Date().toISOString(),
+          rttMs: lab.rttMs,
+          pingMs: lab.pingMs,
+          thinkMs: THINK_MS,
+          floorMs: floor,
+          rounds: ROUNDS,
+          targets,
+          summary: browserSummary(targets),
+        },
+        null,
+        2,
+      ),
     )
   } finally {
     await stopOurs(ours)
