@@ -49,5 +49,7 @@ for (const transport of ['spdy', 'http2'] as const) {
     'µs',
     ['push-handwritten', 'push-manifest'],
     coldConnections,
+    undefined,
+    'connection',
   )
 }

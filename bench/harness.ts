@@ -138,9 +138,55 @@ export function h2loadOn(path: string): (port: number) => Promise<LoadResult> {
   }
 }
 
+/**
+ * One line of the closing table of `npm run bench` (bench/summary.ts): a ratio, the
+ * target it is held to (">= 0.9", "<= 1.01"; "" when it only informs) and whether it
+ * met it (null without a target).
+ */
+export interface SummaryRow {
+  label: string
+  ratio: number
+  target: string
+  ok: boolean | null
+}
+
+/** A summary row; `ok` from the target (">= x" or "<= x"), null without one or without a ratio. */
+export function summaryRow(label: string, ratio: number, target = ''): SummaryRow {
+  const m = /^\s*(>=|<=)\s*([\d.]+)\s*$/.exec(target)
+  const ok = !m || !Number.isFinite(ratio) ? null : m[1] === '>=' ? ratio >= Number(m[2]) : ratio <= Number(m[2])
+  return { label, ratio, target, ok }
+}
+
+/**
+ * Writes bench/results/<name>.json: `data`, the Node version, the date and the summary
+ * rows that bench/summary.ts prints at the end of `npm run bench`.
+ */
+export async function writeResults(name: string, data: Record<string, unknown>, summary: readonly SummaryRow[]): Promise<void> {
+  await mkdir(RESULTS_DIR, { recursive: true })
+  const json = { node: process.version, date: new Date().toISOString(), ...data, summary }
+  await writeFile(join(RESULTS_DIR, `${name}.json`), JSON.stringify(json, null, 2))
+}
+
+/** The targets of a comparison's ratios to its baseline, per mode: `rate` (this mode's over the baseline's), `cpu` (the baseline's CPU per unit over this mode's). */
+export type Targets = Readonly<Record<string, { rate?: string; cpu?: string }>>
+
+/** The targets of the comparisons that have one, by results name (see bench/README.md). */
+export const TARGETS: Readonly<Record<string, Targets>> = {
+  transport: { compat: { rate: '>= 1.0' } },
+  'push-manifest': { 'push-manifest': { rate: '>= 0.9' } },
+  'spdy-cost': { compat: { rate: '>= 0.9', cpu: '>= 0.9' } },
+}
+
 /** Loads `path` on each mode's server with h2load, alternating, and prints the table; the first mode is the baseline. */
-export function compare(name: string, title: string, path: string, modes: readonly string[]): Promise<void> {
-  return compareWith(name, `${title}: GET ${path}, h2load -n ${REQUESTS} -c ${CLIENTS} -m ${STREAMS}`, 'req/s', modes, h2loadOn(path))
+export function compare(name: string, title: string, path: string, modes: readonly string[], targets?: Targets): Promise<void> {
+  return compareWith(name, `${title}: GET ${path}, h2load -n ${REQUESTS} -c ${CLIENTS} -m ${STREAMS}`, 'req/s', modes, h2loadOn(path), targets)
+}
+
+interface ModeResult {
+  rps: number[]
+  cpu: number[]
+  failed: number
+  errored: number
 }
 
 /** Runs `load` on each mode's server, alternating rounds, and prints medians and ratios to the first mode. */
@@ -150,11 +196,14 @@ export async function compareWith(
   unit: string,
   modes: readonly string[],
   load: (port: number) => Promise<LoadResult>,
+  targets: Targets = TARGETS[name] ?? {},
+  // What the load counts, for "CPU per ...": req/s → req, pushes/s → push.
+  per = unit.replace(/\/s$/, '').replace(/(es|s)$/, ''),
 ): Promise<void> {
   await requireH2load()
   const servers = new Map<string, BenchServer>()
   for (const mode of modes) servers.set(mode, await startServer(mode))
-  const results = new Map(modes.map((m) => [m, { rps: [] as number[], cpu: [] as number[], failed: 0, errored: 0 }]))
+  const results = new Map<string, ModeResult>(modes.map((m) => [m, { rps: [], cpu: [], failed: 0, errored: 0 }]))
   try {
     for (const mode of modes) if (servers.get(mode)!.port !== undefined) await load(servers.get(mode)!.port!) // warm-up
     for (let round = 0; round < ROUNDS; round++) {
@@ -183,10 +232,25 @@ export async function compareWith(
       }),
     )
   }
+  const heading = `${title}, ${ROUNDS} alternating rounds${PINNING}, Node ${process.version}`
+  const summary = printComparison(heading, name, { unit, per }, servers, results, targets)
+  await writeResults(name, { title, unit, results: Object.fromEntries(results) }, summary)
+}
+
+/** Prints a comparison's table; returns its ratios to the baseline (the first mode) as summary rows. */
+function printComparison(
+  heading: string,
+  name: string,
+  { unit, per }: { unit: string; per: string },
+  servers: ReadonlyMap<string, BenchServer>,
+  results: ReadonlyMap<string, ModeResult>,
+  targets: Targets,
+): SummaryRow[] {
+  const modes = [...results.keys()]
   const base = median(results.get(modes[0]!)!.rps)
   const baseCpu = median(results.get(modes[0]!)!.cpu)
-  const per = unit.replace(/\/s$/, '').replace(/(es|s)$/, '') // req/s → req, pushes/s → push
-  console.log(`\n${title}, ${ROUNDS} alternating rounds${PINNING}, Node ${process.version}\n`)
+  const summary: SummaryRow[] = []
+  console.log(`\n${heading}\n`)
   console.log(`| server | median ${unit} | rounds | failed | errored | vs ${modes[0]} | server CPU µs per ${per} | CPU vs ${modes[0]} |`)
   console.log('|---|---|---|---|---|---|---|---|')
   for (const mode of modes) {
@@ -194,17 +258,20 @@ export async function compareWith(
     const r = results.get(mode)!
     if (server.port === undefined) {
       console.log(`| ${mode} | – | – | – | – | does not start: ${server.error} | – | – |`)
+      if (mode !== modes[0]) summary.push(summaryRow(`${name}: ${mode} vs ${modes[0]}, ${unit} (does not start)`, Number.NaN))
       continue
     }
     const med = median(r.rps)
-    const ratio = Number.isFinite(base) ? `${(med / base).toFixed(2)}×` : 'n/a'
     const cpu = median(r.cpu)
     // CPU per unit: lower is better, so the ratio is the baseline's over this server's (above 1: cheaper).
-    const cpuRatio = Number.isFinite(baseCpu) && Number.isFinite(cpu) ? `${(baseCpu / cpu).toFixed(2)}×` : 'n/a'
+    const ratio = med / base
+    const cpuRatio = baseCpu / cpu
     console.log(
-      `| ${mode} | ${med.toFixed(0)} | ${r.rps.map((x) => x.toFixed(0)).join(' ')} | ${r.failed} | ${r.errored} | ${ratio} | ${Number.isFinite(cpu) ? cpu.toFixed(1) : 'n/a'} | ${cpuRatio} |`,
+      `| ${mode} | ${med.toFixed(0)} | ${r.rps.map((x) => x.toFixed(0)).join(' ')} | ${r.failed} | ${r.errored} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : 'n/a'} | ${Number.isFinite(cpu) ? cpu.toFixed(1) : 'n/a'} | ${Number.isFinite(cpuRatio) ? `${cpuRatio.toFixed(2)}×` : 'n/a'} |`,
     )
+    if (mode === modes[0]) continue
+    summary.push(summaryRow(`${name}: ${mode} vs ${modes[0]}, ${unit}`, ratio, targets[mode]?.rate))
+    summary.push(summaryRow(`${name}: ${mode} vs ${modes[0]}, CPU per ${per} (${modes[0]}'s / ${mode}'s)`, cpuRatio, targets[mode]?.cpu))
   }
-  await mkdir(RESULTS_DIR, { recursive: true })
-  await writeFile(join(RESULTS_DIR, `${name}.json`), JSON.stringify({ node: process.version, title, unit, results: Object.fromEntries(results) }, null, 2))
+  return summary
 }

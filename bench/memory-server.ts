@@ -1,6 +1,6 @@
 /**
  * The server of bench/memory.ts, forked with --expose-gc; answers 'measure' with its
- * memory after garbage collection. TRANSPORT: spdy | http2. LAYERS, to tell apart what
+ * memory after garbage collection, and 'snapshot <file>' with a heap snapshot written there. TRANSPORT: spdy | http2. LAYERS, to tell apart what
  * each layer keeps per held /header stream:
  * - bare:    the transport alone, a request listener that sends the headers and holds
  *            (spdy with the compatibility layer; node:http2's compatibility API)
@@ -8,9 +8,11 @@
  * - helmet:  the same with helmet (the demo's `security()`) in front
  * - demo:    the demo app (helmet, pushManifest, the four routes), through createServer
  */
+import type { EventEmitter } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import http2 from 'node:http2'
+import { writeHeapSnapshot } from 'node:v8'
 import express from 'express'
 import { createServer, generateLocalhostCertificate, installSpdyCompat, type Transport } from '../index.js'
 import { createDemoApp } from '../routes/index.js'
@@ -46,6 +48,12 @@ if (layers === 'bare') {
   server = await createServer(createDemoApp({ certificate: tls.cert, logRequests: false, watchManifest: false }), { ...tls, transport })
 }
 const gc = (globalThis as { gc?: () => void }).gc
+/** The requests not closed yet: bench/memory.ts waits for none before it measures what is left. */
+let open = 0
+;(server as unknown as EventEmitter).on('request', (req: IncomingMessage) => {
+  open++
+  req.once('close', () => open--)
+})
 server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }))
 process.on('message', async (message) => {
   if (message === 'measure') {
@@ -53,8 +61,14 @@ process.on('message', async (message) => {
       gc?.()
       await new Promise((r) => setTimeout(r, 50))
     }
-    const { rss, heapUsed } = process.memoryUsage()
-    process.send?.({ rss, heapUsed })
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage()
+    process.send?.({ rss, heapUsed, heapTotal, external, open })
+  } else if (message === 'open') {
+    process.send?.({ open })
+  } else if (typeof message === 'string' && message.startsWith('snapshot ')) {
+    // A heap snapshot, to compare the heap after one cycle of held streams with after another.
+    gc?.()
+    process.send?.({ file: writeHeapSnapshot(message.slice('snapshot '.length)) })
   } else if (message === 'stop') {
     process.exit(0)
   }

@@ -24,7 +24,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { listeningPort, RESULTS_DIR, median } from './harness.js'
+import { listeningPort, RESULTS_DIR, median, summaryRow, type SummaryRow } from './harness.js'
 import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
 import { loadFacts, PHASES, REPORT_SCRIPT, relativeEvents, serverEvents, type PageReport } from './timeline.js'
 
@@ -397,17 +397,15 @@ async function browserTargets(lab: Lab, site: string, ours: Ours[]): Promise<Bro
 
 const fresh = (t: BrowserTarget): BrowserTarget => ({ ...t, loads: [], timelines: [], facts: [], events: [], errors: [], reports: [] })
 
-/** spdy's median page load over node:http2's, with early hints on and off: the bench's summary. */
-function browserSummary(targets: readonly BrowserTarget[]): Array<{ label: string; ratio: number; target: string; ok: boolean }> {
+/** spdy's median page load over node:http2's, with early hints on and off: the bench's summary (bench/summary.ts prints it in `npm run bench`). */
+function browserSummary(targets: readonly BrowserTarget[]): SummaryRow[] {
   return [true, false].map((earlyHints) => {
     const of = (transport: string) => median(targets.find((t) => t.transport === transport && t.earlyHints === earlyHints)!.loads)
-    const r = of('spdy') / of('http2')
-    return {
-      label: `Chromium page load (loadEventStart), earlyHints ${earlyHints ? 'on' : 'off'}: spdy / node:http2`,
-      ratio: Math.round(r * 1000) / 1000,
-      target: '<= 1.01',
-      ok: r <= 1.01,
-    }
+    return summaryRow(
+      `pageload-browser: Chromium page load (loadEventStart), earlyHints ${earlyHints ? 'on' : 'off'}, spdy / node:http2`,
+      of('spdy') / of('http2'),
+      '<= 1.01',
+    )
   })
 }
 
@@ -439,7 +437,17 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
     await writeFile(
       join(RESULTS_DIR, 'pageload-browser.json'),
       JSON.stringify(
-        { node: process.version, rttMs: lab.rttMs, pingMs: lab.pingMs, thinkMs: THINK_MS, floorMs: floor, rounds: ROUNDS, summary, targets: kept },
+        {
+          node: process.version,
+          date: new Date().toISOString(),
+          rttMs: lab.rttMs,
+          pingMs: lab.pingMs,
+          thinkMs: THINK_MS,
+          floorMs: floor,
+          rounds: ROUNDS,
+          summary,
+          targets: kept,
+        },
         null,
         2,
       ),

@@ -7,7 +7,7 @@ import { test, describe, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('../', import.meta.url))
 function rows(stdout: string): string[][] {
   return stdout
     .split('\n')
-    .filter((line) => line.startsWith('| ') && !line.startsWith('|---') && !/^\| (server|transport|cacheDigest) \|/.test(line))
+    .filter((line) => line.startsWith('| ') && !line.startsWith('|---') && !/^\| (server|transport|cacheDigest|ratio) \|/.test(line))
     .map((line) =>
       line
         .split('|')
@@ -112,6 +112,42 @@ describe('benchmarks (smoke: tiny loads)', () => {
         ['false', '40960', '40960'],
       ],
     )
+  })
+
+  test('summary: one table of the ratios every benchmark wrote, older results marked with their date', async () => {
+    // A results file from an earlier run (as the page loads leave one) and a file without a summary.
+    const earlier = {
+      node: 'v20.0.0',
+      date: '2026-01-02T03:04:00.000Z',
+      summary: [{ label: 'pageload: spdy / node:http2', ratio: 1.2, target: '<= 1.01', ok: false }],
+    }
+    await writeFile(join(results, 'pageload-browser.json'), JSON.stringify(earlier))
+    await writeFile(join(results, 'pageload.json'), JSON.stringify({ node: 'v20.0.0', targets: [] }))
+    const since = new Date(Date.now() - 3_600_000).toISOString()
+    const { stdout } = await run(process.execPath, ['dist/bench/summary.js', '--since', since], { cwd: root, env: { ...process.env, BENCH_RESULTS: results } })
+    const table = rows(stdout)
+    const labels = table.map((r) => r[0]!)
+    // The benchmarks run above (when they ran: this test also runs alone) wrote their rows.
+    for (const [file, label] of [
+      ['transport', 'transport: compat vs stock, req/s'],
+      ['memory', 'memory: spdy bare, 2nd cycle'],
+      ['returning-visitor', 'returning visitor: bytes pushed again / first visit, cacheDigest true'],
+    ] as const) {
+      const json = await readFile(join(results, `${file}.json`), 'utf8').catch(() => undefined)
+      if (json)
+        assert.ok(
+          labels.some((l) => l.startsWith(label)),
+          `no row "${label}"\n${stdout}`,
+        )
+    }
+    const last = table.at(-1)!
+    assert.deepEqual(last, ['pageload: spdy / node:http2 (earlier run: 2026-01-02 03:04 UTC, Node v20.0.0)', '1.20×', '<= 1.01', '**MISS**'])
+    for (const row of table) {
+      assert.match(row[1]!, /^(-?[\d.]+×|n\/a)$/, `value of ${row[0]}`)
+      assert.ok(['ok', '**MISS**', ''].includes(row[3]!), `met of ${row[0]}: ${row[3]}`)
+      assert.ok(row[2] === '' || /^(>=|<=) [\d.]+$/.test(row[2]!), `target of ${row[0]}: ${row[2]}`)
+    }
+    assert.match(stdout, /Summary: \d+ ratios from \d+ results in .*, [1-9]\d* targets? missed/)
   })
 
   test('pageload: without its prerequisites it says which and exits non-zero, before building any lab', async () => {
