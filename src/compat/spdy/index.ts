@@ -13,6 +13,7 @@ import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, resp
 import { installStreamLimit } from './stream-limit.js'
 import { emptyDataSkipsWindow } from './empty-data.js'
 import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
+import { installLightStreamWindows } from './light-windows.js'
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
@@ -119,6 +120,7 @@ export function installSpdyCompat(): SpdyModule {
     () => hpack.encoder.create() as ReturnType<Parameters<typeof signalSmallerTables>[1]>,
   )
   installWholeFrameFlowControl(transport)
+  installLightStreamWindows(transport)
 
   const streamProto = transport.Stream.prototype
   streamProto.respond = respondAfterPromises(respondWithinStreamLimit(streamProto.respond))
