@@ -58,9 +58,10 @@ export function closeIdleHttp2Session(session: Http2Session, ms: number): void {
     debug('idle for %d ms: GOAWAY and close', ms)
     session.close()
   })
+  const closed = (): void => clock.closed()
   session.on('stream', (stream: ServerHttp2Stream) => {
     clock.opened()
-    stream.once('close', () => clock.closed())
+    stream.on('close', closed)
   })
   session.once('close', () => clock.stop())
 }
