@@ -69,6 +69,26 @@ describe('benchmarks (smoke: tiny loads)', () => {
     }
   })
 
+  test('bridge: a row per server, no failed or errored request, a summary of ratios in its JSON', async () => {
+    const servers = ['ours-http2', 'http2-express', 'bare-http2-compat', 'bare-http2-stream', 'express-http1', 'bare-http1']
+    const stdout = await bench('bridge', { REQUESTS: '300', CLIENTS: '3', STREAMS: '5' })
+    const table = rows(stdout)
+    for (const server of servers) {
+      const row = table.find((r) => r[0] === server)
+      assert.ok(row, `bridge: no row for ${server}\n${stdout}`)
+      assert.ok(Number(row[1]) > 0, `bridge ${server}: rate ${row[1]}`)
+      assert.deepEqual([row[3], row[4]], ['0', '0'], `bridge ${server}: failed/errored`)
+    }
+    const json = JSON.parse(await readFile(join(results, 'bridge.json'), 'utf8')) as {
+      summary: { label: string; ratio: number; target: string; ok: boolean }[]
+    }
+    assert.deepEqual(
+      json.summary.map((s) => s.target),
+      ['>= 1.2', '>= 0.45'],
+    )
+    for (const s of json.summary) assert.ok(typeof s.label === 'string' && Number.isFinite(s.ratio) && typeof s.ok === 'boolean', JSON.stringify(s))
+  })
+
   test('push: every push of every nghttp run completed', async () => {
     const stdout = await bench('push', { PROCESSES: '1', CONNECTIONS: '2', M: '2', DYNAMIC_SIZES: '1024' })
     const table = rows(stdout)

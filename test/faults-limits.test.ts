@@ -237,6 +237,24 @@ for (const transport of TRANSPORTS) {
       }
     })
 
+    test('idle time counts from the last request that closed: requests 400 ms apart keep a 1000 ms idleTimeout connection open past 1000 ms', async () => {
+      const demo = await startLimitedDemo(transport, {}, { idleTimeout: 1000 })
+      try {
+        const client = await RawH2Client.connect(demo.port)
+        for (const id of [1, 3, 5, 7]) {
+          if (id > 1) await sleep(400)
+          client.write(frames.request(id, '/crt'))
+          await client.until((f) => f.some((x) => x.streamId === id && x.endStream), 5000, `the end of stream ${id}`)
+          assert.equal(client.of(FRAME.GOAWAY).length, 0, `no GOAWAY before stream ${id} was served`)
+        }
+        assert.equal(await client.until((f) => f.some((x) => x.type === FRAME.GOAWAY), 5000, 'GOAWAY'), true)
+        assert.equal(client.of(FRAME.GOAWAY)[0]!.errorCode, ERROR.NO_ERROR)
+        await client.close()
+      } finally {
+        await demo.close()
+      }
+    })
+
     test('idleTimeout: false keeps an idle connection open; the idle timer is released with the connection', async () => {
       const demo = await startLimitedDemo(transport, {}, { idleTimeout: false })
       const timersBefore = resourceCounts()['Timeout'] ?? 0

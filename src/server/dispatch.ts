@@ -19,10 +19,11 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void
  * request's stream was reset or closed, or `null` for a request that has no stream (HTTP/1.1).
  */
 export function dispatchUnlessReset(listener: Listener, streamGone: (req: IncomingMessage) => boolean | null): Listener {
+  const dispatchIfOpen = (req: IncomingMessage, res: ServerResponse): void => {
+    if (streamGone(req) === false) listener(req, res)
+  }
   return function dispatchHttp2UnlessReset(req, res): void {
     if (streamGone(req) === null) return listener(req, res)
-    setImmediate(() => {
-      if (streamGone(req) === false) listener(req, res)
-    })
+    setImmediate(dispatchIfOpen, req, res)
   }
 }

@@ -11,28 +11,33 @@ import type { SpdyConnection, SpdyStream } from '../compat/spdy/internals.js'
 
 const debug = createDebug('express-h2-push:server')
 
-/** Counts a connection's open request streams; runs `onIdle` once after `ms` with none. */
+/**
+ * Counts a connection's open request streams; runs `onIdle` once after `ms` with none.
+ * The timer is not re-set per stream: armed when the count first drops to 0, it looks at
+ * the time the connection last became idle when it fires, and waits the rest if needed.
+ */
 class IdleClock {
   #open = 0
   #timer: NodeJS.Timeout | undefined
+  #idleSince = performance.now()
   #stopped = false
 
   constructor(
     private readonly ms: number,
     private readonly onIdle: () => void,
   ) {
-    this.#arm()
+    this.#arm(ms)
   }
 
   opened(): void {
     this.#open++
-    clearTimeout(this.#timer)
-    this.#timer = undefined
   }
 
   closed(): void {
     this.#open--
-    if (this.#open === 0) this.#arm()
+    if (this.#open !== 0) return
+    this.#idleSince = performance.now()
+    if (this.#timer === undefined) this.#arm(this.ms)
   }
 
   stop(): void {
@@ -41,13 +46,22 @@ class IdleClock {
     this.#timer = undefined
   }
 
-  #arm(): void {
+  #arm(delay: number): void {
     if (this.#stopped) return
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.stop()
-      this.onIdle()
-    }, this.ms)
+    this.#timer = setTimeout(() => this.#fire(), delay)
+  }
+
+  #fire(): void {
+    this.#timer = undefined
+    // Busy: armed again when its last stream closes.
+    if (this.#open > 0) return
+    const left = this.#idleSince + this.ms - performance.now()
+    if (left > 0) {
+      this.#arm(left)
+      return
+    }
+    this.stop()
+    this.onIdle()
   }
 }
 
@@ -58,9 +72,10 @@ export function closeIdleHttp2Session(session: Http2Session, ms: number): void {
     debug('idle for %d ms: GOAWAY and close', ms)
     session.close()
   })
+  const closed = (): void => clock.closed()
   session.on('stream', (stream: ServerHttp2Stream) => {
     clock.opened()
-    stream.once('close', () => clock.closed())
+    stream.on('close', closed)
   })
   session.once('close', () => clock.stop())
 }

@@ -200,13 +200,16 @@ export function limitHttp2Session(session: Http2Session, limits: ResolvedH2Limit
   const resets = new TokenBucket(limits.resets)
   const open = new Set<Http2Stream>()
   let surfaced = 0
+  // One listener for every stream of the session ('close' comes once, after 'aborted' if
+  // the client reset the stream, which sets `stream.aborted`): nothing made per stream.
+  const closed = function streamClosed(this: Http2Stream): void {
+    open.delete(this)
+    if (this.aborted && !resets.take()) calm(session)
+  }
   session.on('stream', (stream: Http2Stream) => {
     surfaced++
     open.add(stream)
-    stream.once('close', () => open.delete(stream))
-    stream.once('aborted', () => {
-      if (!resets.take()) calm(session)
-    })
+    stream.on('close', closed)
   })
   const probe = http2Probe(session, open)
   // nghttp2 refuses some request streams before JavaScript sees them (a header list over the

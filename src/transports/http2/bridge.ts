@@ -4,11 +4,13 @@
  * Express re-prototypes every request and response onto `app.request`/`app.response`
  * (and a mounted sub-app onto its own), which inherit from `http.IncomingMessage` /
  * `http.ServerResponse`: an HTTP/2 request (an `Http2ServerRequest`) then loses its own
- * methods and the first read crashes. Here each HTTP/2 request and response gets the
- * members of `Http2ServerRequest.prototype` / `Http2ServerResponse.prototype` as its
- * own properties (one `defineProperties` with descriptors computed once), so whatever
- * prototype Express puts behind them, `req`/`res` keep Express's API (`req.params`,
- * `res.json`, `res.sendFile`, ...) over the HTTP/2 compatibility API. A request whose
+ * methods and the first read crashes. For an Express app, a layer under Express's own
+ * `request`/`response` answers node:http2's members for the HTTP/2 requests and responses
+ * the bridge marks (compat-layer.ts: once per process, nothing copied per request); for
+ * any other listener, each HTTP/2 request and response gets the members of
+ * `Http2ServerRequest.prototype` / `Http2ServerResponse.prototype` as its own properties.
+ * Either way, whatever prototype Express puts behind them, `req`/`res` keep Express's API
+ * (`req.params`, `res.json`, `res.sendFile`, ...) over the HTTP/2 compatibility API. A request whose
  * Host header names another host than its :authority is answered 400 (`oneAuthority`).
  * A request without a body ends with END_STREAM, never a reset before it (`requestClosesAfterEndStream`).
  * HTTP/1.1 requests go to the app unchanged.
@@ -20,6 +22,7 @@ import { markBodyOfUnknownLength } from '../../compat/request-body.js'
 import { ownMembers } from '../../own-members.js'
 import { oneAuthority } from '../authority.js'
 import { requestClosesAfterEndStream } from './end-stream.js'
+import { layerUnderExpress, markHttp2 } from './compat-layer.js'
 
 const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype)
 const RESPONSE_MEMBERS = ownMembers(http2.Http2ServerResponse.prototype)
@@ -37,10 +40,16 @@ export function expressOverHttp2(app: (req: IncomingMessage, res: ServerResponse
       "createServer: transport 'http2' needs Express 5 (Express 4 calls HTTP/1-only internals on every request); use transport 'spdy' with Express 4",
     )
   }
+  const layered = layerUnderExpress(app as { request?: unknown; response?: unknown })
   return function expressOverHttp2Listener(req, res) {
     if (req.httpVersionMajor === 2) {
-      Object.defineProperties(req, REQUEST_MEMBERS)
-      Object.defineProperties(res, RESPONSE_MEMBERS)
+      if (layered) {
+        markHttp2(req)
+        markHttp2(res)
+      } else {
+        Object.defineProperties(req, REQUEST_MEMBERS)
+        Object.defineProperties(res, RESPONSE_MEMBERS)
+      }
       const headers = req.headers
       // HTTP/2 names the host :authority; Express (req.hostname, req.host) reads Host: one value for both, or 400.
       if (!oneAuthority(headers[':authority'], headers, res)) return

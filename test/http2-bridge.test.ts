@@ -1,0 +1,185 @@
+/**
+ * The Express 5 bridge on node:http2 (src/transports/http2/bridge.ts, compat-layer.ts):
+ * node:http2's request and response members under Express's API, in the root app, in a
+ * mounted sub-app and after it, read and written; HTTP/1.1 requests on the same server and
+ * on plain node:http keep node:http's; a listener that is not an Express app still works.
+ */
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import express, { type Request, type Response } from 'express'
+import { h2get } from './helpers/h2.js'
+import { startServer, type Running } from './helpers/server.js'
+import { testCertificate } from './helpers/tls.js'
+
+/** What a request and its response look like from inside the app. */
+function looks(req: Request, res: Response) {
+  const h2req = req as unknown as Http2ServerRequest
+  const h2res = res as unknown as Http2ServerResponse
+  return {
+    httpVersion: req.httpVersion,
+    method: req.method,
+    url: req.url,
+    originalUrl: req.originalUrl,
+    authority: h2req.authority ?? null,
+    scheme: h2req.scheme ?? null,
+    requestStream: typeof h2req.stream?.respond === 'function',
+    responseStream: typeof h2res.stream?.pushStream === 'function',
+    socketEncrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
+    remoteAddress: req.socket.remoteAddress ?? null,
+    headersSent: res.headersSent,
+    ownMembers: Object.getOwnPropertyNames(req).includes('url') && Object.getOwnPropertyNames(res).includes('writeHead'),
+  }
+}
+
+function bridgedApp() {
+  const api = express()
+  api.get('/inside', (req, res, next) => {
+    res.locals['inside'] = looks(req, res)
+    next()
+  })
+  const app = express()
+  app.use((req, _res, next) => {
+    // Written through node:http2's setter (Http2ServerRequest's url).
+    if (req.url === '/rewrite-me') req.url = '/rewritten'
+    next()
+  })
+  app.use('/api', api)
+  app.get('/api/inside', (req, res) => {
+    // After the sub-app handed the request back: the root app's prototypes again.
+    res.json({ inside: res.locals['inside'], after: looks(req, res) })
+  })
+  app.get('/rewritten', (req, res) => {
+    res.statusCode = 202
+    res.setHeader('x-url', req.url)
+    res.json(looks(req, res))
+  })
+  return app
+}
+
+describe('Express over node:http2: the bridge', () => {
+  let running: Running
+  before(async () => {
+    running = await startServer(bridgedApp(), { transport: 'http2' })
+  })
+  after(() => running.close())
+
+  test('HTTP/2: node:http2 members in a mounted sub-app and after it, none copied onto the request', async () => {
+    const res = await h2get(running.url, '/api/inside')
+    assert.equal(res.status, 200)
+    const { inside, after } = JSON.parse(res.body.toString()) as Record<string, ReturnType<typeof looks>>
+    const expected = {
+      httpVersion: '2.0',
+      method: 'GET',
+      authority: `127.0.0.1:${running.port}`,
+      scheme: 'https',
+      requestStream: true,
+      responseStream: true,
+      socketEncrypted: true,
+      remoteAddress: '127.0.0.1',
+      headersSent: false,
+      ownMembers: false,
+    }
+    assert.deepEqual(inside, { ...expected, url: '/inside', originalUrl: '/api/inside' })
+    assert.deepEqual(after, { ...expected, url: '/api/inside', originalUrl: '/api/inside' })
+  })
+
+  test('HTTP/2: req.url and res.statusCode written through node:http2 setters', async () => {
+    const res = await h2get(running.url, '/rewrite-me')
+    assert.equal(res.status, 202)
+    assert.equal(res.headers['x-url'], '/rewritten')
+    assert.equal((JSON.parse(res.body.toString()) as { url: string }).url, '/rewritten')
+  })
+
+  test('HTTP/1.1 on the same server: node:http members', async () => {
+    const { cert } = await testCertificate()
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: running.port, path: '/rewrite-me', ca: cert, servername: 'localhost', agent: false }, (r) => {
+          let text = ''
+          r.setEncoding('utf8').on('data', (d: string) => (text += d))
+          r.on('end', () => resolve(text))
+        })
+        .on('error', reject)
+    })
+    const seen = JSON.parse(body) as ReturnType<typeof looks>
+    assert.equal(seen.httpVersion, '1.1')
+    assert.equal(seen.url, '/rewritten')
+    assert.equal(seen.authority, null)
+    assert.equal(seen.requestStream, false)
+    assert.equal(seen.responseStream, false)
+    assert.equal(seen.socketEncrypted, true)
+  })
+})
+
+test('a listener that is not an Express app, calling one, still gets node:http2 members', async () => {
+  const app = express()
+  app.get('/', (req, res) => {
+    res.json(looks(req, res))
+  })
+  const listener = (req: IncomingMessage, res: ServerResponse): void => app(req as Request, res as Response)
+  const running = await startServer(listener, { transport: 'http2' })
+  try {
+    const res = await h2get(running.url, '/')
+    const seen = JSON.parse(res.body.toString()) as ReturnType<typeof looks>
+    assert.equal(seen.httpVersion, '2.0')
+    assert.equal(seen.requestStream, true)
+    assert.equal(seen.responseStream, true)
+  } finally {
+    await running.close()
+  }
+})
+
+test('plain node:http requests read and write what node:http answers, after the bridge served Express', async () => {
+  const bridged = await startServer(bridgedApp(), { transport: 'http2' })
+  await bridged.close()
+  const app = express()
+  app.get('/', (req, res) => {
+    const proto = http.IncomingMessage.prototype
+    const enumerated: string[] = []
+    for (const key in req) if (key === 'setTimeout' || key === 'connection' || key === 'headers') enumerated.push(key)
+    res.statusCode = 203
+    res.json({
+      setTimeout: req.setTimeout === proto.setTimeout,
+      read: req._read === proto._read,
+      writeHead: res.writeHead === http.ServerResponse.prototype.writeHead,
+      connection: req.connection === req.socket,
+      host: req.headers.host,
+      enumerated: enumerated.sort(),
+      expected: Object.keys(proto)
+        .filter((k) => k === 'setTimeout' || k === 'connection' || k === 'headers')
+        .sort(),
+    })
+  })
+  const server = http.createServer(app).listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  try {
+    const { port } = server.address() as AddressInfo
+    const [status, body] = await new Promise<[number, string]>((resolve, reject) => {
+      http
+        .get({ port, host: '127.0.0.1', path: '/', agent: false }, (r) => {
+          let text = ''
+          r.setEncoding('utf8').on('data', (d: string) => (text += d))
+          r.on('end', () => resolve([r.statusCode!, text]))
+        })
+        .on('error', reject)
+    })
+    assert.equal(status, 203)
+    const seen = JSON.parse(body) as Record<string, unknown>
+    assert.deepEqual(seen, {
+      setTimeout: true,
+      read: true,
+      writeHead: true,
+      connection: true,
+      host: `127.0.0.1:${port}`,
+      enumerated: seen['expected'],
+      expected: seen['expected'],
+    })
+  } finally {
+    server.close()
+  }
+})
