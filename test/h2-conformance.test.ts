@@ -495,6 +495,17 @@ for (const transport of TRANSPORTS) {
         }
         await servesFresh(server)
       })
+
+      test("a WINDOW_UPDATE pushing a stream's window above 2^31-1: stream error FLOW_CONTROL_ERROR (§6.9.1)", async () => {
+        const c = await open()
+        // Stream 1's response is pending (/slow): its send window is 65 535, and 2^31-1 is the most it may hold.
+        c.write(headers(1, request('/slow')), frames.windowUpdate(1, 2 ** 31 - 1 - 65_535))
+        await c.ping(WAIT)
+        c.write(frames.windowUpdate(1, 1))
+        await expectStreamError(c, 1, ERROR.FLOW_CONTROL_ERROR)
+        // The connection goes on: a new request on it is answered.
+        await servesFresh(server)
+      })
     })
 
     describe('HPACK (RFC 7541 §4.2, §6.3): connection error COMPRESSION_ERROR', () => {
