@@ -8,14 +8,12 @@
  *   npm run bench:bridge      (ROUNDS=5 REQUESTS=20000 CLIENTS=20 STREAMS=10; BENCH_QUICK=1: < 60 s)
  *   CPU_PROF=1 npm run bench:bridge && node dist/bench/profile-packages.js ours-http2
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { promisify } from 'node:util'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { listeningPort, median, PINNING, PROFILE_DIR, pinned, RESULTS_DIR, requireH2load } from './harness.js'
+import { cpuMicros, h2load, listeningPort, median, PINNING, PROFILE_DIR, pinned, RESULTS_DIR, requireH2load, stopServers } from './harness.js'
 
-const run = promisify(execFile)
 const here = fileURLToPath(new URL('./', import.meta.url))
 const QUICK = process.env['BENCH_QUICK'] === '1'
 const ROUNDS = Number(process.env['ROUNDS'] ?? (QUICK ? 2 : 5))
@@ -58,25 +56,8 @@ async function start(mode: Mode): Promise<Started> {
   return { child, ...(await listeningPort(child)) }
 }
 
-/** CPU time (user + system, µs) of a process so far, from /proc (Linux); undefined elsewhere. */
-async function cpuMicros(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
-  } catch {
-    return undefined
-  }
-}
-
-async function load(mode: Mode, port: number): Promise<{ rps: number; failed: number; errored: number }> {
-  const h1 = MODES[mode] === 'h1'
-  const args = [...(h1 ? ['--h1'] : []), '-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS)]
-  const url = `${h1 ? 'http' : 'https'}://127.0.0.1:${port}${PATH}`
-  const { stdout } = await run(...pinned('load', 'h2load', [...args, url]), { maxBuffer: 16 << 20 })
-  const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1])
-  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
-  return { rps, failed: Number(m?.[2] ?? REQUESTS), errored: Number(m?.[3] ?? 0) }
+function load(mode: Mode, port: number): Promise<{ rps: number; failed: number; errored: number }> {
+  return h2load(port, PATH, { h1: MODES[mode] === 'h1', requests: REQUESTS, clients: CLIENTS, streams: STREAMS })
 }
 
 async function measure(servers: Map<Mode, Started>): Promise<Map<Mode, Measured>> {
@@ -100,16 +81,8 @@ async function measure(servers: Map<Mode, Started>): Promise<Map<Mode, Measured>
   return results
 }
 
-async function stop(servers: Map<Mode, Started>): Promise<void> {
-  // Wait for the exits: a CPU profile is written as the process exits.
-  await Promise.all(
-    [...servers.values()].map((s) => {
-      if (s.child.exitCode !== null) return undefined
-      const exited = new Promise((resolve) => s.child.once('exit', resolve))
-      s.child.kill('SIGTERM')
-      return exited
-    }),
-  )
+function stop(servers: Map<Mode, Started>): Promise<void> {
+  return stopServers([...servers.values()].map((s) => s.child))
 }
 
 /** The ratios the issue asks for, and the breakdown of the gap to bare node:http2. */

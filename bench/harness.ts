@@ -89,16 +89,26 @@ async function startServer(mode: string): Promise<BenchServer> {
   }
 }
 
-async function h2load(port: number, path: string) {
-  const { stdout } = await run(
-    ...pinned('load', 'h2load', ['-n', String(REQUESTS), '-c', String(CLIENTS), '-m', String(STREAMS), `https://127.0.0.1:${port}${path}`]),
-    {
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  )
+/** One h2load run on `path` (`h1`: HTTP/1.1 over plain TCP, `--h1`; counts default to REQUESTS, CLIENTS, STREAMS): requests per second, failed and errored requests. */
+export async function h2load(port: number, path: string, { h1 = false, requests = REQUESTS, clients = CLIENTS, streams = STREAMS } = {}) {
+  const url = `${h1 ? 'http' : 'https'}://127.0.0.1:${port}${path}`
+  const args = [...(h1 ? ['--h1'] : []), '-n', String(requests), '-c', String(clients), '-m', String(streams), url]
+  const { stdout } = await run(...pinned('load', 'h2load', args), { maxBuffer: 16 * 1024 * 1024 })
   const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout)?.[1])
   const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout)
-  return { rps, failed: Number(m?.[2]), errored: Number(m?.[3]) }
+  return { rps, failed: Number(m?.[2] ?? requests), errored: Number(m?.[3] ?? 0) }
+}
+
+/** A V8 CPU profile (`--cpu-prof`), as bench/profile.ts and bench/profile-packages.ts read it. */
+export interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  hitCount?: number
+}
+export interface Profile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
 }
 
 export function median(xs: readonly number[]): number {
@@ -119,7 +129,7 @@ export interface LoadResult {
  * undefined elsewhere. Per request, it varies far less between rounds than a rate
  * does while the load generator shares the machine's cores.
  */
-async function cpuMicros(pid: number | undefined): Promise<number | undefined> {
+export async function cpuMicros(pid: number | undefined): Promise<number | undefined> {
   if (pid === undefined) return undefined
   try {
     const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ')
@@ -128,6 +138,18 @@ async function cpuMicros(pid: number | undefined): Promise<number | undefined> {
   } catch {
     return undefined
   }
+}
+
+/** Stops benchmark servers and waits for their exits: a CPU profile is written as the process exits. */
+export async function stopServers(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null) return undefined
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      return exited
+    }),
+  )
 }
 
 /** h2load on `path`: requests per second. */
@@ -222,15 +244,7 @@ export async function compareWith(
       }
     }
   } finally {
-    // Wait for the exits: a CPU profile is written as the process exits.
-    await Promise.all(
-      [...servers.values()].map((s) => {
-        if (s.child.exitCode !== null) return undefined
-        const exited = new Promise((resolve) => s.child.once('exit', resolve))
-        s.child.kill('SIGTERM')
-        return exited
-      }),
-    )
+    await stopServers([...servers.values()].map((s) => s.child))
   }
   const heading = `${title}, ${ROUNDS} alternating rounds${PINNING}, Node ${process.version}`
   const summary = printComparison(heading, name, { unit, per }, servers, results, targets)

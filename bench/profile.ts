@@ -8,18 +8,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
-import { PROFILE_DIR } from './harness.js'
-
-interface ProfileNode {
-  id: number
-  callFrame: { functionName: string; url: string; lineNumber: number }
-  hitCount?: number
-}
-interface Profile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
-}
+import { PROFILE_DIR, type Profile } from './harness.js'
 
 const TOP = Number(process.env['TOP'] ?? 25)
 const root = resolve('.') + '/'
