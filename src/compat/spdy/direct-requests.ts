@@ -24,6 +24,7 @@ import type { Server as NetServer } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { markBodyOfUnknownLength } from '../request-body.js'
 import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
+import { closedError } from './socket.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -53,12 +54,6 @@ interface NodeResponse extends SpdyResponse {
   spdyVersion: number
   detachSocket(socket: object): void
   assignSocket(socket: object): void
-}
-
-function closedError(): Error {
-  const err = new Error('The HTTP/2 stream is closed') as Error & { code: string }
-  err.code = 'ERR_STREAM_DESTROYED'
-  return err
 }
 
 function resetError(): Error {
@@ -305,35 +300,32 @@ for (const method of TLS_METHODS) {
 /** The request head spdy gave Node's HTTP/1 parser: `:authority` as Host (in its place), no pseudo-headers. */
 function rawHeadersOf(headers: Record<string, unknown>, forwardedFor: string | null): unknown[] {
   const raw: unknown[] = []
-  if (forwardedFor !== null) raw.push('x-forwarded-for', forwardedFor)
-  for (const name of Object.keys(headers)) {
-    if (name === ':authority') {
-      raw.push('host', headers[name])
-      continue
-    }
-    if (name.charCodeAt(0) === 58 /* : */) continue
-    raw.push(name, headers[name])
+  // Where `host` and `x-forwarded-for` went: a later header of the same name takes its value there
+  // (spdy built an object first, so a client's Host overwrote :authority's value in its place).
+  let host = -1
+  let forwarded = -1
+  if (forwardedFor !== null) {
+    forwarded = raw.length
+    raw.push('x-forwarded-for', forwardedFor)
   }
-  // A later Host overwrote :authority's (spdy built an object first): keep the last of each.
-  return dedupe(raw)
-}
-
-function dedupe(raw: unknown[]): unknown[] {
-  let seen: Set<unknown> | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    seen ??= new Set()
-    if (seen.has(raw[i])) return lastOfEach(raw)
-    seen.add(raw[i])
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]
+    if (name === ':authority' || (name === 'host' && host >= 0)) {
+      if (host >= 0) raw[host + 1] = value
+      else {
+        host = raw.length
+        raw.push('host', value)
+      }
+    } else if (name === 'host') {
+      host = raw.length
+      raw.push(name, value)
+    } else if (name === 'x-forwarded-for' && forwarded >= 0) {
+      raw[forwarded + 1] = value
+    } else if (name.charCodeAt(0) !== 58 /* : */) {
+      raw.push(name, value)
+    }
   }
   return raw
-}
-
-function lastOfEach(raw: unknown[]): unknown[] {
-  const byName = new Map<unknown, unknown>()
-  for (let i = 0; i < raw.length; i += 2) byName.set(raw[i], raw[i + 1])
-  const out: unknown[] = []
-  for (const [name, value] of byName) out.push(name, value)
-  return out
 }
 
 /** Not ended yet, or ended with the body buffered (the request is made a turn after its HEADERS). */

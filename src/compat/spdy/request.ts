@@ -10,14 +10,9 @@
  * `req.headers` as a non-enumerable property once the request exists.
  */
 import type { IncomingMessage } from 'node:http'
-import type { SpdyHandle, SpdyStream } from './internals.js'
+import type { SpdyHandle } from './internals.js'
+import { mayHaveBody } from './direct-requests.js'
 import { markBodyOfUnknownLength } from '../request-body.js'
-
-/** Not ended yet, or ended with the body buffered (the request is made once its read is parsed: deferred-streams.ts). */
-function mayHaveBody(stream: SpdyStream): boolean {
-  const readable = (stream as unknown as { _readableState: { ended: boolean; length: number } })._readableState
-  return !readable.ended || readable.length > 0
-}
 
 /** Wraps spdy's `Handle#assignRequest`, which runs for each server request before the app sees it. */
 export function markBodyOnRequest(assignRequest: (this: SpdyHandle, req: IncomingMessage) => void) {

@@ -43,7 +43,8 @@ function withStream(socket: SpdySocket, use: (stream: SpdyStream | undefined) =>
   handle.once('stream', (assigned: SpdyStream) => use(assigned))
 }
 
-function closedError(): Error {
+/** What a write to a closed HTTP/2 stream fails with. */
+export function closedError(): Error {
   const err = new Error('The HTTP/2 stream is closed') as Error & { code: string }
   err.code = 'ERR_STREAM_DESTROYED'
   return err
