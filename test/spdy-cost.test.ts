@@ -101,6 +101,46 @@ describe("spdy's streams log nothing unless NODE_DEBUG asks (quiet-debuglog.ts)"
   })
 })
 
+describe("spdy's debug loggers cost nothing unless DEBUG asks (quiet-debug.ts)", () => {
+  test("the debug module is put back, and enabling spdy's namespaces at run time still logs spdy's frames and streams", async () => {
+    installSpdyCompat()
+    const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')
+    const createDebug = createRequire(transportPath)('debug') as {
+      (namespace: string): unknown
+      enable(namespaces: string): void
+      disable(): string
+      log: (...args: unknown[]) => void
+    }
+    // Every other package gets debug's own factory, not the one spdy was loaded with.
+    assert.equal(createDebug.name, 'createDebug')
+    assert.equal(createDebug, require('debug'))
+    const lines: string[] = []
+    const log = createDebug.log
+    const before = createDebug.disable()
+    createDebug.log = (...args: unknown[]) => lines.push(util.format(...args))
+    const running = await startServer(echoApp())
+    try {
+      const quiet = await echo(running.url, ['quiet'])
+      assert.equal(quiet.body, 'quiet')
+      assert.deepEqual(lines, [])
+      createDebug.enable('spdy:stream:server,spdy:framer')
+      const logged = await echo(running.url, ['logged'])
+      assert.equal(logged.body, 'logged')
+      assert.ok(
+        lines.some((l) => /spdy:stream:server .*id=\d+/.test(l)),
+        lines.slice(0, 5).join('\n'),
+      )
+      assert.ok(lines.some((l) => /spdy:framer/.test(l)))
+      assert.ok(!lines.some((l) => /spdy:connection/.test(l)), 'only the enabled namespaces log')
+    } finally {
+      createDebug.disable()
+      if (before) createDebug.enable(before)
+      createDebug.log = log
+      await running.close()
+    }
+  })
+})
+
 /** GET /h/<n>: a response with many headers, some the same on every response (indexed), some new (literal), cookies (never indexed). */
 function headersApp() {
   const app = express()

@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module'
 import type { SpdyModule, SpdyTransportModule } from './internals.js'
+import { withQuietDebug } from './quiet-debug.js'
 import { withQuietDebuglog } from './quiet-debuglog.js'
 
 const require = createRequire(import.meta.url)
@@ -54,19 +55,25 @@ function loadUnderShim(): LoadedSpdy {
   try {
     const spdyPath = require.resolve('spdy')
     const requireFromSpdy = createRequire(spdyPath)
-    // http-deceiver first, so that whichever copy spdy resolves is loaded under the shim.
-    const Deceiver = requireFromSpdy('http-deceiver') as LoadedSpdy['legacyBuffers']['Deceiver']
-    const spdy = requireFromSpdy('spdy') as SpdyModule
-    const transport = requireFromSpdy('spdy-transport') as SpdyTransportModule
-    const requireFromTransport = createRequire(requireFromSpdy.resolve('spdy-transport'))
-    const legacyBuffers = {
-      WriteBuffer: requireFromTransport('wbuf'),
-      OffsetBuffer: requireFromTransport('obuf'),
-      Deceiver,
-    } as LoadedSpdy['legacyBuffers']
-    const hpack = requireFromTransport('hpack.js') as LoadedSpdy['hpack']
-    return { spdy, transport, requireFromSpdy, legacyBuffers, hpack }
+    const transportPath = requireFromSpdy.resolve('spdy-transport')
+    const debugPaths = [requireFromSpdy.resolve('debug'), createRequire(transportPath).resolve('debug')]
+    return withQuietDebug(debugPaths, () => loadModules(requireFromSpdy))
   } finally {
     proc.binding = originalBinding
   }
+}
+
+function loadModules(requireFromSpdy: NodeRequire): LoadedSpdy {
+  // http-deceiver first, so that whichever copy spdy resolves is loaded under the shim.
+  const Deceiver = requireFromSpdy('http-deceiver') as LoadedSpdy['legacyBuffers']['Deceiver']
+  const spdy = requireFromSpdy('spdy') as SpdyModule
+  const transport = requireFromSpdy('spdy-transport') as SpdyTransportModule
+  const requireFromTransport = createRequire(requireFromSpdy.resolve('spdy-transport'))
+  const legacyBuffers = {
+    WriteBuffer: requireFromTransport('wbuf'),
+    OffsetBuffer: requireFromTransport('obuf'),
+    Deceiver,
+  } as LoadedSpdy['legacyBuffers']
+  const hpack = requireFromTransport('hpack.js') as LoadedSpdy['hpack']
+  return { spdy, transport, requireFromSpdy, legacyBuffers, hpack }
 }
