@@ -13,6 +13,7 @@ import express from 'express'
 import type net from 'node:net'
 import { Socket as NetSocket } from 'node:net'
 import { startServer, ROOT } from './helpers/server.js'
+import { RawH2Client, frame, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
 
 const require = createRequire(import.meta.url)
@@ -136,6 +137,208 @@ describe("spdy's debug loggers cost nothing unless DEBUG asks (quiet-debug.ts)",
       createDebug.disable()
       if (before) createDebug.enable(before)
       createDebug.log = log
+      await running.close()
+    }
+  })
+})
+
+type TreeNode = {
+  id: number
+  weight: number
+  parent: TreeNode | null
+  priority: number
+  children: { list: TreeNode[]; weight: number }
+  remove(): void
+  getPriority(): number
+  getPriorityRange(): { from: number; to: number }
+}
+type Tree = {
+  root: TreeNode
+  count: number
+  list: TreeNode[]
+  defaultWeight: number
+  add(o: { id: number; parent: number | null; weight?: number; exclusive?: boolean }): TreeNode
+  addDefault(id: number): TreeNode
+  get(id: number): TreeNode | undefined
+}
+type TreeClass = { create(options: { defaultWeight?: number; maxCount?: number }): Tree }
+
+/** The tree's shape as ids, weights and shares, for comparing two trees. */
+function shape(tree: Tree, ids: Iterable<number>) {
+  return [...ids].map((id) => {
+    const node = tree.get(id)
+    return node && { id, parent: node.parent?.id, weight: node.weight, children: node.children.list.map((c) => c.id), share: node.getPriority() }
+  })
+}
+
+describe("spdy's priority tree computes a stream's share when asked (light-priority.ts)", () => {
+  installSpdyCompat()
+  const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')
+  const Light = (createRequire(transportPath)('spdy-transport') as { Priority: TreeClass }).Priority
+  // spdy-transport's own tree, as it ships.
+  const Original = createRequire(transportPath)('./spdy-transport/priority.js') as TreeClass
+
+  test("spdy-transport's own priority tests pass on the light tree (shares to the last bit but one)", () => {
+    assert.notEqual(Light, Original)
+    let tree = Light.create({})
+    tree.add({ id: 1, parent: 0, weight: 2 })
+    tree.add({ id: 5, parent: 1, weight: 2 })
+    tree.add({ id: 2, parent: 0, weight: 4 })
+    tree.add({ id: 3, parent: 0, weight: 2 })
+    tree.add({ id: 4, parent: 1, weight: 2 })
+    assert.deepEqual([1, 2, 3, 4, 5].map((id) => tree.get(id)!.priority), [0.25, 0.5, 0.25, 0.125, 0.125])
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((id) => tree.get(id)!.getPriorityRange()),
+      [
+        { from: 0, to: 0.25 },
+        { from: 0.5, to: 1 },
+        { from: 0.25, to: 0.5 },
+        { from: 0, to: 0.125 },
+        { from: 0.125, to: 0.25 },
+      ],
+    )
+    // A node that depends on itself or on a stream the tree does not know depends on the root, default weight.
+    tree = Light.create({})
+    assert.equal(tree.add({ id: 1, parent: 1 }).parent!.id, 0)
+    assert.equal(tree.add({ id: 1, parent: 3 }).weight, tree.defaultWeight)
+    // Removal: the node goes, its children move to its parent.
+    tree = Light.create({})
+    const one = tree.add({ id: 1, parent: 0, weight: 2 })
+    tree.add({ id: 5, parent: 1, weight: 2 })
+    tree.add({ id: 2, parent: 0, weight: 4 })
+    tree.add({ id: 3, parent: 0, weight: 2 })
+    tree.add({ id: 4, parent: 1, weight: 2 })
+    assert.equal(tree.count, 6)
+    one.remove()
+    assert.equal(tree.get(1), undefined)
+    assert.equal(tree.count, 5)
+    // spdy-transport's test expects 0.19999999999999996 for stream 5: its eager walk's rounding.
+    const shares = [2, 3, 4, 5].map((id) => tree.get(id)!.priority)
+    for (const [i, want] of [0.4, 0.2, 0.2, 0.2].entries()) assert.ok(Math.abs(shares[i]! - want) < 1e-15, `${shares}`)
+    // An exclusive dependency takes over its parent's children.
+    tree = Light.create({ maxCount: 6 })
+    tree.add({ id: 1, parent: 0, weight: 2 })
+    tree.add({ id: 2, parent: 0, weight: 2 })
+    tree.add({ id: 3, parent: 1, weight: 4 })
+    tree.add({ id: 4, parent: 1, weight: 2 })
+    tree.add({ id: 5, parent: 1, weight: 2 })
+    tree.add({ id: 6, parent: 1, exclusive: true, weight: 2 })
+    // Past maxCount the oldest node goes.
+    assert.equal(tree.get(1), undefined)
+    assert.deepEqual([2, 3, 4, 5, 6].map((id) => tree.get(id)!.priority), [0.5, 0.25, 0.125, 0.125, 0.5])
+    tree.add({ id: 7, parent: 5, exclusive: false, weight: 2 })
+    tree.add({ id: 8, parent: 5, exclusive: false, weight: 2 })
+    assert.equal(Light.create({}).add({ id: 1, parent: 0 }).weight, 16)
+    tree = Light.create({})
+    tree.addDefault(1)
+    tree.get(1)!.remove()
+    assert.equal(tree.list[0], undefined)
+  })
+
+  test("the same operations give spdy-transport's tree: the same shape, and the shares its eager walk arrives at", () => {
+    let seed = 7
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    for (let run = 0; run < 20; run++) {
+      const light = Light.create({})
+      const original = Original.create({})
+      const ids = new Set<number>()
+      for (let step = 0; step < 200; step++) {
+        const known = [...ids]
+        if (known.length > 3 && random(4) === 0) {
+          const id = known[random(known.length)]!
+          light.get(id)!.remove()
+          original.get(id)!.remove()
+          ids.delete(id)
+        } else {
+          const id = 2 * step + 1
+          const parent = random(5) === 0 ? 999_999 : random(3) === 0 || known.length === 0 ? 0 : known[random(known.length)]!
+          const options = { id, parent, weight: 1 + random(256), exclusive: random(6) === 0 }
+          light.add({ ...options })
+          original.add({ ...options })
+          ids.add(id)
+        }
+        // spdy-transport updates shares when a node is added, not when one is removed: bring
+        // its tree up to date from the root, as its next addition would, before comparing.
+        ;(original.root as unknown as { _updatePriority(from: number, to: number): void })._updatePriority(0, 1)
+        const a = shape(light, ids)
+        const b = shape(original, ids)
+        assert.equal(light.count, original.count)
+        for (const [i, node] of a.entries()) {
+          const other = b[i]!
+          assert.deepEqual({ ...node, share: 0 }, { ...other, share: 0 }, `run ${run} step ${step}`)
+          assert.ok(Math.abs(node!.share - other.share) <= 1e-12 * other.share, `run ${run} step ${step}: ${node!.share} vs ${other.share}`)
+        }
+      }
+    }
+  })
+
+  test('past the limit the oldest node goes (spdy-transport evicted the newest), and PRIORITY frames over and over keep the tree bounded', () => {
+    const tree = Light.create({ defaultWeight: 16, maxCount: 100 })
+    for (let id = 1; id < 1000; id += 2) tree.addDefault(id)
+    assert.equal(tree.count, 100)
+    assert.equal(tree.root.children.list.length, 99)
+    assert.equal(tree.get(801), undefined)
+    assert.ok(tree.get(803) && tree.get(999))
+    for (const node of tree.root.children.list) assert.ok(Math.abs(node.getPriority() - 1 / 99) < 1e-15)
+    // A stream's PRIORITY frame removes its node and adds it again: the tree's queue stays bounded.
+    for (let i = 0; i < 10_000; i++) {
+      tree.get(999)!.remove()
+      tree.add({ id: 999, parent: i % 2 ? 0 : 997, weight: 1 + (i % 200) })
+      assert.ok(tree.list.length <= 3 * tree.count, `queue ${tree.list.length}`)
+    }
+    assert.equal(tree.count, 100)
+    // An evicted node removed again (its stream's PRIORITY frame) is not counted out twice.
+    const evicted = tree.get(803)!
+    tree.addDefault(1001)
+    assert.equal(tree.get(803), undefined)
+    const share = evicted.getPriority()
+    evicted.remove()
+    assert.equal(tree.count, 100)
+    assert.ok(share > 0 && share === evicted.getPriority())
+  })
+
+  test('on the wire: 200 streams in, a stream may still depend on one closed 20 streams before, and the tree stays at 100 nodes', async () => {
+    const app = express()
+    app.get('/node', (req, res) => {
+      const spdyStream = (req as unknown as { spdyStream: { _spdyState: { priority: TreeNode }; connection: { _spdyState: { priorityRoot: Tree } } } }).spdyStream
+      const node = spdyStream._spdyState.priority
+      res.json({ parent: node.parent?.id, weight: node.weight, count: spdyStream.connection._spdyState.priorityRoot.count })
+    })
+    const running = await startServer(app)
+    const c = await RawH2Client.connect(running.port)
+    try {
+      const block = headerBlock([
+        [':method', 'GET'],
+        [':scheme', 'https'],
+        [':authority', 'localhost'],
+        [':path', '/node'],
+      ])
+      const withPriority = (id: number, dependsOn: number, weight: number) => {
+        const payload = Buffer.alloc(5 + block.length)
+        payload.writeUInt32BE(dependsOn, 0)
+        payload[4] = weight - 1
+        block.copy(payload, 5)
+        return frame(FRAME.HEADERS, END_HEADERS | END_STREAM | PRIORITY_FLAG, id, payload)
+      }
+      const answers: { parent: number; weight: number; count: number }[] = []
+      const dependsOn = (i: number) => (i >= 200 ? 2 * i + 1 - 40 : 0)
+      for (let i = 0; i < 240; i++) {
+        const id = 2 * i + 1
+        c.write(withPriority(id, dependsOn(i), 1 + (i % 100)))
+        assert.ok(await c.until(() => c.finished(id), 5000, `stream ${id}`))
+        const body = Buffer.concat(c.frames.filter((f) => f.streamId === id && f.type === FRAME.DATA).map((f) => f.payload)).toString()
+        answers.push(JSON.parse(body))
+      }
+      for (const [i, answer] of answers.entries()) {
+        assert.equal(answer.weight, 1 + (i % 100))
+        assert.equal(answer.parent, dependsOn(i), `stream ${2 * i + 1}`)
+        assert.ok(answer.count <= 100)
+      }
+    } finally {
+      c.socket.destroy()
       await running.close()
     }
   })

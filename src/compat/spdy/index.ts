@@ -14,6 +14,7 @@ import { installStreamLimit } from './stream-limit.js'
 import { emptyDataSkipsWindow } from './empty-data.js'
 import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
 import { installLightStreamWindows } from './light-windows.js'
+import { installLightPriority } from './light-priority.js'
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
@@ -119,6 +120,7 @@ export function installSpdyCompat(): SpdyModule {
     hpack.compressor.prototype['updateTableSize'] as Parameters<typeof signalSmallerTables>[0],
     () => hpack.encoder.create() as ReturnType<Parameters<typeof signalSmallerTables>[1]>,
   )
+  installLightPriority(transport)
   installWholeFrameFlowControl(transport)
   installLightStreamWindows(transport)
 
