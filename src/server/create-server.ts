@@ -15,6 +15,7 @@ import { H2PushError } from '../errors.js'
 import { installSpdyCompat } from '../compat/spdy/index.js'
 import type { SpdyConnection, SpdyRequest } from '../compat/spdy/internals.js'
 import { expressOverHttp2 } from '../transports/http2/bridge.js'
+import { ShapedHttp2Request, ShapedHttp2Response } from '../transports/http2/compat-layer.js'
 import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
@@ -330,6 +331,8 @@ function http2Server(app: RequestListener, tls: TlsMaterial, settings: Transport
   const server = http2.createSecureServer(
     {
       minVersion: 'TLSv1.2',
+      Http2ServerRequest: ShapedHttp2Request as unknown as typeof http2.Http2ServerRequest,
+      Http2ServerResponse: ShapedHttp2Response as unknown as typeof http2.Http2ServerResponse,
       ...serverOptions,
       key: tls.key,
       cert: tls.cert,

@@ -25,6 +25,7 @@ import type { TLSSocket } from 'node:tls'
 import { markBodyOfUnknownLength } from '../request-body.js'
 import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
 import { closedError } from './socket.js'
+import { DirectRequest, DirectResponse } from './direct-messages.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -439,7 +440,7 @@ function addTrailers(this: NodeResponse, headers: OutgoingHttpHeaders | Readonly
 }
 
 function makeRequest(stream: SpdyStream, socket: StreamSocket, options: DirectOptions): NodeRequest {
-  const req = new IncomingMessage(socket as never) as NodeRequest
+  const req = new DirectRequest(socket) as unknown as NodeRequest
   req.httpVersionMajor = 1
   req.httpVersionMinor = 1
   req.httpVersion = '1.1'
@@ -457,7 +458,7 @@ function makeRequest(stream: SpdyStream, socket: StreamSocket, options: DirectOp
 }
 
 /** Node's ServerResponse takes options since Node 18 (`highWaterMark`, `rejectNonStandardBodyWrites`). */
-const Response = ServerResponse as unknown as new (req: IncomingMessage, options: object) => NodeResponse
+const Response = DirectResponse as unknown as new (req: IncomingMessage, options: object) => NodeResponse
 
 function makeResponse(req: NodeRequest, stream: SpdyStream, socket: StreamSocket, server: NetServer, options: DirectOptions): NodeResponse {
   const http = server as NetServer & { keepAliveTimeout?: number; rejectNonStandardBodyWrites?: boolean }

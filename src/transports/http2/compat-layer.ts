@@ -18,6 +18,7 @@
  */
 import http from 'node:http'
 import http2 from 'node:http2'
+import { withExpressRequestFields, withExpressResponseFields } from '../shaped-messages.js'
 
 /** The mark of an HTTP/2 compatibility request or response handed to the app by the bridge. */
 const HTTP2 = Symbol('express-h2-push.http2')
@@ -29,6 +30,22 @@ interface Marked {
 /** Marks a node:http2 compatibility request or response: the layer answers it with node:http2's members. */
 export function markHttp2(object: object): void {
   ;(object as Marked)[HTTP2] = true
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base is any constructor
+type Constructor = new (...args: any[]) => object
+
+/**
+ * node:http2's compatibility request and response classes, for the server's
+ * `Http2ServerRequest` / `Http2ServerResponse` options: with fields for the mark and for
+ * what Express adds (../shaped-messages.ts), so that neither grows the object later.
+ */
+export class ShapedHttp2Request extends withExpressRequestFields(http2.Http2ServerRequest as unknown as Constructor) {
+  [HTTP2]: true | undefined = undefined
+}
+
+export class ShapedHttp2Response extends withExpressResponseFields(http2.Http2ServerResponse as unknown as Constructor) {
+  [HTTP2]: true | undefined = undefined
 }
 
 function readOnly(key: PropertyKey): TypeError {

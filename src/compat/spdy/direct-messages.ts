@@ -1,0 +1,30 @@
+/**
+ * The request and response classes of spdy's direct HTTP/2 requests (direct-requests.ts):
+ * Node's own, with fields for what Express adds (../../transports/shaped-messages.ts) and for
+ * the members this layer gives every request and response, so that none of them grows the
+ * object after it is made.
+ */
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { withExpressRequestFields, withExpressResponseFields } from '../../transports/shaped-messages.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: the fields below shadow members Node's types declare as methods
+type Constructor = new (...args: any[]) => object
+
+export class DirectRequest extends withExpressRequestFields(IncomingMessage as unknown as Constructor) {
+  isSpdy: unknown = undefined
+  spdyVersion: unknown = undefined
+  spdyStream: unknown = undefined
+}
+
+export class DirectResponse extends withExpressResponseFields(ServerResponse as unknown as Constructor) {
+  isSpdy: unknown = undefined
+  spdyVersion: unknown = undefined
+  spdyStream: unknown = undefined
+  _req: unknown = undefined
+  writeHead: unknown = undefined
+  end: unknown = undefined
+  push: unknown = undefined
+  writeEarlyHints: unknown = undefined
+  writeContinue: unknown = undefined
+  addTrailers: unknown = undefined
+}
