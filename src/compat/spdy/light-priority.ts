@@ -117,7 +117,10 @@ class PriorityNode {
   addChild(child: PriorityNode): void {
     child.parent = this
     const list = this.children.list
-    list.splice(lookup(list, child), 0, child)
+    const index = lookup(list, child)
+    // A new stream usually sorts last (the highest id, the default weight): no splice then.
+    if (index === list.length) list.push(child)
+    else list.splice(index, 0, child)
     this.children.weight += child.weight
   }
 
@@ -125,7 +128,9 @@ class PriorityNode {
     const list = this.children.list
     const index = lookup(list, child)
     if (list[index] !== child) return
-    list.splice(index, 1)
+    // The node evicted is usually the oldest, which sorts first.
+    if (index === 0) list.shift()
+    else list.splice(index, 1)
     this.children.weight -= child.weight
   }
 
@@ -143,6 +148,7 @@ class PriorityNode {
     this.removed = true
     this.parent.removeChild(this)
     this.tree._removeNode(this)
+    if (this.children.list.length === 0) return
     for (const child of this.children.list) this.parent.addChild(child)
     this.children = { list: [], weight: 0 }
   }
