@@ -186,7 +186,10 @@ describe("spdy's priority tree computes a stream's share when asked (light-prior
     tree.add({ id: 2, parent: 0, weight: 4 })
     tree.add({ id: 3, parent: 0, weight: 2 })
     tree.add({ id: 4, parent: 1, weight: 2 })
-    assert.deepEqual([1, 2, 3, 4, 5].map((id) => tree.get(id)!.priority), [0.25, 0.5, 0.25, 0.125, 0.125])
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((id) => tree.get(id)!.priority),
+      [0.25, 0.5, 0.25, 0.125, 0.125],
+    )
     assert.deepEqual(
       [1, 2, 3, 4, 5].map((id) => tree.get(id)!.getPriorityRange()),
       [
@@ -225,7 +228,10 @@ describe("spdy's priority tree computes a stream's share when asked (light-prior
     tree.add({ id: 6, parent: 1, exclusive: true, weight: 2 })
     // Past maxCount the oldest node goes.
     assert.equal(tree.get(1), undefined)
-    assert.deepEqual([2, 3, 4, 5, 6].map((id) => tree.get(id)!.priority), [0.5, 0.25, 0.125, 0.125, 0.5])
+    assert.deepEqual(
+      [2, 3, 4, 5, 6].map((id) => tree.get(id)!.priority),
+      [0.5, 0.25, 0.125, 0.125, 0.5],
+    )
     tree.add({ id: 7, parent: 5, exclusive: false, weight: 2 })
     tree.add({ id: 8, parent: 5, exclusive: false, weight: 2 })
     assert.equal(Light.create({}).add({ id: 1, parent: 0 }).weight, 16)
@@ -303,7 +309,8 @@ describe("spdy's priority tree computes a stream's share when asked (light-prior
   test('on the wire: 200 streams in, a stream may still depend on one closed 20 streams before, and the tree stays at 100 nodes', async () => {
     const app = express()
     app.get('/node', (req, res) => {
-      const spdyStream = (req as unknown as { spdyStream: { _spdyState: { priority: TreeNode }; connection: { _spdyState: { priorityRoot: Tree } } } }).spdyStream
+      const spdyStream = (req as unknown as { spdyStream: { _spdyState: { priority: TreeNode }; connection: { _spdyState: { priorityRoot: Tree } } } })
+        .spdyStream
       const node = spdyStream._spdyState.priority
       res.json({ parent: node.parent?.id, weight: node.weight, count: spdyStream.connection._spdyState.priorityRoot.count })
     })
