@@ -15,6 +15,7 @@ import { Socket as NetSocket } from 'node:net'
 import { startServer, ROOT } from './helpers/server.js'
 import { RawH2Client, frame, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
+import { framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 
 const require = createRequire(import.meta.url)
 
@@ -348,6 +349,71 @@ describe("spdy's priority tree computes a stream's share when asked (light-prior
       c.socket.destroy()
       await running.close()
     }
+  })
+})
+
+describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-frames.ts)", () => {
+  test("every kind of frame the framer writes comes out byte for byte as spdy-transport's own WriteBuffer rendering, in one chunk", async () => {
+    installSpdyCompat()
+    const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')
+    type Framer = Record<string, (...args: unknown[]) => void> & { _frame: unknown; schedule: unknown }
+    const transport = createRequire(transportPath)('spdy-transport') as {
+      Window: new (options: object) => unknown
+      protocol: { http2: { framer: { create(options: object): Framer }; compressionPool: { create(): { get(version: number): unknown } } } }
+    }
+    const http2 = transport.protocol.http2
+    const make = (own: boolean) => {
+      const framer = http2.framer.create({
+        window: new transport.Window({ id: 0, isServer: true, recv: { size: 1024 * 1024 }, send: { size: 1024 * 1024 } }),
+      })
+      framer['setCompression']!(http2.compressionPool.create().get(4))
+      framer['setVersion']!(4)
+      if (own) framer._frame = framerOwnFrame()
+      const frames: { chunks: number; bytes: Buffer }[] = []
+      framer.schedule = (toWrite: { chunks: Buffer[] }) => frames.push({ chunks: toWrite.chunks.length, bytes: Buffer.concat(toWrite.chunks) })
+      return { framer, frames }
+    }
+    const ours = make(false)
+    const theirs = make(true)
+    assert.equal(typeof framerOwnFrame(), 'function')
+    assert.notEqual(ours.framer._frame, theirs.framer._frame)
+    const big = 'v'.repeat(40_000)
+    const calls: [string, ...unknown[]][] = [
+      ['dataFrame', { id: 1, priority: 0, fin: false, data: Buffer.alloc(1000, 7) }],
+      ['dataFrame', { id: 1, priority: 0, fin: true, data: Buffer.alloc(0) }],
+      ['responseFrame', { id: 1, status: 200, headers: { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'x-\u00e9': '\u00e9\u20ac' } }],
+      ['requestFrame', { id: 3, method: 'GET', path: '/', host: 'example.com', headers: {}, priority: { parent: 1, weight: 32, exclusive: true } }],
+      ['headersFrame', { id: 1, headers: { 'x-trailer': 'yes' }, fin: true }],
+      ['responseFrame', { id: 5, status: 200, headers: { 'x-big': big } }],
+      [
+        'pushFrame',
+        { id: 1, promisedId: 2, path: '/p.css', host: 'example.com', method: 'GET', status: 200, headers: {}, response: { 'content-type': 'text/css' } },
+      ],
+      ['priorityFrame', { id: 7, priority: { parent: 3, weight: 10, exclusive: false } }],
+      ['pingFrame', { opaque: Buffer.from('12345678'), ack: true }],
+      ['rstFrame', { id: 1, code: 'CANCEL' }],
+      ['settingsFrame', { max_concurrent_streams: 77, initial_window_size: 65_000, max_frame_size: 16_384 }],
+      ['ackSettingsFrame'],
+      ['windowUpdateFrame', { id: 0, delta: 1000 }],
+      ['windowUpdateFrame', { id: 3, delta: -5 }],
+      ['goawayFrame', { lastId: 7, code: 'PROTOCOL_ERROR', extra: 'closing \u0101' }],
+      ['xForwardedFor', { host: '192.0.2.1' }],
+    ]
+    for (const [method, ...args] of calls) {
+      ours.framer[method]!(...args, () => {})
+      theirs.framer[method]!(...args, () => {})
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.ok(ours.frames.length >= calls.length, `${ours.frames.length} frames`)
+    assert.deepEqual(
+      ours.frames.map((f) => f.bytes.toString('hex')),
+      theirs.frames.map((f) => f.bytes.toString('hex')),
+    )
+    // spdy-transport's own rendering is several chunks; ours is one per frame (the settings cache aside).
+    assert.ok(ours.frames.every((f) => f.chunks === 1))
+    assert.ok(theirs.frames.some((f) => f.chunks > 1))
+    // The 40 KB header block went out as HEADERS and CONTINUATION frames of at most 16 KB.
+    assert.ok(ours.frames.filter((f) => f.bytes[3] === 9).length >= 2)
   })
 })
 

@@ -15,6 +15,7 @@ import { emptyDataSkipsWindow } from './empty-data.js'
 import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
 import { installLightStreamWindows } from './light-windows.js'
 import { installLightPriority } from './light-priority.js'
+import { installOneBufferFrames } from './one-buffer-frames.js'
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
@@ -78,7 +79,7 @@ function installServerPath(spdy: SpdyModule): void {
  * ```
  */
 export function installSpdyCompat(): SpdyModule {
-  const { spdy, transport, legacyBuffers, hpack } = loadSpdy()
+  const { spdy, transport, legacyBuffers, hpack, debug: spdyDebug } = loadSpdy()
   const marked = spdy as SpdyModule & { [installed]?: true }
   if (marked[installed]) return spdy
 
@@ -139,6 +140,7 @@ export function installSpdyCompat(): SpdyModule {
 
   const framerProto = transport.protocol.http2.framer.prototype
   framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))
+  installOneBufferFrames(transport, spdyDebug('spdy:framer'))
   framerProto._frame = tagWaitingData(framerProto._frame)
 
   const lockProto = (transport as unknown as { utils: { LockStream: { prototype: Record<string, unknown> } } }).utils.LockStream.prototype

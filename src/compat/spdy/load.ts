@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module'
 import type { SpdyModule, SpdyTransportModule } from './internals.js'
-import { withQuietDebug } from './quiet-debug.js'
+import { quietLogger, withQuietDebug } from './quiet-debug.js'
 import { withQuietDebuglog } from './quiet-debuglog.js'
 
 const require = createRequire(import.meta.url)
@@ -28,6 +28,8 @@ export interface LoadedSpdy {
     OffsetBuffer: { prototype: Record<string, unknown> }
     Deceiver: { prototype: Record<string, unknown> }
   }
+  /** A quiet logger (quiet-debug.ts) of spdy-transport's `debug`, for code that stands in for spdy-transport's own. */
+  debug(namespace: string): (...args: unknown[]) => void
   /** hpack.js, as spdy-transport resolves it. */
   hpack: {
     decompressor: { prototype: Record<string, unknown> }
@@ -75,5 +77,7 @@ function loadModules(requireFromSpdy: NodeRequire): LoadedSpdy {
     Deceiver,
   } as LoadedSpdy['legacyBuffers']
   const hpack = requireFromTransport('hpack.js') as LoadedSpdy['hpack']
-  return { spdy, transport, requireFromSpdy, legacyBuffers, hpack }
+  const createDebug = requireFromTransport('debug') as (namespace: string) => Parameters<typeof quietLogger>[0]
+  const debug = (namespace: string) => quietLogger(createDebug(namespace))
+  return { spdy, transport, requireFromSpdy, legacyBuffers, hpack, debug }
 }

@@ -23,7 +23,7 @@ type Logger = ((...args: unknown[]) => void) & { enabled: boolean; namespace?: s
 type Factory = ((namespace: string) => Logger) & Record<string, unknown>
 
 /** A logger that calls `real` only while `real` is enabled, without collecting its arguments first. */
-function quietLogger(real: Logger): Logger {
+export function quietLogger(real: Logger): Logger {
   const logger = function quietDebug(this: unknown) {
     // biome-ignore lint/complexity/noArguments: a rest parameter would allocate the array this logger exists to avoid
     if (real.enabled) Reflect.apply(real, this, arguments)
