@@ -16,6 +16,7 @@ import { startServer, ROOT } from './helpers/server.js'
 import { RawH2Client, frame, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
 import { framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
+import { encodeHeaderBlock } from '../src/compat/spdy/direct-hpack.js'
 
 const require = createRequire(import.meta.url)
 
@@ -454,6 +455,45 @@ async function manyHeaders(url: string, count: number, settings: http2.Settings 
 }
 
 describe('response headers are encoded directly (direct-hpack.ts)', () => {
+  test("header blocks come out byte for byte as hpack.js's Compressor encodes them, with the same dynamic table after", () => {
+    const hpack = createRequire(createRequire(require.resolve('spdy')).resolve('spdy-transport'))('hpack.js') as {
+      compressor: { create(options: object): { _table: { dynamic: unknown[]; size: number }; _encodeHeader(h: object): void; _encoder: unknown } }
+      encoder: { create(): { render(): Buffer[] } }
+      huffman: { encode: [number, number][] }
+    }
+    let seed = 11
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    const names = [':status', 'content-type', 'set-cookie', 'cookie', 'x-a', 'x-b', 'etag', 'content-length', 'x-\u00fc', 'x-long']
+    const values = ['200', '404', 'text/html; charset=utf-8', 'a=b', '', '\u00e9t\u00e9', '\u20ac and \u0101', 'v'.repeat(300), 'W/"1f-abc"', '12345']
+    for (const tableSize of [4096, 256, 0]) {
+      const theirs = hpack.compressor.create({ table: { size: tableSize } })
+      const ours = hpack.compressor.create({ table: { size: tableSize } })
+      for (let block = 0; block < 200; block++) {
+        const headers = Array.from({ length: 1 + random(12) }, () => {
+          const name = names[random(names.length)]!
+          return {
+            name,
+            value: name === 'x-long' ? 'x'.repeat(random(5000)) : values[random(values.length)]!,
+            neverIndex: name === 'cookie' || name === 'set-cookie' || random(10) === 0,
+            huffman: random(4) !== 0,
+            ...(random(8) === 0 ? { incremental: false } : {}),
+          }
+        })
+        theirs._encoder = hpack.encoder.create()
+        for (const header of headers) theirs._encodeHeader(header)
+        const expected = Buffer.concat((theirs._encoder as { render(): Buffer[] }).render())
+        theirs._encoder = null
+        const got = encodeHeaderBlock(ours._table as never, headers, hpack.huffman.encode)
+        assert.equal(got.toString('hex'), expected.toString('hex'), `table ${tableSize}, block ${block}`)
+        assert.deepEqual(ours._table.dynamic, theirs._table.dynamic)
+        assert.equal(ours._table.size, theirs._table.size)
+      }
+    }
+  })
+
   test('100 responses in parallel on one connection, twice, decode to the headers set', async () => {
     const running = await startServer(headersApp())
     try {

@@ -19,16 +19,194 @@
  * headers" lost them (the server's deferred stream re-emits trailers before `handle.assignRequest`
  * listens, on the next tick). Measured effect: see bench/README.md,
  * "spdy at node:http2's cost".
+ *
+ * The block itself is written by `encodeHeaderBlock` below, not by hpack.js's Encoder: the
+ * same decisions against the Compressor's own dynamic table (its `reverseLookup` and `add`),
+ * the same bits, in one scratch buffer copied out once. hpack.js's Encoder made a WriteBuffer
+ * per block, an array of byte values per name and value (`utils.toArray`), an array of Huffman
+ * codes per string, and wrote bit by bit; in the allocation profile of Express on spdy that
+ * was the largest site left in spdy-transport's response path.
  */
 
 interface Encoder {
   render(): Buffer[]
 }
 
+interface HpackTable {
+  reverseLookup(name: string, value: string): number
+  add(name: string, value: string, nameSize: number, valueSize: number): void
+}
+
 interface HpackCompressor {
   _encoder: Encoder | null
   _encodeHeader(header: unknown): void
+  _table: HpackTable
   _readableState: { length: number }
+}
+
+/** A header as spdy-transport's framer hands it to the compressor. */
+interface HeaderPair {
+  name: string
+  value: string
+  neverIndex?: boolean
+  huffman?: boolean
+  incremental?: boolean
+}
+
+/** hpack.js's Huffman code of each byte: [length in bits, code]. */
+type HuffmanTable = ReadonlyArray<readonly [number, number]>
+
+/** Bytes and bits of one header block, MSB first, as hpack.js's Encoder writes them. */
+class BlockWriter {
+  buffer = Buffer.allocUnsafe(4096)
+  pos = 0
+  /** The bits of the byte under way (the low `bits` bits), and how many. */
+  word = 0
+  bits = 0
+
+  byte(value: number): void {
+    if (this.pos === this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(2 * this.buffer.length)
+      this.buffer.copy(bigger)
+      this.buffer = bigger
+    }
+    this.buffer[this.pos++] = value
+  }
+
+  bit(bit: number): void {
+    this.word = (this.word << 1) | bit
+    if (++this.bits === 8) {
+      this.byte(this.word)
+      this.word = 0
+      this.bits = 0
+    }
+  }
+
+  /** The `length` low bits of `value`, MSB first (hpack.js's `encodeBits`). */
+  bitsOf(value: number, length: number): void {
+    let left = value
+    let leftLength = length
+    while (leftLength > 0) {
+      const avail = Math.min(leftLength, 8 - this.bits)
+      const toWrite = left >>> (leftLength - avail)
+      if (avail === 8) {
+        this.byte(toWrite)
+      } else {
+        this.word = (this.word << avail) | toWrite
+        this.bits += avail
+        if (this.bits === 8) {
+          this.byte(this.word)
+          this.word = 0
+          this.bits = 0
+        }
+      }
+      leftLength -= avail
+      left &= (1 << leftLength) - 1
+    }
+  }
+
+  /** An integer in the rest of the byte under way as its prefix (RFC 7541 §5.1; hpack.js's `encodeInt`). */
+  int(value: number): void {
+    const prefix = 8 - this.bits
+    const max = (1 << prefix) - 1
+    const head = this.word << prefix
+    this.word = 0
+    this.bits = 0
+    if (value < max) {
+      this.byte(head | value)
+      return
+    }
+    let left = value - max
+    this.byte(head | max)
+    do {
+      let octet = left & 0x7f
+      left >>= 7
+      if (left !== 0) octet |= 0x80
+      this.byte(octet)
+    } while (left !== 0)
+  }
+
+  /** A string as hpack.js writes it: each character one byte, or two (high, low) above 255; Huffman-coded unless `huffman` is false. */
+  string(text: string, huffman: boolean, codes: HuffmanTable): void {
+    this.bit(huffman ? 1 : 0)
+    if (!huffman) {
+      this.int(byteLength(text))
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i)
+        if (c >>> 8) this.byte(c >>> 8)
+        this.byte(c & 0xff)
+      }
+      return
+    }
+    let length = 0
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c >>> 8) length += codes[c >>> 8]![0]
+      length += codes[c & 0xff]![0]
+    }
+    const pad = length % 8 === 0 ? 0 : 8 - (length % 8)
+    this.int((length + pad) / 8)
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c >>> 8) {
+        const code = codes[c >>> 8]!
+        this.bitsOf(code[1], code[0])
+      }
+      const code = codes[c & 0xff]!
+      this.bitsOf(code[1], code[0])
+    }
+    this.bitsOf(0xff >>> (8 - pad), pad)
+  }
+}
+
+/** How many bytes hpack.js makes of `text` (`utils.toArray(text).length`). */
+function byteLength(text: string): number {
+  let length = text.length
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 255) length++
+  return length
+}
+
+const writer = new BlockWriter()
+
+/**
+ * One header block, byte for byte as hpack.js's Compressor encodes `headers` (its
+ * `_encodeHeader` per header), updating the Compressor's dynamic `table` as it would.
+ */
+export function encodeHeaderBlock(table: HpackTable, headers: readonly HeaderPair[], codes: HuffmanTable): Buffer {
+  const w = writer
+  w.pos = 0
+  w.word = 0
+  w.bits = 0
+  for (const header of headers) {
+    let index = 0
+    let isIncremental = false
+    if (!header.neverIndex) {
+      index = table.reverseLookup(header.name, header.value)
+      if (index > 0) {
+        w.bit(1)
+        w.int(index)
+        continue
+      }
+      isIncremental = header.incremental !== false
+    }
+    w.bit(0)
+    w.bit(isIncremental ? 1 : 0)
+    if (isIncremental) {
+      table.add(header.name, header.value, byteLength(header.name), byteLength(header.value))
+    } else {
+      w.bit(0)
+      w.bit(header.neverIndex ? 1 : 0)
+    }
+    w.int(-index)
+    const huffman = header.huffman !== false
+    if (index === 0) w.string(header.name, huffman, codes)
+    w.string(header.value, huffman, codes)
+  }
+  const block = Buffer.allocUnsafe(w.pos)
+  w.buffer.copy(block, 0, 0, w.pos)
+  // A block that grew the scratch buffer past 64 KB: do not keep the big one.
+  if (w.buffer.length > 64 * 1024) w.buffer = Buffer.allocUnsafe(4096)
+  return block
 }
 
 interface LockStream {
@@ -45,29 +223,28 @@ const direct = Symbol('express-h2-push.direct-hpack')
 export interface HpackModule {
   compressor: new (...args: never[]) => unknown
   encoder: { create(): Encoder }
+  huffman: { encode: HuffmanTable }
 }
 
 /** Wraps spdy-transport's `LockStream#write` so that hpack.js Compressors encode directly. */
 export function compressHeadersDirectly(write: LockWrite, hpack: HpackModule): LockWrite {
   const Compressor = hpack.compressor
+  const codes = hpack.huffman.encode
   return function writeHeaderBlock(this: LockStream, chunks, callback): void {
     const compressor = this.stream as HpackCompressor
     if (!this[direct] || this.locked || this.queue.length > 0 || !(compressor instanceof Compressor) || compressor._readableState.length > 0) {
       write.call(this, chunks, callback)
       return
     }
-    const output: Buffer[] = []
     for (const headers of chunks) {
       if (!Array.isArray(headers)) {
         // Not a header list: let hpack.js report it as it always did.
         write.call(this, chunks, callback)
         return
       }
-      compressor._encoder = hpack.encoder.create()
-      for (const header of headers) compressor._encodeHeader(header)
-      output.push(...compressor._encoder.render())
-      compressor._encoder = null
     }
+    const output: Buffer[] = []
+    for (const headers of chunks) output.push(encodeHeaderBlock(compressor._table, headers as HeaderPair[], codes))
     process.nextTick(callback, null, output)
   }
 }
