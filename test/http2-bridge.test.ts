@@ -183,3 +183,79 @@ test('plain node:http requests read and write what node:http answers, after the 
     server.close()
   }
 })
+
+describe('requests and responses made with room for what Express adds (shaped-messages.ts)', () => {
+  const EXPRESS_FIELDS = ['res', 'next', 'baseUrl', 'originalUrl', '_parsedUrl', 'params', 'route']
+
+  for (const transport of ['spdy', 'http2'] as const) {
+    test(`${transport}: a plain listener sees the fields, undefined; Express sets them as before`, async () => {
+      const plain = await startServer(
+        (req, res) => {
+          const fields = Object.fromEntries(
+            EXPRESS_FIELDS.map((k) => [k, Object.hasOwn(req, k) ? ((req as unknown as Record<string, unknown>)[k] ?? null) : 'absent']),
+          )
+          res.end(JSON.stringify({ fields, locals: Object.hasOwn(res, 'locals') ? ((res as unknown as { locals?: unknown }).locals ?? null) : 'absent' }))
+        },
+        { transport },
+      )
+      try {
+        const { body } = await h2get(plain.url, '/x?y=1')
+        const seen = JSON.parse(body.toString()) as { fields: Record<string, unknown>; locals: unknown }
+        assert.deepEqual(seen.fields, Object.fromEntries(EXPRESS_FIELDS.map((k) => [k, null])))
+        assert.equal(seen.locals, null)
+      } finally {
+        await plain.close()
+      }
+      const app = express()
+      const api = express.Router()
+      api.get('/items/:id', (req, res) => {
+        res.locals['seen'] = true
+        res.json({
+          baseUrl: req.baseUrl,
+          originalUrl: req.originalUrl,
+          params: req.params,
+          route: req.route?.path,
+          query: req.query,
+          locals: res.locals['seen'],
+          url: req.url,
+        })
+      })
+      app.use('/api', api)
+      const running = await startServer(app, { transport })
+      try {
+        const { body } = await h2get(running.url, '/api/items/7?q=a')
+        assert.deepEqual(JSON.parse(body.toString()), {
+          baseUrl: '/api',
+          originalUrl: '/api/items/7?q=a',
+          params: { id: '7' },
+          route: '/items/:id',
+          query: { q: 'a' },
+          locals: true,
+          url: '/items/7?q=a',
+        })
+      } finally {
+        await running.close()
+      }
+    })
+  }
+
+  test("http2: serverOptions' own Http2ServerRequest / Http2ServerResponse classes are used instead", async () => {
+    const http2 = await import('node:http2')
+    class OwnRequest extends http2.Http2ServerRequest {
+      own = 'request'
+    }
+    class OwnResponse extends http2.Http2ServerResponse {
+      own = 'response'
+    }
+    const running = await startServer(
+      (req, res) => res.end(`${(req as unknown as OwnRequest).own} ${(res as unknown as OwnResponse).own} ${Object.hasOwn(req, 'baseUrl')}`),
+      { transport: 'http2', serverOptions: { Http2ServerRequest: OwnRequest, Http2ServerResponse: OwnResponse } as never },
+    )
+    try {
+      const { body } = await h2get(running.url, '/')
+      assert.equal(body.toString(), 'request response false')
+    } finally {
+      await running.close()
+    }
+  })
+})
