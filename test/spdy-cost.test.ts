@@ -13,7 +13,7 @@ import express from 'express'
 import type net from 'node:net'
 import { Socket as NetSocket } from 'node:net'
 import { startServer, ROOT } from './helpers/server.js'
-import { RawH2Client, frame, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
+import { RawH2Client, frame, frames, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
 import { framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 import { encodeHeaderBlock } from '../src/compat/spdy/direct-hpack.js'
@@ -415,6 +415,64 @@ describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-fra
     assert.ok(theirs.frames.some((f) => f.chunks > 1))
     // The 40 KB header block went out as HEADERS and CONTINUATION frames of at most 16 KB.
     assert.ok(ours.frames.filter((f) => f.bytes[3] === 9).length >= 2)
+  })
+})
+
+describe("END_STREAM on a response's last DATA frame (end-with-data.ts)", () => {
+  test('res.end(body) is HEADERS and one DATA frame with END_STREAM; end() without a body, or with trailers, ends once as before; a large body arrives whole', {
+    timeout: 20_000,
+  }, async () => {
+    const app = express()
+    app.get('/one', (_req, res) => res.end('hello'))
+    app.get('/later', (_req, res) => {
+      res.write('a')
+      setImmediate(() => res.end('b'))
+    })
+    app.get('/then-end', (_req, res) => {
+      res.write('a')
+      setImmediate(() => res.end())
+    })
+    app.get('/trailers', (_req, res) => {
+      res.write('x')
+      setImmediate(() => {
+        res.addTrailers({ 'x-done': 'yes' })
+        res.end()
+      })
+    })
+    app.get('/big', (_req, res) => res.end(Buffer.alloc(200_000, 'z')))
+    const running = await startServer(app)
+    const c = await RawH2Client.connect(running.port)
+    try {
+      const shape = async (id: number, path: string) => {
+        c.write(frames.request(id, path))
+        assert.ok(await c.until(() => c.finished(id), 5000, path))
+        return c.frames
+          .filter((f) => f.streamId === id)
+          .map((f) => `${f.name}${f.type === FRAME.DATA ? `(${f.payload.toString()})` : ''}${f.endStream ? ' END_STREAM' : ''}`)
+      }
+      assert.deepEqual(await shape(1, '/one'), ['HEADERS', 'DATA(hello) END_STREAM'])
+      assert.deepEqual(await shape(3, '/later'), ['HEADERS', 'DATA(a)', 'DATA(b) END_STREAM'])
+      // end() with nothing left to write: spdy-transport's empty DATA frame ends the stream.
+      assert.deepEqual(await shape(7, '/then-end'), ['HEADERS', 'DATA(a)', 'DATA() END_STREAM'])
+      const withTrailers = await shape(9, '/trailers')
+      assert.deepEqual(withTrailers, ['HEADERS', 'DATA(x)', 'HEADERS END_STREAM'])
+    } finally {
+      c.socket.destroy()
+    }
+    const session = http2.connect(running.url, { rejectUnauthorized: false })
+    try {
+      const stream = session.request({ ':path': '/big' })
+      let length = 0
+      stream.on('data', (chunk: Buffer) => {
+        assert.ok(chunk.every((b) => b === 0x7a))
+        length += chunk.length
+      })
+      await once(stream, 'end')
+      assert.equal(length, 200_000)
+    } finally {
+      session.close()
+      await running.close()
+    }
   })
 })
 

@@ -16,6 +16,7 @@ import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control
 import { installLightStreamWindows } from './light-windows.js'
 import { installLightPriority } from './light-priority.js'
 import { installOneBufferFrames } from './one-buffer-frames.js'
+import { installEndWithData } from './end-with-data.js'
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
@@ -132,6 +133,7 @@ export function installSpdyCompat(): SpdyModule {
   streamProto['sendHeaders'] = holdTrailers(streamProto['sendHeaders'] as Parameters<typeof holdTrailers>[0])
   streamProto['_write'] = flushTrailersBeforeWrite(streamProto['_write'] as Parameters<typeof flushTrailersBeforeWrite>[0])
   streamProto['_onFinish'] = endWithTrailers(streamProto['_onFinish'] as Parameters<typeof endWithTrailers>[0])
+  installEndWithData(transport)
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
   // HTTP/2 only: SPDY/3's framer still writes into a frame's chunks after scheduling it.

@@ -10,6 +10,7 @@
  *   `end` run in full and marks the response as the last one on its per-stream
  *   socket, so Node's server ends that socket (END_STREAM) after `'finish'`.
  */
+import { endsWithThisWrite } from './end-with-data.js'
 import { ServerResponse, type OutgoingHttpHeaders, type OutgoingHttpHeader } from 'node:http'
 import type { SpdyResponse, SpdySocket, SpdyStream } from './internals.js'
 import { directStreamOf, StreamSocket } from './direct-requests.js'
@@ -75,8 +76,11 @@ const nodeEnd = ServerResponse.prototype.end as (this: ServerResponse, ...args: 
 export function spdyEnd(this: SpdyResponse, ...args: EndArgs): SpdyResponse {
   const socket = this.socket as SpdySocket | StreamSocket | null
   // The per-stream socket is about to end: spdy must then send END_STREAM, not RST_STREAM.
-  if (socket instanceof StreamSocket) socket.ending = true
-  else if (socket?._handle) socket._handle._spdyState.ending = true
+  if (socket instanceof StreamSocket) {
+    socket.ending = true
+    // What `end()` writes now is the stream's last: its last DATA frame may carry END_STREAM.
+    endsWithThisWrite(socket.stream)
+  } else if (socket?._handle) socket._handle._spdyState.ending = true
   nodeEnd.apply(this, args)
   return this
 }
