@@ -166,49 +166,6 @@ function byteLength(text: string): number {
   return length
 }
 
-const writer = new BlockWriter()
-
-/**
- * One header block, byte for byte as hpack.js's Compressor encodes `headers` (its
- * `_encodeHeader` per header), updating the Compressor's dynamic `table` as it would.
- */
-export function encodeHeaderBlock(table: HpackTable, headers: readonly HeaderPair[], codes: HuffmanTable): Buffer {
-  const w = writer
-  w.pos = 0
-  w.word = 0
-  w.bits = 0
-  for (const header of headers) {
-    let index = 0
-    let isIncremental = false
-    if (!header.neverIndex) {
-      index = table.reverseLookup(header.name, header.value)
-      if (index > 0) {
-        w.bit(1)
-        w.int(index)
-        continue
-      }
-      isIncremental = header.incremental !== false
-    }
-    w.bit(0)
-    w.bit(isIncremental ? 1 : 0)
-    if (isIncremental) {
-      table.add(header.name, header.value, byteLength(header.name), byteLength(header.value))
-    } else {
-      w.bit(0)
-      w.bit(header.neverIndex ? 1 : 0)
-    }
-    w.int(-index)
-    const huffman = header.huffman !== false
-    if (index === 0) w.string(header.name, huffman, codes)
-    w.string(header.value, huffman, codes)
-  }
-  const block = Buffer.allocUnsafe(w.pos)
-  w.buffer.copy(block, 0, 0, w.pos)
-  // A block that grew the scratch buffer past 64 KB: do not keep the big one.
-  if (w.buffer.length > 64 * 1024) w.buffer = Buffer.allocUnsafe(4096)
-  return block
-}
-
 interface LockStream {
   [direct]?: true
   locked: boolean
@@ -226,13 +183,145 @@ export interface HpackModule {
   huffman: { encode: HuffmanTable }
 }
 
+const writer = new BlockWriter()
+
+/** One field, as hpack.js's Compressor `_encodeHeader` encodes it, against its dynamic `table`. */
+function encodeField(w: BlockWriter, table: HpackTable, header: HeaderPair, codes: HuffmanTable): void {
+  let index = 0
+  let isIncremental = false
+  if (!header.neverIndex) {
+    index = table.reverseLookup(header.name, header.value)
+    if (index > 0) {
+      w.bit(1)
+      w.int(index)
+      return
+    }
+    isIncremental = header.incremental !== false
+  }
+  w.bit(0)
+  w.bit(isIncremental ? 1 : 0)
+  if (isIncremental) {
+    table.add(header.name, header.value, byteLength(header.name), byteLength(header.value))
+  } else {
+    w.bit(0)
+    w.bit(header.neverIndex ? 1 : 0)
+  }
+  w.int(-index)
+  const huffman = header.huffman !== false
+  if (index === 0) w.string(header.name, huffman, codes)
+  w.string(header.value, huffman, codes)
+}
+
+function startBlock(): BlockWriter {
+  writer.pos = 0
+  writer.word = 0
+  writer.bits = 0
+  return writer
+}
+
+function endBlock(w: BlockWriter): Buffer {
+  const block = Buffer.allocUnsafe(w.pos)
+  w.buffer.copy(block, 0, 0, w.pos)
+  // A block that grew the scratch buffer past 64 KB: do not keep the big one.
+  if (w.buffer.length > 64 * 1024) w.buffer = Buffer.allocUnsafe(4096)
+  return block
+}
+
+/**
+ * One header block, byte for byte as hpack.js's Compressor encodes `headers` (its
+ * `_encodeHeader` per header), updating the Compressor's dynamic `table` as it would.
+ */
+export function encodeHeaderBlock(table: HpackTable, headers: readonly HeaderPair[], codes: HuffmanTable): Buffer {
+  const w = startBlock()
+  for (const header of headers) encodeField(w, table, header, codes)
+  return endBlock(w)
+}
+
+/** The field spdy-transport's `_compressHeaders` makes of a header (reused: encodeField reads it at once). */
+const field: HeaderPair = { name: '', value: '', neverIndex: false, huffman: true }
+
+/**
+ * The block spdy-transport's `Framer#_compressHeaders` makes of `pairs` (pseudo-headers)
+ * and the header object `headers`: the same fields in the same order (names lowercased;
+ * connection-specific fields and pseudo-headers in `headers` dropped; an array value one field
+ * per element; `cookie` and `set-cookie` never indexed and not Huffman-coded), encoded as
+ * they are read, without a field object per header.
+ */
+export function encodeHeaderObject(
+  table: HpackTable,
+  pairs: readonly HeaderPair[],
+  headers: Readonly<Record<string, unknown>> | null | undefined,
+  codes: HuffmanTable,
+): Buffer {
+  const w = startBlock()
+  for (const pair of pairs) encodeField(w, table, pair, codes)
+  const names = Object.keys(headers || {})
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    const lowName = name.toLowerCase()
+    switch (lowName) {
+      case 'host':
+      case 'connection':
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'transfer-encoding':
+      case 'upgrade':
+        continue
+    }
+    if (lowName.charCodeAt(0) === 58 /* ':' */) continue
+    const neverIndex = lowName === 'cookie' || lowName === 'set-cookie'
+    field.name = lowName
+    field.neverIndex = neverIndex
+    field.huffman = !neverIndex
+    const value = headers![name]
+    if (Array.isArray(value)) {
+      for (let j = 0; j < value.length; j++) {
+        field.value = value[j] + ''
+        encodeField(w, table, field, codes)
+      }
+    } else {
+      field.value = value + ''
+      encodeField(w, table, field, codes)
+    }
+  }
+  return endBlock(w)
+}
+
+/** Whether `lock` (a framer's LockStream) may encode a block directly now: a server's, idle, its Compressor holding no output of its own. */
+function encodesDirectly(lock: LockStream, Compressor: HpackModule['compressor']): boolean {
+  const compressor = lock.stream as HpackCompressor
+  return lock[direct] === true && !lock.locked && lock.queue.length === 0 && compressor instanceof Compressor && compressor._readableState.length === 0
+}
+
+type CompressHeaders = (
+  this: { compress: LockStream | null },
+  headers: Record<string, unknown> | null | undefined,
+  pairs: HeaderPair[],
+  callback: (err: Error | null, chunks?: Buffer[]) => void,
+) => void
+
+/**
+ * Wraps spdy-transport's HTTP/2 `Framer#_compressHeaders`: on a direct compressor the block is
+ * encoded from the header object in one pass (encodeHeaderObject) and handed to the framer on
+ * the next tick, as writeHeaderBlock hands it.
+ */
+export function compressHeaderObjectsDirectly(compressHeaders: CompressHeaders, hpack: HpackModule): CompressHeaders {
+  const codes = hpack.huffman.encode
+  return function compressHeadersInOnePass(headers, pairs, callback): void {
+    const lock = this.compress
+    if (!lock || !encodesDirectly(lock, hpack.compressor)) return compressHeaders.call(this, headers, pairs, callback)
+    const block = encodeHeaderObject((lock.stream as HpackCompressor)._table, pairs, headers, codes)
+    process.nextTick(callback, null, [block])
+  }
+}
+
 /** Wraps spdy-transport's `LockStream#write` so that hpack.js Compressors encode directly. */
 export function compressHeadersDirectly(write: LockWrite, hpack: HpackModule): LockWrite {
   const Compressor = hpack.compressor
   const codes = hpack.huffman.encode
   return function writeHeaderBlock(this: LockStream, chunks, callback): void {
     const compressor = this.stream as HpackCompressor
-    if (!this[direct] || this.locked || this.queue.length > 0 || !(compressor instanceof Compressor) || compressor._readableState.length > 0) {
+    if (!encodesDirectly(this, Compressor)) {
       write.call(this, chunks, callback)
       return
     }
@@ -252,6 +341,11 @@ export function compressHeadersDirectly(write: LockWrite, hpack: HpackModule): L
 type OnVersion = (this: { _spdyState: { isServer: boolean; framer: { compress: LockStream | null } } }, version: number) => void
 
 /** Wraps spdy-transport's `Connection#_onVersion`, which gives the framer its compressor: a server's encodes directly. */
+/** Marks a framer's LockStream as a server's, which encodes directly (as directOnServers does on connections). */
+export function encodeDirectly(lock: object): void {
+  ;(lock as LockStream)[direct] = true
+}
+
 export function directOnServers(onVersion: OnVersion): OnVersion {
   return function onVersionMarkingServers(this, version): void {
     onVersion.call(this, version)

@@ -21,7 +21,7 @@ import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { batchWritesOnSpdyConnections } from './batched-writes.js'
-import { compressHeadersDirectly, directOnServers, type HpackModule } from './direct-hpack.js'
+import { compressHeaderObjectsDirectly, compressHeadersDirectly, directOnServers, type HpackModule } from './direct-hpack.js'
 import { markBodyOnRequest } from './request.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
@@ -148,6 +148,11 @@ export function installSpdyCompat(): SpdyModule {
   const lockProto = (transport as unknown as { utils: { LockStream: { prototype: Record<string, unknown> } } }).utils.LockStream.prototype
   connProto['_onVersion'] = directOnServers(connProto['_onVersion'] as Parameters<typeof directOnServers>[0])
   lockProto['write'] = compressHeadersDirectly(lockProto['write'] as Parameters<typeof compressHeadersDirectly>[0], hpack as unknown as HpackModule)
+  const http2Framer = transport.protocol.http2.framer.prototype as unknown as Record<string, unknown>
+  http2Framer['_compressHeaders'] = compressHeaderObjectsDirectly(
+    http2Framer['_compressHeaders'] as Parameters<typeof compressHeaderObjectsDirectly>[0],
+    hpack as unknown as HpackModule,
+  )
 
   const { WriteBuffer, OffsetBuffer, Deceiver } = legacyBuffers
   WriteBuffer.prototype['_next'] = nextChunk

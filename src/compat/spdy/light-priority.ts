@@ -13,8 +13,10 @@
  * The only reader of a share is the frame scheduler, once per frame it queues
  * (`getPriority()`), so here a node's share is computed from its parent's when read:
  * weight ÷ the weights of its siblings and itself, times the parent's share, the value the
- * eager walk converges to (the two can differ in the last bit of a double; the eager one
- * carries rounding from its siblings' ranges). Adding a node costs a binary insert.
+ * eager walk converges to. (The two differ by rounding: the eager walk takes a share as the
+ * difference of its range's two ends, so its shares are off by up to about 1e-16 of the
+ * connection: a few parts in a billion of the share of a node deep in a tree.) Adding a node
+ * costs a binary insert.
  *
  * The tree keeps spdy-transport's API and shape (`add`, `addDefault`, `get`, `root`,
  * `count`, `list`, node `parent`/`weight`/`children`/`remove`/`toJSON`...), with two bugs of
