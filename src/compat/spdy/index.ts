@@ -30,7 +30,7 @@ import { directRequests, emitDirectAsIs } from './direct-requests.js'
 import { signalSmallerTables } from './table-size.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
-import type { SpdyModule } from './internals.js'
+import type { SpdyModule, SpdyTransportModule } from './internals.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
 
@@ -62,6 +62,27 @@ function installServerPath(spdy: SpdyModule): void {
   serverProto['emit'] = emitDirectAsIs(serverProto['emit'] as Parameters<typeof emitDirectAsIs>[0])
   serverProto['_handleConnection'] = wholeFramesPerRecordOnTls(serverProto['_handleConnection'] as Parameters<typeof wholeFramesPerRecordOnTls>[0])
   serverProto['_handleConnection'] = batchWritesOnSpdyConnections(serverProto['_handleConnection'] as Parameters<typeof batchWritesOnSpdyConnections>[0])
+}
+
+/** spdy-transport's HTTP/2 framer and header compression: frames whole and in one Buffer, DATA within the windows, header blocks encoded directly on servers. */
+function installFramerPaths(transport: SpdyTransportModule, hpack: HpackModule, spdyDebug: (namespace: string) => (...args: unknown[]) => void): void {
+  // HTTP/2 only: SPDY/3's framer still writes into a frame's chunks after scheduling it.
+  const http2FramerProto = transport.protocol.http2.framer.prototype as unknown as Record<string, unknown>
+  http2FramerProto['schedule'] = scheduleFramesWhole(transport.protocol.base.Scheduler.prototype['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
+
+  const framerProto = transport.protocol.http2.framer.prototype
+  framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))
+  installOneBufferFrames(transport, spdyDebug('spdy:framer'))
+  framerProto._frame = tagWaitingData(framerProto._frame)
+
+  const connProto = transport.Connection.prototype
+  const lockProto = (transport as unknown as { utils: { LockStream: { prototype: Record<string, unknown> } } }).utils.LockStream.prototype
+  connProto['_onVersion'] = directOnServers(connProto['_onVersion'] as Parameters<typeof directOnServers>[0])
+  lockProto['write'] = compressHeadersDirectly(lockProto['write'] as Parameters<typeof compressHeadersDirectly>[0], hpack)
+  http2FramerProto['_compressHeaders'] = compressHeaderObjectsDirectly(
+    http2FramerProto['_compressHeaders'] as Parameters<typeof compressHeaderObjectsDirectly>[0],
+    hpack,
+  )
 }
 
 /**
@@ -136,23 +157,7 @@ export function installSpdyCompat(): SpdyModule {
   installEndWithData(transport)
   streamProto['_sendPush'] = promiseThenRespond(streamProto['_sendPush'] as Parameters<typeof promiseThenRespond>[0])
 
-  // HTTP/2 only: SPDY/3's framer still writes into a frame's chunks after scheduling it.
-  const http2FramerProto = transport.protocol.http2.framer.prototype as unknown as Record<string, unknown>
-  http2FramerProto['schedule'] = scheduleFramesWhole(transport.protocol.base.Scheduler.prototype['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
-
-  const framerProto = transport.protocol.http2.framer.prototype
-  framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))
-  installOneBufferFrames(transport, spdyDebug('spdy:framer'))
-  framerProto._frame = tagWaitingData(framerProto._frame)
-
-  const lockProto = (transport as unknown as { utils: { LockStream: { prototype: Record<string, unknown> } } }).utils.LockStream.prototype
-  connProto['_onVersion'] = directOnServers(connProto['_onVersion'] as Parameters<typeof directOnServers>[0])
-  lockProto['write'] = compressHeadersDirectly(lockProto['write'] as Parameters<typeof compressHeadersDirectly>[0], hpack as unknown as HpackModule)
-  const http2Framer = transport.protocol.http2.framer.prototype as unknown as Record<string, unknown>
-  http2Framer['_compressHeaders'] = compressHeaderObjectsDirectly(
-    http2Framer['_compressHeaders'] as Parameters<typeof compressHeaderObjectsDirectly>[0],
-    hpack as unknown as HpackModule,
-  )
+  installFramerPaths(transport, hpack as unknown as HpackModule, spdyDebug)
 
   const { WriteBuffer, OffsetBuffer, Deceiver } = legacyBuffers
   WriteBuffer.prototype['_next'] = nextChunk
