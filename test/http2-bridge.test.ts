@@ -188,7 +188,7 @@ describe('requests and responses made with room for what Express adds (shaped-me
   const EXPRESS_FIELDS = ['res', 'next', 'baseUrl', 'originalUrl', '_parsedUrl', 'params', 'route']
 
   for (const transport of ['spdy', 'http2'] as const) {
-    test(`${transport}: a plain listener sees the fields, undefined; Express sets them as before`, async () => {
+    test(`${transport}: a plain listener sees the fields, undefined, over HTTP/2 and HTTP/1.1; Express sets them as before`, async () => {
       const plain = await startServer(
         (req, res) => {
           const fields = Object.fromEntries(
@@ -200,9 +200,21 @@ describe('requests and responses made with room for what Express adds (shaped-me
       )
       try {
         const { body } = await h2get(plain.url, '/x?y=1')
-        const seen = JSON.parse(body.toString()) as { fields: Record<string, unknown>; locals: unknown }
-        assert.deepEqual(seen.fields, Object.fromEntries(EXPRESS_FIELDS.map((k) => [k, null])))
-        assert.equal(seen.locals, null)
+        // HTTP/1.1 on the same server: Node's own request and response, shaped the same way.
+        const h1 = await new Promise<string>((resolve, reject) => {
+          https
+            .get({ port: plain.port, host: '127.0.0.1', path: '/x', rejectUnauthorized: false, agent: false }, (r) => {
+              let text = ''
+              r.setEncoding('utf8').on('data', (d: string) => (text += d))
+              r.on('end', () => resolve(text))
+            })
+            .on('error', reject)
+        })
+        for (const text of [body.toString(), h1]) {
+          const seen = JSON.parse(text) as { fields: Record<string, unknown>; locals: unknown }
+          assert.deepEqual(seen.fields, Object.fromEntries(EXPRESS_FIELDS.map((k) => [k, null])))
+          assert.equal(seen.locals, null)
+        }
       } finally {
         await plain.close()
       }

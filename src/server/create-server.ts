@@ -16,6 +16,7 @@ import { installSpdyCompat } from '../compat/spdy/index.js'
 import type { SpdyConnection, SpdyRequest } from '../compat/spdy/internals.js'
 import { expressOverHttp2 } from '../transports/http2/bridge.js'
 import { ShapedHttp2Request, ShapedHttp2Response } from '../transports/http2/compat-layer.js'
+import { ShapedIncomingMessage, ShapedServerResponse } from '../transports/shaped-messages.js'
 import { oneAuthority } from '../transports/authority.js'
 import { releaseDeadSessions } from '../transports/http2/dead-sessions.js'
 import { loadDevCertificate } from './dev-certificate.js'
@@ -278,6 +279,8 @@ function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportS
   const server = spdy.createServer(
     {
       minVersion: 'TLSv1.2',
+      IncomingMessage: ShapedIncomingMessage,
+      ServerResponse: ShapedServerResponse,
       ...settings.serverOptions,
       key: tls.key,
       cert: tls.cert,
@@ -333,6 +336,8 @@ function http2Server(app: RequestListener, tls: TlsMaterial, settings: Transport
       minVersion: 'TLSv1.2',
       Http2ServerRequest: ShapedHttp2Request as unknown as typeof http2.Http2ServerRequest,
       Http2ServerResponse: ShapedHttp2Response as unknown as typeof http2.Http2ServerResponse,
+      Http1IncomingMessage: ShapedIncomingMessage,
+      Http1ServerResponse: ShapedServerResponse as unknown as typeof ServerResponse,
       ...serverOptions,
       key: tls.key,
       cert: tls.cert,

@@ -11,13 +11,15 @@
  * the 57 KB allocated per request, charged to the router's `next` and `handle`; on
  * node:http2 about 4 KB.
  *
- * So the requests and responses the transports make are of classes that declare those
+ * So the requests and responses the transports make, HTTP/2 and HTTP/1.1, are of classes that declare those
  * properties as fields, `undefined` until Express sets them, and V8 lays them out inside
  * the object from the start. Reading one before Express sets it gives `undefined`, as before;
  * the difference shows only to `Object.keys()`, `in` and `hasOwnProperty`, which list the
  * field from the start. `req.query` is not among them: Express 5 answers it from a getter
  * on its prototype, which an own field would hide.
  */
+
+import { IncomingMessage, ServerResponse } from 'node:http'
 
 // biome-ignore lint/suspicious/noExplicitAny: a mixin's base is any constructor
 type Constructor = new (...args: any[]) => object
@@ -41,3 +43,7 @@ export function withExpressResponseFields<T extends Constructor>(Base: T) {
     locals: unknown = undefined
   }
 }
+
+/** Node's HTTP/1.1 request and response, shaped: for `http.createServer`'s `IncomingMessage` / `ServerResponse` options (node:http2's `Http1IncomingMessage` / `Http1ServerResponse`). */
+export const ShapedIncomingMessage = withExpressRequestFields(IncomingMessage)
+export const ShapedServerResponse = withExpressResponseFields(ServerResponse)
