@@ -31,6 +31,7 @@ interface StreamState {
 }
 
 interface EndingStream {
+  [END]?: number
   id: number
   _spdyState: StreamState
   _writableState: { ending: boolean; bufferedRequest: BufferedWrite | null }
@@ -48,11 +49,14 @@ type OnChunk = (stream: EndingStream, state: StreamState, chunk: Buffer, callbac
 type SplitStart = (this: EndingStream, data: Buffer, onChunk: OnChunk, callback: Callback) => void
 type OnFinish = (this: EndingStream) => void
 
-/** Streams whose END_STREAM went out on their last DATA frame. */
-const endedWithData = new WeakSet<object>()
-
-/** Streams whose response is ending (`res.end()` was called): their next writes are their last. */
-const ending = new WeakSet<object>()
+/**
+ * Where a stream is in ending (a symbol-keyed field: its default, `undefined`, sits on the
+ * prototype, so only streams that end get a field of their own): `ENDING` once its response's
+ * `end()` was called, `ENDED` once its last DATA frame carried END_STREAM.
+ */
+const END = Symbol('express-h2-push.end-with-data')
+const ENDING = 1
+const ENDED = 2
 
 /**
  * Marks `stream` as ending, from the response's `end()`: Node's `end(body)` writes the body
@@ -60,7 +64,7 @@ const ending = new WeakSet<object>()
  * the stream's own Writable does not know yet that this write is its last.
  */
 export function endsWithThisWrite(stream: object): void {
-  ending.add(stream)
+  ;(stream as { [END]?: number })[END] = ENDING
 }
 
 function aborted(state: StreamState, callback: Callback): boolean {
@@ -76,7 +80,7 @@ function sendLast(stream: EndingStream, state: StreamState, data: Buffer, callba
   state.window.send.update(-data.length, () => {
     if (aborted(state, callback)) return
     state.timeout.reset()
-    endedWithData.add(stream)
+    stream[END] = ENDED
     state.framer.dataFrame({ id: stream.id, priority: state.priority.getPriority(), fin: true, data }, (err) => callback(err))
   })
 }
@@ -91,7 +95,7 @@ function nothingBehind(writable: EndingStream['_writableState']): boolean {
 function lastWrite(stream: EndingStream, data: unknown): data is Buffer {
   const writable = stream._writableState
   return (
-    (writable.ending || ending.has(stream)) &&
+    (writable.ending || stream[END] === ENDING) &&
     nothingBehind(writable) &&
     stream._spdyState.isServer &&
     Buffer.isBuffer(data) &&
@@ -116,14 +120,15 @@ export function endOnLastData(splitStart: SplitStart): SplitStart {
 /** Wraps `Stream#_onFinish`: a stream whose last DATA frame carried END_STREAM sends no empty one. */
 export function noEmptyEndAfterData(onFinish: OnFinish): OnFinish {
   return function onFinishAfterData(this: EndingStream): void {
-    if (endedWithData.has(this)) this._maybeClose()
+    if (this[END] === ENDED) this._maybeClose()
     else onFinish.call(this)
   }
 }
 
 /** Installs both wraps on spdy-transport's Stream. */
 export function installEndWithData(transport: SpdyTransportModule): void {
-  const proto = transport.Stream.prototype as unknown as Record<string, unknown>
+  const proto = transport.Stream.prototype as unknown as Record<string | symbol, unknown>
+  proto[END] = undefined
   proto['_splitStart'] = endOnLastData(proto['_splitStart'] as SplitStart)
   proto['_onFinish'] = noEmptyEndAfterData(proto['_onFinish'] as OnFinish)
 }
