@@ -34,6 +34,21 @@ type Listening = EventEmitter & { _events: Table; _eventsCount: number }
 /** What every fast table inherits: nothing. */
 const NOTHING = Object.freeze(Object.create(null) as object)
 
+/**
+ * An array of listeners at its length. Node 24's EventEmitter keeps a count on the array
+ * (a symbol property: how many emits are iterating it, so that removing a listener then
+ * copies the array instead of shifting it under them): the copy keeps it, and an array
+ * being emitted is left as it is.
+ */
+function atLength(list: Array<(...args: unknown[]) => unknown>): Array<(...args: unknown[]) => unknown> {
+  const symbols = Object.getOwnPropertySymbols(list)
+  const fields = list as unknown as Record<symbol, unknown>
+  if (symbols.some((s) => fields[s] !== 0 && fields[s] !== undefined)) return list
+  const copy = list.slice()
+  for (const s of symbols) (copy as unknown as Record<symbol, unknown>)[s] = fields[s]
+  return copy
+}
+
 /** The emitter's listeners, in the same order, in a fast-mode table; arrays at their length. */
 export function compactListeners(emitter: EventEmitter): void {
   const e = emitter as Listening
@@ -43,14 +58,14 @@ export function compactListeners(emitter: EventEmitter): void {
     for (const key of Reflect.ownKeys(events)) {
       const value = events[key]
       // `push` grew it past its length (EventEmitter makes the first array, of two, exactly).
-      if (Array.isArray(value) && value.length > 2) events[key] = value.slice()
+      if (Array.isArray(value) && value.length > 2) events[key] = atLength(value)
     }
     return
   }
   const table = Object.create(NOTHING) as Table
   for (const key of Reflect.ownKeys(events)) {
     const value = events[key]
-    table[key] = Array.isArray(value) ? value.slice() : value
+    table[key] = Array.isArray(value) && value.length > 2 ? atLength(value) : value
   }
   e._events = table
 }
