@@ -26,6 +26,7 @@ import { markBodyOfUnknownLength } from '../request-body.js'
 import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
 import { closedError } from './socket.js'
 import { DirectRequest, DirectResponse } from './direct-messages.js'
+import { compactListeners } from './held-streams.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -326,7 +327,8 @@ function rawHeadersOf(headers: Record<string, unknown>, forwardedFor: string | n
       raw.push(name, value)
     }
   }
-  return raw
+  // Kept as `req.rawHeaders` for as long as the request is held: at its length, not the room `push` made.
+  return raw.slice()
 }
 
 /** Not ended yet, or ended with the body buffered (the request is made a turn after its HEADERS). */
@@ -492,6 +494,9 @@ function wire(res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void
   socket.on('error', ignore)
   socket.on('timeout', onSocketTimeout)
   res.on('finish', onResponseFinish)
+  compactListeners(stream)
+  compactListeners(socket)
+  compactListeners(res)
 }
 
 /** As Node's server handles `Expect` on an HTTP/1.1 request: 100-continue, or 417. */

@@ -27,6 +27,7 @@ import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import { deferStreamsPastTheirRead } from './deferred-streams.js'
 import { directRequests, emitDirectAsIs } from './direct-requests.js'
+import { installHeldStreams } from './held-streams.js'
 import { signalSmallerTables } from './table-size.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
@@ -146,6 +147,7 @@ export function installSpdyCompat(): SpdyModule {
   installLightPriority(transport)
   installWholeFrameFlowControl(transport)
   installLightStreamWindows(transport)
+  installHeldStreams(transport)
 
   const streamProto = transport.Stream.prototype
   streamProto.respond = respondAfterPromises(respondWithinStreamLimit(streamProto.respond))

@@ -7,6 +7,13 @@
  * Sides are made here without an emitter's state, and keep that one handler in a field;
  * any other listener (none in spdy-transport) gets an ordinary listener table. The
  * connection's own window keeps spdy-transport's Sides.
+ *
+ * The Sides and the Window are made by constructors (their fields in the object, not in
+ * a separate property array), a Side's refill queue is made when a frame first waits on
+ * it (a held stream that sends no DATA never has one), and the stream's 'overflow'
+ * handler, a closure per stream in spdy-transport, is one function shared by every
+ * stream (`shareOverflowHandler`, when the stream is made), which finds the stream from
+ * the window.
  */
 import { EventEmitter } from 'node:events'
 import type { SpdyTransportModule } from './internals.js'
@@ -14,40 +21,104 @@ import type { SpdyTransportModule } from './internals.js'
 interface SideOptions {
   size: number
   max: number
-  lowWaterMark?: number
+  lowWaterMark?: number | undefined
 }
 
-interface Side {
-  window: unknown
-  name: string
-  current: number
-  max: number
-  limit: number
-  lowWaterMark: number
-  _refilling: boolean
-  _refillQueue: unknown[]
-  _overflow?: (() => void) | undefined
+interface Waiting {
+  size: number
+  callback: () => void
 }
 
 interface WindowShape {
   id: number
   isServer: boolean
   debug: unknown
-  recv: Side
-  send: Side
+  recv: SideShape
+  send: SideShape
+}
+
+interface SideShape {
+  max: number
+  limit: number
+  lowWaterMark: number
+}
+
+type Overflow = (this: LightSide) => void
+type Update = (this: LightSide, size: number, callback?: () => void) => void
+
+/** No refill queue yet: shared, empty, never written (a Side makes its own before a frame waits). */
+const NO_QUEUE: Waiting[] = Object.freeze([]) as unknown as Waiting[]
+
+class LightSide {
+  name: string
+  window: LightWindow
+  current: number
+  max: number
+  limit: number
+  lowWaterMark: number
+  _refilling = false
+  _refillQueue: Waiting[] = NO_QUEUE
+  /** The one 'overflow' listener. */
+  _overflow: Overflow | undefined = undefined
+
+  constructor(window: LightWindow, name: string, o: SideOptions) {
+    this.name = name
+    this.window = window
+    this.current = o.size
+    this.max = o.size
+    this.limit = o.max
+    this.lowWaterMark = o.lowWaterMark === undefined ? o.size / 2 : o.lowWaterMark
+  }
+}
+
+class LightWindow {
+  id: number
+  isServer: boolean
+  debug: unknown
+  recv: LightSide
+  send: LightSide
+  /** The stream whose window this is, for the shared 'overflow' handler. */
+  stream: { _onWindowOverflow(): void } | null = null
+
+  constructor(from: WindowShape, id: number, debug: unknown) {
+    this.id = id
+    this.isServer = from.isServer
+    this.debug = debug
+    this.recv = new LightSide(this, 'recv', { size: from.recv.max, max: from.recv.limit, lowWaterMark: from.recv.lowWaterMark })
+    this.send = new LightSide(this, 'send', { size: from.send.max, max: from.send.limit, lowWaterMark: from.send.lowWaterMark })
+  }
 }
 
 type WindowConstructor = SpdyTransportModule['Window'] & { prototype: Record<string, unknown> }
+
+/** spdy-transport's per-stream `function _onWindowOverflow () { self._onWindowOverflow() }`, shared. */
+function overflowOfStream(this: LightSide): void {
+  this.window.stream!._onWindowOverflow()
+}
+
+/** The stream's window calls `stream._onWindowOverflow()` through the shared handler, not the stream's closure. */
+export function shareOverflowHandler(stream: { _spdyState: unknown; _onWindowOverflow(): void }): void {
+  const window = (stream._spdyState as { window?: unknown }).window
+  if (!(window instanceof LightWindow)) return
+  const handler = window.recv._overflow
+  // Both Sides have the stream's closure, and only it (as the stream's constructor left them).
+  if (typeof handler !== 'function' || handler !== window.send._overflow || handler === overflowOfStream) return
+  window.stream = stream
+  window.recv._overflow = overflowOfStream
+  window.send._overflow = overflowOfStream
+}
 
 export function installLightStreamWindows(transport: SpdyTransportModule): void {
   const Window = transport.Window as WindowConstructor
   const options = { id: 0, recv: { size: 1, max: 1 }, send: { size: 1, max: 1 } }
   const server = new Window({ ...options, isServer: true }) as unknown as WindowShape
   const client = new Window({ ...options, isServer: false }) as unknown as WindowShape
-  const sideProto = Object.getPrototypeOf(server.send) as object
+  const sideProto = Object.getPrototypeOf(server.send) as Record<string, unknown>
 
-  const lightProto = Object.create(sideProto) as Record<string, unknown>
-  lightProto['on'] = function onOverflowInAField(this: Side, event: string | symbol, listener: () => void): unknown {
+  const lightProto = LightSide.prototype as unknown as Record<string, unknown>
+  Object.setPrototypeOf(lightProto, sideProto)
+  Object.setPrototypeOf(LightWindow.prototype, Window.prototype)
+  lightProto['on'] = function onOverflowInAField(this: LightSide, event: string | symbol, listener: Overflow): unknown {
     if (event === 'overflow' && this._overflow === undefined) {
       this._overflow = listener
       return this
@@ -55,33 +126,18 @@ export function installLightStreamWindows(transport: SpdyTransportModule): void 
     return EventEmitter.prototype.on.call(this as unknown as EventEmitter, event, listener)
   }
   lightProto['addListener'] = lightProto['on']
-  lightProto['emit'] = function emitOverflowFromTheField(this: Side, event: string | symbol, ...args: unknown[]): boolean {
+  lightProto['emit'] = function emitOverflowFromTheField(this: LightSide, event: string | symbol, ...args: unknown[]): boolean {
     const heard = event === 'overflow' && this._overflow !== undefined
-    if (heard) this._overflow!()
+    if (heard) this._overflow!.call(this)
     return EventEmitter.prototype.emit.call(this as unknown as EventEmitter, event, ...args) || heard
   }
-
-  function side(window: WindowShape, name: string, o: SideOptions): Side {
-    const s = Object.create(lightProto) as Side
-    s.name = name
-    s.window = window
-    s.current = o.size
-    s.max = o.size
-    s.limit = o.max
-    s.lowWaterMark = o.lowWaterMark === undefined ? s.max / 2 : o.lowWaterMark
-    s._refilling = false
-    s._refillQueue = []
-    s._overflow = undefined
-    return s
+  lightProto['update'] = function updateWithItsOwnQueue(this: LightSide, size: number, callback?: () => void): void {
+    // The only updates that may wait (in spdy-transport's Side#update and the whole-frame one).
+    if (callback !== undefined && size <= 0 && this._refillQueue === NO_QUEUE) this._refillQueue = []
+    ;(sideProto['update'] as Update).call(this, size, callback)
   }
 
-  Window.prototype['clone'] = function cloneLight(this: WindowShape, id: number): WindowShape {
-    const w = Object.create(Window.prototype) as WindowShape
-    w.id = id
-    w.isServer = this.isServer
-    w.debug = this.isServer ? server.debug : client.debug
-    w.recv = side(w, 'recv', { size: this.recv.max, max: this.recv.limit, lowWaterMark: this.recv.lowWaterMark })
-    w.send = side(w, 'send', { size: this.send.max, max: this.send.limit, lowWaterMark: this.send.lowWaterMark })
-    return w
+  Window.prototype['clone'] = function cloneLight(this: WindowShape, id: number): LightWindow {
+    return new LightWindow(this, id, this.isServer ? server.debug : client.debug)
   }
 }

@@ -1,0 +1,284 @@
+/**
+ * What a held spdy stream keeps was made smaller (held-streams.ts, light-windows.ts,
+ * direct-requests.ts: fast listener tables, shared 'close' and 'overflow' handlers, no
+ * Timeout until one is set, no spare CorkedRequest, refill queues made on demand).
+ * Behaviour is as before: real spdy servers on port 0 over TLS, real node:http2 clients
+ * (raw frames where node:http2 cannot send them).
+ */
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import http2 from 'node:http2'
+import { once } from 'node:events'
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import express from 'express'
+import { startServer } from './helpers/server.js'
+import { RawH2Client, frames, FRAME, ERROR } from './helpers/raw-h2.js'
+import { settles } from './helpers/wait.js'
+
+interface Held {
+  req: IncomingMessage
+  res: ServerResponse
+  events: string[]
+}
+
+type SpdyStream = EventEmitter & { id: number; connection: { _spdyState: { stream: { count: number; map: Record<string, unknown> } } } }
+
+function spdyStreamOf(req: IncomingMessage): SpdyStream {
+  return (req as unknown as { spdyStream: SpdyStream }).spdyStream
+}
+
+function connect(url: string, settings: http2.Settings = {}): http2.ClientHttp2Session {
+  const session = http2.connect(url, { rejectUnauthorized: false, settings: { enablePush: false, ...settings } })
+  session.on('error', () => {})
+  return session
+}
+
+/** An app whose `/hold` requests are answered with headers only and kept, with the events they saw. */
+function holdingApp(held: Held[]) {
+  const app = express()
+  app.get('/hold', (req, res) => {
+    const events: string[] = []
+    const stream = spdyStreamOf(req)
+    req.on('aborted', () => events.push('req aborted'))
+    req.on('close', () => events.push('req close'))
+    res.on('close', () => events.push('res close'))
+    req.socket.on('close', () => events.push('socket close'))
+    // After the layer's own 'close' listener: the socket is closed by then.
+    stream.on('close', () => events.push(`stream close (socket destroyed: ${req.socket.destroyed})`))
+    held.push({ req, res, events })
+    res.writeHead(200, { 'x-held': '1' })
+    res.flushHeaders()
+  })
+  return app
+}
+
+describe('held spdy streams: listener tables (held-streams.ts)', () => {
+  test("a held request's stream, socket and response have their events as before, and no event is a member of Object.prototype", async () => {
+    const seen: Record<string, unknown>[] = []
+    const held: Held[] = []
+    const app = holdingApp(held)
+    app.get('/tables', (req, res) => {
+      const stream = spdyStreamOf(req)
+      // (Not `req`: Node's Readable starts its table as an object literal, on every transport.)
+      const emitters: Record<string, EventEmitter> = { stream, socket: req.socket, res }
+      const inherited: string[] = []
+      for (const [name, emitter] of Object.entries(emitters)) {
+        for (const event of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+          if (emitter.listenerCount(event) !== 0 || emitter.emit(event)) inherited.push(`${name} ${event}`)
+        }
+      }
+      let heard = 0
+      res.on('toString', () => heard++)
+      res.on('__proto__', () => heard++)
+      res.emit('toString')
+      res.emit('__proto__')
+      res.removeAllListeners('toString')
+      seen.push({
+        inherited,
+        heard,
+        toStringAfterRemoval: res.listenerCount('toString'),
+        streamEvents: ['data', 'end', 'close', 'error', 'drain', 'headers', 'finish'].filter((e) => stream.listenerCount(e) === 0),
+        socketEvents: ['close', 'error', 'timeout'].filter((e) => req.socket.listenerCount(e) === 0),
+        rawHeaders: req.rawHeaders,
+      })
+      res.json({ ok: true })
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const tables = session.request({ ':path': '/tables', 'x-one': '1' })
+      tables.resume()
+      await once(tables, 'end')
+      assert.deepEqual(seen, [
+        {
+          inherited: [],
+          heard: 2,
+          toStringAfterRemoval: 0,
+          streamEvents: [],
+          socketEvents: [],
+          rawHeaders: ['host', `127.0.0.1:${running.port}`, 'x-one', '1'],
+        },
+      ])
+      const hold = session.request({ ':path': '/hold' })
+      hold.on('error', () => {})
+      const [headers] = (await once(hold, 'response')) as [http2.IncomingHttpHeaders]
+      assert.equal(headers['x-held'], '1')
+      await settles(() => held.length === 1, 'the held request')
+      hold.close(http2.constants.NGHTTP2_CANCEL)
+      await settles(() => held[0]!.events.length === 5, 'the events of the reset')
+      assert.deepEqual([...held[0]!.events].sort(), ['req aborted', 'req close', 'res close', 'socket close', 'stream close (socket destroyed: true)'])
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+
+  test("the connection forgets each closed stream once and every other 'close' listener still runs: 100 held streams reset by the client and 50 answered ones leave none, and 50 more are not refused", async () => {
+    const held: Held[] = []
+    const app = holdingApp(held)
+    app.get('/done', (_req, res) => res.send('done'))
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const streams = Array.from({ length: 100 }, () => {
+        const s = session.request({ ':path': '/hold' })
+        s.on('error', () => {})
+        return s
+      })
+      await Promise.all(streams.map((s) => once(s, 'response')))
+      const connection = spdyStreamOf(held[0]!.req).connection._spdyState.stream
+      assert.equal(connection.count, 100)
+      for (const s of streams) s.close(http2.constants.NGHTTP2_CANCEL)
+      await settles(() => held.every((h) => h.events.includes('req close')), 'every held request closed')
+      await settles(() => connection.count === 0, `the connection's stream count at 0 (${connection.count})`)
+      assert.equal(Object.keys(connection.map).length, 0)
+      const answered = await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          const s = session.request({ ':path': '/done' })
+          s.setEncoding('utf8')
+          let body = ''
+          for await (const chunk of s) body += chunk as string
+          return body
+        }),
+      )
+      assert.deepEqual(new Set(answered), new Set(['done']))
+      await settles(() => connection.count === 0, `the connection's stream count at 0 after the answered ones (${connection.count})`)
+      assert.equal(Object.keys(connection.map).length, 0)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe('held spdy streams: flow-control windows (light-windows.ts)', () => {
+  test("a WINDOW_UPDATE past 2^31-1 on one held stream resets that stream only (FLOW_CONTROL_ERROR), each stream's own", async () => {
+    const held: Held[] = []
+    const running = await startServer(holdingApp(held))
+    const c = await RawH2Client.connect(running.port)
+    try {
+      c.write(frames.request(1, '/hold'), frames.request(3, '/hold'), frames.request(5, '/hold'))
+      await c.until((f) => [1, 3, 5].every((id) => f.some((x) => x.type === FRAME.HEADERS && x.streamId === id)), 5000, 'three responses')
+      c.write(frames.windowUpdate(3, 2 ** 31 - 1 - 65_535))
+      await c.ping()
+      c.write(frames.windowUpdate(3, 1))
+      const reset = await c.reset(3)
+      assert.equal(reset?.errorCode, ERROR.FLOW_CONTROL_ERROR)
+      await c.ping()
+      // (Then RST_STREAM(CANCEL) as the request is destroyed: as before these changes.)
+      assert.deepEqual(new Set(c.of(FRAME.RST_STREAM).map((f) => f.streamId)), new Set([3]), 'only stream 3 is reset')
+      assert.equal(c.of(FRAME.GOAWAY).length, 0, 'the connection goes on')
+      const byId = (id: number) => held.find((h) => spdyStreamOf(h.req).id === id)!
+      await settles(() => byId(3).events.includes('req close'), "stream 3's request closed")
+      assert.equal(byId(1).events.length, 0)
+      assert.equal(byId(5).events.length, 0)
+      // The other streams' windows are their own: stream 5 overflows by itself.
+      c.write(frames.windowUpdate(5, 2 ** 31 - 1 - 65_535), frames.windowUpdate(5, 1))
+      assert.equal((await c.reset(5))?.errorCode, ERROR.FLOW_CONTROL_ERROR)
+      await c.ping()
+      assert.deepEqual(new Set(c.of(FRAME.RST_STREAM).map((f) => f.streamId)), new Set([3, 5]))
+      assert.equal(byId(1).events.length, 0)
+    } finally {
+      c.destroy()
+      await running.close()
+    }
+  })
+
+  test("responses larger than the client's stream window wait for its WINDOW_UPDATEs and arrive whole, in order, written in many chunks or corked", async () => {
+    const app = express()
+    const chunk = (i: number) => `${String(i).padStart(6, '0')}:${'x'.repeat(993)}\n`
+    const expected = Array.from({ length: 300 }, (_, i) => chunk(i)).join('')
+    app.get('/chunks', (_req, res) => {
+      res.type('text/plain')
+      for (let i = 0; i < 300; i++) res.write(chunk(i))
+      res.end()
+    })
+    app.get('/corked', (_req, res) => {
+      res.type('text/plain')
+      let i = 0
+      const batch = (): void => {
+        res.cork()
+        for (const end = i + 30; i < end; i++) res.write(chunk(i))
+        res.uncork()
+        if (i < 300) setImmediate(batch)
+        else res.end()
+      }
+      batch()
+    })
+    const running = await startServer(app)
+    // A small stream window: the server's send side waits on it many times per response.
+    const session = connect(running.url, { initialWindowSize: 4096 })
+    try {
+      const bodies = await Promise.all(
+        ['/chunks', '/corked', '/chunks', '/corked'].map(async (path) => {
+          const s = session.request({ ':path': path })
+          s.setEncoding('utf8')
+          let body = ''
+          for await (const part of s) body += part as string
+          return body
+        }),
+      )
+      for (const body of bodies) {
+        assert.equal(body.length, expected.length)
+        assert.equal(body, expected)
+      }
+    } finally {
+      session.close()
+      await running.close()
+    }
+  })
+})
+
+describe('held spdy streams: timeouts (held-streams.ts)', () => {
+  test('a held request times out once given a timeout, not before; setTimeout(0) clears it; a request with none stays held', async () => {
+    const timedOut: string[] = []
+    const app = express()
+    // On the response: a complete request's 'timeout' is not emitted (as Node's HTTP/1 server does).
+    app.get('/timeout', (_req, res) => {
+      res.writeHead(200)
+      res.flushHeaders()
+      res.setTimeout(150, () => {
+        timedOut.push('/timeout')
+        res.end('timed out')
+      })
+    })
+    app.get('/cleared', (_req, res) => {
+      res.writeHead(200)
+      res.flushHeaders()
+      res.setTimeout(100, () => timedOut.push('/cleared'))
+      res.setTimeout(0)
+    })
+    app.get('/none', (_req, res) => {
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const open = (path: string) => {
+        const s = session.request({ ':path': path })
+        s.on('error', () => {})
+        s.setEncoding('utf8')
+        return s
+      }
+      const none = open('/none')
+      const cleared = open('/cleared')
+      const since = performance.now()
+      const timeout = open('/timeout')
+      let body = ''
+      for await (const part of timeout) body += part as string
+      assert.equal(body, 'timed out')
+      assert.ok(performance.now() - since >= 140, `timed out after ${(performance.now() - since).toFixed(0)} ms`)
+      await new Promise((r) => setTimeout(r, 400))
+      assert.deepEqual(timedOut, ['/timeout'])
+      assert.equal(none.closed, false)
+      assert.equal(cleared.closed, false)
+      none.close(http2.constants.NGHTTP2_CANCEL)
+      cleared.close(http2.constants.NGHTTP2_CANCEL)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
