@@ -5,7 +5,7 @@
  * object after it is made.
  */
 import { IncomingMessage, ServerResponse } from 'node:http'
-import { withExpressRequestFields, withExpressResponseFields } from '../../transports/shaped-messages.js'
+import { withExpressRequestFields, withExpressResponseFields, withStatusCodeField } from '../../transports/shaped-messages.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: the fields below shadow members Node's types declare as methods
 type Constructor = new (...args: any[]) => object
@@ -16,7 +16,7 @@ export class DirectRequest extends withExpressRequestFields(IncomingMessage as u
   spdyStream: unknown = undefined
 }
 
-export class DirectResponse extends withExpressResponseFields(ServerResponse as unknown as Constructor) {
+export class DirectResponse extends withStatusCodeField(withExpressResponseFields(ServerResponse as unknown as Constructor)) {
   isSpdy: unknown = undefined
   spdyVersion: unknown = undefined
   spdyStream: unknown = undefined
