@@ -26,7 +26,7 @@ import { markBodyOfUnknownLength } from '../request-body.js'
 import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
 import { closedError } from './socket.js'
 import { DirectRequest, DirectResponse } from './direct-messages.js'
-import { compactListeners } from './held-streams.js'
+import { compactIfHeld } from './held-streams.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -494,9 +494,7 @@ function wire(res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void
   socket.on('error', ignore)
   socket.on('timeout', onSocketTimeout)
   res.on('finish', onResponseFinish)
-  compactListeners(stream)
-  compactListeners(socket)
-  compactListeners(res)
+  compactIfHeld(stream, socket, res)
 }
 
 /** As Node's server handles `Expect` on an HTTP/1.1 request: 100-continue, or 417. */

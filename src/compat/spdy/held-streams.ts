@@ -132,3 +132,27 @@ export function installHeldStreams(transport: SpdyTransportModule): void {
     setTimeout.call(this, delay, callback)
   }
 }
+
+/** Requests wired this turn of the event loop whose listener tables are compacted if they are still held at its end. */
+let wired: Array<[EventEmitter, EventEmitter, EventEmitter & { writableEnded: boolean }]> = []
+
+function compactHeld(): void {
+  const batch = wired
+  wired = []
+  for (const [stream, socket, res] of batch) {
+    if (res.writableEnded) continue
+    compactListeners(stream)
+    compactListeners(socket)
+    compactListeners(res)
+  }
+}
+
+/**
+ * Compacts the listener tables of a request's stream, socket and response (compactListeners)
+ * if the request is still held once this turn of the event loop is over: most responses have
+ * ended by then, and their tables go with them, so only held ones pay for the copy.
+ */
+export function compactIfHeld(stream: EventEmitter, socket: EventEmitter, res: EventEmitter & { writableEnded: boolean }): void {
+  if (wired.length === 0) setImmediate(compactHeld)
+  wired.push([stream, socket, res])
+}

@@ -15,8 +15,9 @@
  * weight ÷ the weights of its siblings and itself, times the parent's share, the value the
  * eager walk converges to. (The two differ by rounding: the eager walk takes a share as the
  * difference of its range's two ends, so its shares are off by up to about 1e-16 of the
- * connection: a few parts in a billion of the share of a node deep in a tree.) Adding a node
- * costs a binary insert.
+ * connection: a few parts in a billion of the share of a node deep in a tree.) A node's
+ * children are a Set, made with its first child: adding or evicting a node costs a Set
+ * operation, where spdy-transport's sorted array cost a splice.
  *
  * The tree keeps spdy-transport's API and shape (`add`, `addDefault`, `get`, `root`,
  * `count`, `list`, node `parent`/`weight`/`children`/`remove`/`toJSON`...), with two bugs of
@@ -43,18 +44,34 @@ function compareChildren(a: PriorityNode, b: PriorityNode): number {
   return a.weight === b.weight ? a.id - b.id : a.weight - b.weight
 }
 
-/** The index `item` sorts at in `list` (ordered by compareChildren): its own index if present. */
-function lookup(list: readonly PriorityNode[], item: PriorityNode): number {
-  let start = 0
-  let end = list.length
-  while (start < end) {
-    const pos = (start + end) >> 1
-    const cmp = compareChildren(item, list[pos]!)
-    if (cmp === 0) return pos
-    if (cmp < 0) end = pos
-    else start = pos + 1
+/**
+ * A node's children: a Set (adding and removing one is constant time, where spdy-transport
+ * inserted into and spliced out of a sorted array) and their total weight. `list`, the
+ * children in spdy-transport's order (weight, then id), is made when asked for: only for
+ * a range, an exclusive dependency and a removal with children.
+ */
+class Children {
+  /** Made with the first child: most nodes (a stream's) never have one. */
+  set: Set<PriorityNode> | null = null
+  weight = 0
+
+  get list(): PriorityNode[] {
+    return this.set === null ? [] : [...this.set].sort(compareChildren)
   }
-  return start
+
+  get size(): number {
+    return this.set === null ? 0 : this.set.size
+  }
+
+  add(child: PriorityNode): void {
+    if (this.set === null) this.set = new Set()
+    this.set.add(child)
+    this.weight += child.weight
+  }
+
+  delete(child: PriorityNode): void {
+    if (this.set?.delete(child)) this.weight -= child.weight
+  }
 }
 
 class PriorityNode {
@@ -64,7 +81,7 @@ class PriorityNode {
   readonly weight: number
   /** Never set; spdy-transport's `toJSON` reports it. */
   exclusive: boolean | undefined
-  children: { list: PriorityNode[]; weight: number } = { list: [], weight: 0 }
+  children = new Children()
   removed = false
   /** The share this node had when it was removed: its stream may still ask (an evicted open stream). */
   private shareWhenRemoved = 0
@@ -118,27 +135,16 @@ class PriorityNode {
 
   addChild(child: PriorityNode): void {
     child.parent = this
-    const list = this.children.list
-    const index = lookup(list, child)
-    // A new stream usually sorts last (the highest id, the default weight): no splice then.
-    if (index === list.length) list.push(child)
-    else list.splice(index, 0, child)
-    this.children.weight += child.weight
+    this.children.add(child)
   }
 
   removeChild(child: PriorityNode): void {
-    const list = this.children.list
-    const index = lookup(list, child)
-    if (list[index] !== child) return
-    // The node evicted is usually the oldest, which sorts first.
-    if (index === 0) list.shift()
-    else list.splice(index, 1)
-    this.children.weight -= child.weight
+    this.children.delete(child)
   }
 
   removeChildren(): PriorityNode[] {
     const children = this.children.list
-    this.children = { list: [], weight: 0 }
+    this.children = new Children()
     return children
   }
 
@@ -150,9 +156,9 @@ class PriorityNode {
     this.removed = true
     this.parent.removeChild(this)
     this.tree._removeNode(this)
-    if (this.children.list.length === 0) return
+    if (this.children.size === 0) return
     for (const child of this.children.list) this.parent.addChild(child)
-    this.children = { list: [], weight: 0 }
+    this.children = new Children()
   }
 }
 
