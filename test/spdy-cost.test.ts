@@ -15,7 +15,7 @@ import { Socket as NetSocket } from 'node:net'
 import { startServer, ROOT } from './helpers/server.js'
 import { RawH2Client, frame, frames, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
-import { framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
+import { framerOwnContinuationFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 import { encodeDirectly, encodeHeaderBlock } from '../src/compat/spdy/direct-hpack.js'
 
 const require = createRequire(import.meta.url)
@@ -354,7 +354,7 @@ describe("spdy's priority tree computes a stream's share when asked (light-prior
 })
 
 describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-frames.ts)", () => {
-  test("every kind of frame the framer writes comes out byte for byte as spdy-transport's own WriteBuffer rendering, in one chunk", async () => {
+  test("every kind of frame the framer writes comes out byte for byte as spdy-transport's own rendering (WriteBuffer, header blocks cut by OffsetBuffer), in one chunk", async () => {
     installSpdyCompat()
     const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')
     type Framer = Record<string, (...args: unknown[]) => void> & { _frame: unknown; schedule: unknown }
@@ -369,7 +369,10 @@ describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-fra
       })
       framer['setCompression']!(http2.compressionPool.create().get(4))
       framer['setVersion']!(4)
-      if (own) framer._frame = framerOwnFrame()
+      if (own) {
+        framer._frame = framerOwnFrame()
+        framer['_continuationFrame'] = framerOwnContinuationFrame() as Framer[string]
+      }
       const frames: { chunks: number; bytes: Buffer }[] = []
       framer.schedule = (toWrite: { chunks: Buffer[] }) => frames.push({ chunks: toWrite.chunks.length, bytes: Buffer.concat(toWrite.chunks) })
       return { framer, frames }

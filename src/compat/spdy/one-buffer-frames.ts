@@ -131,15 +131,66 @@ export function oneBufferFrames(frameType: Readonly<Record<string, number>>, deb
 }
 
 let wbufFrame: unknown
+let splitContinuationFrame: unknown
 
 /** spdy-transport's own `_frame` (through a wbuf WriteBuffer), as it was before installOneBufferFrames: for comparing the two. */
 export function framerOwnFrame(): unknown {
   return wbufFrame
 }
 
+/** spdy-transport's own `_continuationFrame` (the block cut through an OffsetBuffer), as it was before installOneBufferFrames. */
+export function framerOwnContinuationFrame(): unknown {
+  return splitContinuationFrame
+}
+
 /** spdy-transport's HTTP/2 framer, rendering each frame into one Buffer; `debug` logs each frame as the framer's own `spdy:framer` logger did. */
 export function installOneBufferFrames(transport: SpdyTransportModule, debug: (...args: unknown[]) => void): void {
   const http2 = transport.protocol.http2 as unknown as { constants: { frameType: Record<string, number> }; framer: { prototype: Record<string, unknown> } }
   wbufFrame ??= http2.framer.prototype['_frame']
+  splitContinuationFrame ??= http2.framer.prototype['_continuationFrame']
   http2.framer.prototype['_frame'] = oneBufferFrames(http2.constants.frameType, debug)
+  http2.framer.prototype['_continuationFrame'] = oneFrameHeaderBlocks(
+    http2.framer.prototype['_continuationFrame'] as ContinuationFrame,
+    (http2.constants as unknown as { flags: { END_HEADERS: number } }).flags.END_HEADERS,
+  )
+}
+
+interface HeaderBlockFrame {
+  id: number
+  type: string
+  flags: number
+  reserve: number
+  chunks: Buffer[]
+}
+
+type ContinuationFrame = (
+  this: Framer & { maxFrameSize: number },
+  frame: HeaderBlockFrame,
+  body: ((buffer: FrameWriter) => void) | null,
+  callback?: unknown,
+) => void
+
+/**
+ * Wraps the HTTP/2 framer's `_continuationFrame`, which writes a header block as a HEADERS
+ * (or PUSH_PROMISE) frame and CONTINUATION frames: it first cuts the block into frames
+ * through an OffsetBuffer and clones of it, even when the block fits in one frame, as
+ * nearly every block does. A block that fits goes straight to one frame, as the original
+ * writes it then (the frame's own flags and END_HEADERS, its reserved bytes from `body`,
+ * then the block); any other takes spdy-transport's way.
+ */
+export function oneFrameHeaderBlocks(continuationFrame: ContinuationFrame, endHeaders: number): ContinuationFrame {
+  return function headerBlockInOneFrame(frame, body, callback): void {
+    let size = 0
+    for (const chunk of frame.chunks) size += chunk.length
+    if (size === 0 || size > this.maxFrameSize - frame.reserve) return continuationFrame.call(this, frame, body, callback)
+    const chunks = frame.chunks
+    ;(this as unknown as { _frame: (head: FrameHead, body: (buffer: FrameWriter) => void, callback?: unknown) => Buffer[] })._frame(
+      { id: frame.id, priority: false, type: frame.type, flags: endHeaders | frame.flags },
+      (buffer) => {
+        if (body) body(buffer)
+        for (const chunk of chunks) buffer.copyFrom(chunk)
+      },
+      callback,
+    )
+  }
 }
