@@ -23,6 +23,8 @@ function canonicalHost(value: string): string {
 export function oneAuthority(authority: string | string[] | undefined, headers: IncomingHttpHeaders, res: ServerResponse | Http2ServerResponse): boolean {
   if (typeof authority !== 'string') return true
   const host = headers.host as string | string[] | undefined
+  // The usual case (spdy makes Host of :authority): nothing to compare or set.
+  if (host === authority) return true
   if (host === undefined) {
     headers.host = authority
     return true
