@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import util from 'node:util'
 import http2 from 'node:http2'
+import { IncomingMessage, ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import express from 'express'
 import type net from 'node:net'
@@ -16,7 +17,7 @@ import { startServer, ROOT } from './helpers/server.js'
 import { RawH2Client, frame, frames, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
 import { framerOwnContinuationFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
-import { encodeDirectly, encodeHeaderBlock } from '../src/compat/spdy/direct-hpack.js'
+import { encodeDirectly, encodeHeaderBlock, responseHeaders } from '../src/compat/spdy/direct-hpack.js'
 
 const require = createRequire(import.meta.url)
 
@@ -587,6 +588,26 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
     }
     assert.ok(ours.frames.length >= 150)
     assert.deepEqual(ours.frames, theirs.frames)
+
+    // A response's own header table (responseHeaders), on a direct framer and on spdy-transport's way, as its getHeaders() copy.
+    const res = new ServerResponse(new IncomingMessage(new NetSocket()))
+    res.setHeader('Content-Type', 'text/plain')
+    res.setHeader('Set-Cookie', ['a=1', 'b=2'])
+    res.setHeader('Content-Length', 573)
+    res.setHeader('X-Mixed-Case', 'Yes')
+    res.setHeader('Connection', 'keep-alive')
+    const before = ours.frames.length
+    for (const [framer, headers] of [
+      [ours.framer, responseHeaders(res)],
+      [theirs.framer, responseHeaders(res)],
+      [ours.framer, res.getHeaders()],
+      [theirs.framer, res.getHeaders()],
+    ] as const) {
+      framer['responseFrame']!({ id: 1001, status: 200, headers }, () => {})
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    assert.equal(ours.frames.length, before + 2)
+    assert.deepEqual(ours.frames.slice(before), theirs.frames.slice(before))
   })
 
   test("header blocks come out byte for byte as hpack.js's Compressor encodes them, with the same dynamic table after", () => {

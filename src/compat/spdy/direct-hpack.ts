@@ -28,6 +28,8 @@
  * was the largest site left in spdy-transport's response path.
  */
 
+import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http'
+
 interface Encoder {
   render(): Buffer[]
 }
@@ -255,36 +257,87 @@ export function encodeHeaderObject(
 ): Buffer {
   const w = startBlock()
   for (const pair of pairs) encodeField(w, table, pair, codes)
-  const names = Object.keys(headers || {})
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!
-    const lowName = name.toLowerCase()
-    switch (lowName) {
-      case 'host':
-      case 'connection':
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'transfer-encoding':
-      case 'upgrade':
-        continue
-    }
-    if (lowName.charCodeAt(0) === 58 /* ':' */) continue
-    const neverIndex = lowName === 'cookie' || lowName === 'set-cookie'
-    field.name = lowName
-    field.neverIndex = neverIndex
-    field.huffman = !neverIndex
-    const value = headers![name]
-    if (Array.isArray(value)) {
-      for (let j = 0; j < value.length; j++) {
-        field.value = value[j] + ''
-        encodeField(w, table, field, codes)
-      }
-    } else {
-      field.value = value + ''
-      encodeField(w, table, field, codes)
-    }
+  const fields = headers || {}
+  const names = Object.keys(fields)
+  for (let i = 0; i < names.length; i++) encodeHeader(w, table, names[i]!, fields[names[i]!], codes)
+  return endBlock(w)
+}
+
+/**
+ * The same block from Node's own table of a response's headers (`res[kOutHeaders]`: each
+ * lowercase name to `[name as set, value]`), in the order `res.getHeaders()` would list them,
+ * without the copy `getHeaders()` makes.
+ */
+export function encodeOutHeaders(
+  table: HpackTable,
+  pairs: readonly HeaderPair[],
+  out: Readonly<Record<string, readonly [string, unknown]>> | null,
+  codes: HuffmanTable,
+): Buffer {
+  const w = startBlock()
+  for (const pair of pairs) encodeField(w, table, pair, codes)
+  if (out) {
+    const names = Object.keys(out)
+    for (let i = 0; i < names.length; i++) encodeHeader(w, table, names[i]!, out[names[i]!]![1], codes)
   }
   return endBlock(w)
+}
+
+/** One header of a header object, as spdy-transport's `_compressHeaders` turns it into fields. */
+function encodeHeader(w: BlockWriter, table: HpackTable, name: string, value: unknown, codes: HuffmanTable): void {
+  const lowName = name.toLowerCase()
+  switch (lowName) {
+    case 'host':
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'transfer-encoding':
+    case 'upgrade':
+      return
+  }
+  if (lowName.charCodeAt(0) === 58 /* ':' */) return
+  const neverIndex = lowName === 'cookie' || lowName === 'set-cookie'
+  field.name = lowName
+  field.neverIndex = neverIndex
+  field.huffman = !neverIndex
+  if (Array.isArray(value)) {
+    for (let j = 0; j < value.length; j++) {
+      field.value = value[j] + ''
+      encodeField(w, table, field, codes)
+    }
+  } else {
+    field.value = value + ''
+    encodeField(w, table, field, codes)
+  }
+}
+
+/** A response's own header table, handed through spdy-transport's `respond` in place of a `getHeaders()` copy. */
+const OUT_HEADERS = Symbol('express-h2-push.out-headers')
+
+interface OutHeaders {
+  [OUT_HEADERS]: Readonly<Record<string, readonly [string, unknown]>> | null
+}
+
+/** Node's private symbol for a response's header table, found on a fresh response. */
+const kOutHeaders = Object.getOwnPropertySymbols(new ServerResponse(new IncomingMessage(null as never))).find((s) => s.description === 'kOutHeaders')
+
+/**
+ * What to hand `stream.respond()` for `res`'s headers: Node's own header table, wrapped, when
+ * this Node has one under the name this layer knows; `res.getHeaders()` otherwise. Only the
+ * framer's `_compressHeaders` (compressHeaderObjectsDirectly) reads it.
+ */
+export function responseHeaders(res: ServerResponse): OutgoingHttpHeaders {
+  if (kOutHeaders === undefined) return res.getHeaders()
+  return { [OUT_HEADERS]: (res as unknown as Record<symbol, OutHeaders[typeof OUT_HEADERS]>)[kOutHeaders] ?? null } as unknown as OutgoingHttpHeaders
+}
+
+/** The header object spdy-transport's own `_compressHeaders` expects, from a wrapped table. */
+function plainHeaders(headers: Record<string, unknown> | null | undefined): Record<string, unknown> | null | undefined {
+  const out = (headers as Partial<OutHeaders> | null | undefined)?.[OUT_HEADERS]
+  if (out === undefined) return headers
+  const plain: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  if (out) for (const name of Object.keys(out)) plain[name] = out[name]![1]
+  return plain
 }
 
 /** Whether `lock` (a framer's LockStream) may encode a block directly now: a server's, idle, its Compressor holding no output of its own. */
@@ -309,8 +362,10 @@ export function compressHeaderObjectsDirectly(compressHeaders: CompressHeaders, 
   const codes = hpack.huffman.encode
   return function compressHeadersInOnePass(headers, pairs, callback): void {
     const lock = this.compress
-    if (!lock || !encodesDirectly(lock, hpack.compressor)) return compressHeaders.call(this, headers, pairs, callback)
-    const block = encodeHeaderObject((lock.stream as HpackCompressor)._table, pairs, headers, codes)
+    if (!lock || !encodesDirectly(lock, hpack.compressor)) return compressHeaders.call(this, plainHeaders(headers), pairs, callback)
+    const table = (lock.stream as HpackCompressor)._table
+    const out = (headers as Partial<OutHeaders> | null | undefined)?.[OUT_HEADERS]
+    const block = out === undefined ? encodeHeaderObject(table, pairs, headers, codes) : encodeOutHeaders(table, pairs, out, codes)
     process.nextTick(callback, null, [block])
   }
 }

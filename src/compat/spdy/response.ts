@@ -11,6 +11,7 @@
  *   socket, so Node's server ends that socket (END_STREAM) after `'finish'`.
  */
 import { endsWithThisWrite } from './end-with-data.js'
+import { responseHeaders } from './direct-hpack.js'
 import { ServerResponse, type OutgoingHttpHeaders, type OutgoingHttpHeader } from 'node:http'
 import type { SpdyResponse, SpdySocket, SpdyStream } from './internals.js'
 import { directStreamOf, StreamSocket } from './direct-requests.js'
@@ -65,7 +66,11 @@ export function spdyWriteHead(
   this._headerSent = true
 
   const stream = streamOf(this)
-  if (stream) stream.respond(statusCode, this.getHeaders())
+  if (stream) {
+    // HTTP/2's framer reads the response's own header table (direct-hpack.ts); SPDY/3's takes a copy.
+    const http2 = (stream.connection._spdyState as { protocol?: { name: string } | null }).protocol?.name === 'h2'
+    stream.respond(statusCode, http2 ? responseHeaders(this) : this.getHeaders())
+  }
   return this
 }
 
