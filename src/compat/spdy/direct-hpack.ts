@@ -30,18 +30,12 @@
 
 import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http'
 
-interface Encoder {
-  render(): Buffer[]
-}
-
 interface HpackTable {
   reverseLookup(name: string, value: string): number
   add(name: string, value: string, nameSize: number, valueSize: number): void
 }
 
 interface HpackCompressor {
-  _encoder: Encoder | null
-  _encodeHeader(header: unknown): void
   _table: HpackTable
   _readableState: { length: number }
 }
@@ -181,7 +175,6 @@ const direct = Symbol('express-h2-push.direct-hpack')
 
 export interface HpackModule {
   compressor: new (...args: never[]) => unknown
-  encoder: { create(): Encoder }
   huffman: { encode: HuffmanTable }
 }
 
