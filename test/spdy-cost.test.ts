@@ -18,6 +18,7 @@ import { RawH2Client, frame, frames, headerBlock, FRAME, END_HEADERS, END_STREAM
 import { installSpdyCompat } from '../index.js'
 import { framerOwnContinuationFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 import { encodeDirectly, encodeHeaderBlock, responseHeaders } from '../src/compat/spdy/direct-hpack.js'
+import { type HpackTableModule, installIndexedLookup } from '../src/compat/spdy/hpack-index.js'
 
 const require = createRequire(import.meta.url)
 
@@ -647,6 +648,74 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
         assert.equal(ours._table.size, theirs._table.size)
       }
     }
+  })
+
+  test("the indexed lookup answers as hpack.js's search does, through adds, evictions, size updates and its odd names (hpack-index.ts)", () => {
+    type Table = {
+      dynamic: unknown[]
+      size: number
+      lookupDepth: number
+      reverseLookup(n: string, v: string): number
+      add(n: string, v: string, ns: number, vs: number): void
+      updateSize(size: number): void
+    }
+    const hpack = createRequire(createRequire(require.resolve('spdy')).resolve('spdy-transport'))('hpack.js') as HpackTableModule & {
+      table: { create(options: object): Table }
+    }
+    const { original } = installIndexedLookup(hpack)
+    let seed = 7
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return (seed >>> 16) % n
+    }
+    // Static names (with and without static values), new names, and names hpack.js's plain objects answer from Object.prototype.
+    const names = [':status', 'content-type', 'etag', 'cache-control', 'x-a', 'x-b', 'x-c', 'x-d', 'constructor', 'toString', '__proto__']
+    const values = ['200', '404', 'gzip, deflate', 'text/html', 'a', 'b', 'c', '', 'constructor', '__proto__', 'hasOwnProperty', 'x'.repeat(90)]
+    let lookups = 0
+    let hits = 0
+    let nameHits = 0
+    for (const [maxSize, lookupDepth] of [
+      [4096, 32],
+      [512, 32],
+      [300, 3],
+      [0, 32],
+    ] as const) {
+      const ours = hpack.table.create({ maxSize, lookupDepth })
+      const theirs = hpack.table.create({ maxSize, lookupDepth })
+      for (let step = 0; step < 3000; step++) {
+        const name = names[random(names.length)]!
+        const value = values[random(values.length)]!
+        const op = random(20)
+        if (op < 8) {
+          ours.add(name, value, name.length, value.length)
+          ;(original.add as Table['add']).call(theirs, name, value, name.length, value.length)
+        } else if (op === 8) {
+          const size = random(maxSize + 1)
+          ours.updateSize(size)
+          theirs.updateSize(size)
+        } else {
+          let expected: unknown
+          let got: unknown
+          try {
+            expected = (original.reverseLookup as Table['reverseLookup']).call(theirs, name, value)
+          } catch (err) {
+            expected = (err as Error).constructor
+          }
+          try {
+            got = ours.reverseLookup(name, value)
+          } catch (err) {
+            got = (err as Error).constructor
+          }
+          assert.ok(Object.is(got, expected), `table ${maxSize}/${lookupDepth}, step ${step}: ${name}: ${value} → ${String(got)}, hpack.js ${String(expected)}`)
+          lookups++
+          if (typeof got === 'number' && got > 61) hits++
+          if (typeof got === 'number' && got < -61) nameHits++
+        }
+        assert.deepEqual(ours.dynamic, theirs.dynamic)
+      }
+    }
+    // Every kind of answer came up: full and name-only matches in the dynamic table.
+    assert.ok(lookups > 5000 && hits > 100 && nameHits > 500, `${lookups} lookups, ${hits} full and ${nameHits} name matches in the dynamic table`)
   })
 
   test('100 responses in parallel on one connection, twice, decode to the headers set', async () => {

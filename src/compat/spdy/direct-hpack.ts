@@ -271,14 +271,19 @@ export function encodeOutHeaders(
   for (const pair of pairs) encodeField(w, table, pair, codes)
   if (out) {
     const names = Object.keys(out)
-    for (let i = 0; i < names.length; i++) encodeHeader(w, table, names[i]!, out[names[i]!]![1], codes)
+    // The table's names are lower case already (Node's `setHeader` keys it by `name.toLowerCase()`).
+    for (let i = 0; i < names.length; i++) encodeLowerHeader(w, table, names[i]!, out[names[i]!]![1], codes)
   }
   return endBlock(w)
 }
 
 /** One header of a header object, as spdy-transport's `_compressHeaders` turns it into fields. */
 function encodeHeader(w: BlockWriter, table: HpackTable, name: string, value: unknown, codes: HuffmanTable): void {
-  const lowName = name.toLowerCase()
+  encodeLowerHeader(w, table, name.toLowerCase(), value, codes)
+}
+
+/** encodeHeader for a name in lower case. */
+function encodeLowerHeader(w: BlockWriter, table: HpackTable, lowName: string, value: unknown, codes: HuffmanTable): void {
   switch (lowName) {
     case 'host':
     case 'connection':
@@ -299,7 +304,7 @@ function encodeHeader(w: BlockWriter, table: HpackTable, name: string, value: un
       encodeField(w, table, field, codes)
     }
   } else {
-    field.value = value + ''
+    field.value = typeof value === 'string' ? value : value + ''
     encodeField(w, table, field, codes)
   }
 }

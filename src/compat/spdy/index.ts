@@ -23,6 +23,7 @@ import { streamWritesOnEverySocket } from './plain-socket.js'
 import { batchWritesOnSpdyConnections } from './batched-writes.js'
 import { compressHeaderObjectsDirectly, compressHeadersDirectly, directOnServers, type HpackModule } from './direct-hpack.js'
 import { markBodyOnRequest } from './request.js'
+import { type HpackTableModule, installIndexedLookup } from './hpack-index.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
 import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import { deferStreamsPastTheirRead } from './deferred-streams.js'
@@ -80,6 +81,7 @@ function installFramerPaths(transport: SpdyTransportModule, hpack: HpackModule, 
   const lockProto = (transport as unknown as { utils: { LockStream: { prototype: Record<string, unknown> } } }).utils.LockStream.prototype
   connProto['_onVersion'] = directOnServers(connProto['_onVersion'] as Parameters<typeof directOnServers>[0])
   lockProto['write'] = compressHeadersDirectly(lockProto['write'] as Parameters<typeof compressHeadersDirectly>[0], hpack)
+  installIndexedLookup(hpack as unknown as HpackTableModule)
   http2FramerProto['_compressHeaders'] = compressHeaderObjectsDirectly(
     http2FramerProto['_compressHeaders'] as Parameters<typeof compressHeaderObjectsDirectly>[0],
     hpack,
