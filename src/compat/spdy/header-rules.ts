@@ -11,8 +11,6 @@ export interface Field {
   readonly value: string
 }
 
-const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path'])
-
 /** RFC 9113 §8.2.2: fields an HTTP/2 message never carries. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])
 
@@ -36,15 +34,39 @@ function regularProblem(field: Field): string | undefined {
 
 /** Why a request's header list is malformed, or `undefined` when it is well-formed. */
 export function requestProblem(fields: readonly Field[]): string | undefined {
-  const pseudo = new Map<string, string>()
+  // The four request pseudo-headers' values (no Map per request).
+  let method: string | undefined
+  let scheme: string | undefined
+  let authority: string | undefined
+  let path: string | undefined
   let regular = false
   let contentLength: string | undefined
   for (const field of fields) {
-    if (field.name.startsWith(':')) {
-      if (regular) return `pseudo-header ${field.name} after a regular field`
-      if (!REQUEST_PSEUDO.has(field.name)) return `pseudo-header ${field.name} is not a request pseudo-header`
-      if (pseudo.has(field.name)) return `pseudo-header ${field.name} twice`
-      pseudo.set(field.name, field.value)
+    const name = field.name
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (regular) return `pseudo-header ${name} after a regular field`
+      let seen: string | undefined
+      switch (name) {
+        case ':method':
+          seen = method
+          method = field.value
+          break
+        case ':scheme':
+          seen = scheme
+          scheme = field.value
+          break
+        case ':authority':
+          seen = authority
+          authority = field.value
+          break
+        case ':path':
+          seen = path
+          path = field.value
+          break
+        default:
+          return `pseudo-header ${name} is not a request pseudo-header`
+      }
+      if (seen !== undefined) return `pseudo-header ${name} twice`
       const problem = fieldProblem(field)
       if (problem) return problem
       continue
@@ -52,21 +74,19 @@ export function requestProblem(fields: readonly Field[]): string | undefined {
     regular = true
     const problem = regularProblem(field)
     if (problem) return problem
-    if (field.name === 'content-length') {
+    if (name === 'content-length') {
       if (!/^[0-9]+$/.test(field.value)) return `content-length ${JSON.stringify(field.value)} is not a number`
       if (contentLength !== undefined && contentLength !== field.value) return 'content-length twice, with different values'
       contentLength = field.value
     }
   }
-  const method = pseudo.get(':method')
   if (method === undefined) return 'no :method'
   if (method === 'CONNECT') {
-    if (pseudo.has(':scheme') || pseudo.has(':path')) return 'CONNECT with :scheme or :path'
-    if (!pseudo.has(':authority')) return 'CONNECT without :authority'
+    if (scheme !== undefined || path !== undefined) return 'CONNECT with :scheme or :path'
+    if (authority === undefined) return 'CONNECT without :authority'
     return undefined
   }
-  if (!pseudo.has(':scheme')) return 'no :scheme'
-  const path = pseudo.get(':path')
+  if (scheme === undefined) return 'no :scheme'
   if (path === undefined) return 'no :path'
   if (path === '') return 'empty :path'
   return undefined
