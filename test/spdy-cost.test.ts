@@ -16,7 +16,7 @@ import { Socket as NetSocket } from 'node:net'
 import { startServer, ROOT } from './helpers/server.js'
 import { RawH2Client, frame, frames, headerBlock, FRAME, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { installSpdyCompat } from '../index.js'
-import { framerOwnContinuationFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
+import { framerOwnContinuationFrame, framerOwnDataFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 import { encodeDirectly, encodeHeaderBlock, responseHeaders } from '../src/compat/spdy/direct-hpack.js'
 import { type HpackTableModule, installIndexedLookup } from '../src/compat/spdy/hpack-index.js'
 
@@ -374,6 +374,7 @@ describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-fra
       if (own) {
         framer._frame = framerOwnFrame()
         framer['_continuationFrame'] = framerOwnContinuationFrame() as Framer[string]
+        framer['dataFrame'] = framerOwnDataFrame() as Framer[string]
       }
       const frames: { chunks: number; bytes: Buffer }[] = []
       framer.schedule = (toWrite: { chunks: Buffer[] }) => frames.push({ chunks: toWrite.chunks.length, bytes: Buffer.concat(toWrite.chunks) })
@@ -383,10 +384,16 @@ describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-fra
     const theirs = make(true)
     assert.equal(typeof framerOwnFrame(), 'function')
     assert.notEqual(ours.framer._frame, theirs.framer._frame)
+    assert.notEqual(ours.framer['dataFrame'], theirs.framer['dataFrame'])
     const big = 'v'.repeat(40_000)
     const calls: [string, ...unknown[]][] = [
       ['dataFrame', { id: 1, priority: 0, fin: false, data: Buffer.alloc(1000, 7) }],
       ['dataFrame', { id: 1, priority: 0, fin: true, data: Buffer.alloc(0) }],
+      // One frame's worth and less (one frame each), and more (cut into frames of at most 16 KB).
+      ['dataFrame', { id: 3, priority: 0.5, fin: true, data: Buffer.from('x') }],
+      ['dataFrame', { id: 3, priority: 0, fin: true, data: Buffer.alloc(16_384, 1) }],
+      ['dataFrame', { id: 5, priority: 0, fin: false, data: Buffer.alloc(16_385, 2) }],
+      ['dataFrame', { id: 5, priority: 0, fin: true, data: Buffer.alloc(40_000, 3) }],
       ['responseFrame', { id: 1, status: 200, headers: { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'x-\u00e9': '\u00e9\u20ac' } }],
       ['requestFrame', { id: 3, method: 'GET', path: '/', host: 'example.com', headers: {}, priority: { parent: 1, weight: 32, exclusive: true } }],
       ['headersFrame', { id: 1, headers: { 'x-trailer': 'yes' }, fin: true }],
@@ -405,11 +412,12 @@ describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-fra
       ['goawayFrame', { lastId: 7, code: 'PROTOCOL_ERROR', extra: 'closing \u0101' }],
       ['xForwardedFor', { host: '192.0.2.1' }],
     ]
+    // One call at a time: the frames of each are compared, not how the layer orders frames of different calls.
     for (const [method, ...args] of calls) {
       ours.framer[method]!(...args, () => {})
       theirs.framer[method]!(...args, () => {})
+      await new Promise((resolve) => setImmediate(resolve))
     }
-    await new Promise((resolve) => setImmediate(resolve))
     assert.ok(ours.frames.length >= calls.length, `${ours.frames.length} frames`)
     assert.deepEqual(
       ours.frames.map((f) => f.bytes.toString('hex')),

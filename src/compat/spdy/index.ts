@@ -15,7 +15,7 @@ import { emptyDataSkipsWindow } from './empty-data.js'
 import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
 import { installLightStreamWindows } from './light-windows.js'
 import { installLightPriority } from './light-priority.js'
-import { installOneBufferFrames } from './one-buffer-frames.js'
+import { installOneBufferFrames, oneFrameData } from './one-buffer-frames.js'
 import { installEndWithData } from './end-with-data.js'
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
@@ -73,7 +73,8 @@ function installFramerPaths(transport: SpdyTransportModule, hpack: HpackModule, 
   http2FramerProto['schedule'] = scheduleFramesWhole(transport.protocol.base.Scheduler.prototype['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
 
   const framerProto = transport.protocol.http2.framer.prototype
-  framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(framerProto.dataFrame)))
+  const endStream = (transport.protocol.http2 as unknown as { constants: { flags: { END_STREAM: number } } }).constants.flags.END_STREAM
+  framerProto.dataFrame = emptyDataSkipsWindow(cutDataAtTheWindow(reportEndStreamWritten(oneFrameData(framerProto.dataFrame as never, endStream) as never)))
   installOneBufferFrames(transport, spdyDebug('spdy:framer'))
   framerProto._frame = tagWaitingData(framerProto._frame)
 

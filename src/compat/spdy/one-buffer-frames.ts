@@ -132,6 +132,12 @@ export function oneBufferFrames(frameType: Readonly<Record<string, number>>, deb
 
 let wbufFrame: unknown
 let splitContinuationFrame: unknown
+let splitDataFrame: unknown
+
+/** spdy-transport's own `dataFrame` (the payload cut through an OffsetBuffer), as it was before oneFrameData. */
+export function framerOwnDataFrame(): unknown {
+  return splitDataFrame
+}
 
 /** spdy-transport's own `_frame` (through a wbuf WriteBuffer), as it was before installOneBufferFrames: for comparing the two. */
 export function framerOwnFrame(): unknown {
@@ -189,6 +195,39 @@ export function oneFrameHeaderBlocks(continuationFrame: ContinuationFrame, endHe
       (buffer) => {
         if (body) body(buffer)
         for (const chunk of chunks) buffer.copyFrom(chunk)
+      },
+      callback,
+    )
+  }
+}
+
+interface DataFrame {
+  id: number
+  priority?: unknown
+  fin?: boolean
+  data?: unknown
+}
+
+type DataFrameWriter = (this: Framer & { maxFrameSize: number }, frame: DataFrame, callback?: unknown) => void
+
+/**
+ * Wraps the HTTP/2 framer's `dataFrame`, which cuts a DATA payload into frames through an
+ * OffsetBuffer, its clones, their chunk arrays and a closure per frame, even when the payload
+ * fits in one frame, as a response body written in one piece does (Stream#_split has already
+ * cut it to the windows). A payload that fits goes straight to one frame, as the original
+ * writes it then (END_STREAM when `fin`); an empty one, or one larger than a frame, takes
+ * spdy-transport's way.
+ */
+export function oneFrameData(dataFrame: DataFrameWriter, endStream: number): DataFrameWriter {
+  splitDataFrame ??= dataFrame
+  return function dataInOneFrame(frame, callback): void {
+    const data = frame.data
+    if (!Buffer.isBuffer(data) || data.length === 0 || data.length > this.maxFrameSize) return dataFrame.call(this, frame, callback)
+    ;(this as unknown as { _frame: (head: FrameHead, body: (buffer: FrameWriter) => void, callback?: unknown) => Buffer[] })._frame(
+      { id: frame.id, priority: frame.priority, type: 'DATA', flags: frame.fin ? endStream : 0 },
+      (buffer) => {
+        buffer.reserve(data.length)
+        buffer.copyFrom(data)
       },
       callback,
     )
