@@ -555,3 +555,48 @@ for (const transport of TRANSPORTS) {
     })
   })
 }
+
+/** Names and values that are properties of Object.prototype: plain objects in a header path answer them from the prototype. */
+for (const transport of TRANSPORTS) {
+  describe(`header fields named like Object.prototype's properties (${transport})`, () => {
+    test('request and response fields constructor, __proto__ and toString arrive as sent, both ways', { timeout: 15_000 }, async () => {
+      const app = (req: IncomingMessage, res: ServerResponse): void => {
+        res.setHeader('constructor', 'y')
+        res.setHeader('__proto__', 'p')
+        res.setHeader('content-type', 'toString')
+        res.setHeader('x-b', 'hasOwnProperty')
+        res.end(JSON.stringify({ constructor: Object.hasOwn(req.headers, 'constructor') ? req.headers['constructor'] : null, raw: req.rawHeaders }))
+      }
+      const running = await startServer(app, { transport })
+      const { connect: connectH2 } = await import('node:http2')
+      const session = connectH2(running.url, { rejectUnauthorized: false })
+      session.on('error', () => {})
+      try {
+        // Twice on one connection: the second response's fields come from the HPACK dynamic table.
+        for (let round = 0; round < 2; round++) {
+          const stream = session.request({ ':path': '/', constructor: 'x', ['__proto__']: 'z', 'x-a': 'toString', 'content-type': 'valueOf' })
+          const [headers] = (await new Promise((resolve, reject) => {
+            stream.once('response', (received) => resolve([received]))
+            stream.once('error', reject)
+          })) as [Record<string, unknown>]
+          let body = ''
+          stream.setEncoding('utf8')
+          for await (const chunk of stream) body += chunk
+          assert.equal(headers['constructor'], 'y', `round ${round}: ${JSON.stringify(headers)}`)
+          assert.equal(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value, 'p')
+          assert.equal(headers['content-type'], 'toString')
+          assert.equal(headers['x-b'], 'hasOwnProperty')
+          assert.equal(headers['etag'], undefined)
+          const seen = JSON.parse(body) as { constructor: string | null; raw: string[] }
+          assert.equal(seen.constructor, 'x')
+          const pairs = (seen.raw as string[]).flatMap((name, i) => (i % 2 === 0 ? [`${name}: ${seen.raw[i + 1]}`] : []))
+          for (const pair of ['constructor: x', '__proto__: z', 'x-a: toString', 'content-type: valueOf'])
+            assert.ok(pairs.includes(pair), `${pair} in ${pairs.join(' | ')}`)
+        }
+      } finally {
+        session.close()
+        await running.close()
+      }
+    })
+  })
+}

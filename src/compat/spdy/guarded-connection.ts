@@ -227,7 +227,9 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
       return callback(null, null)
     }
     if (verdict.ignore) return callback(null, null)
-    const headers: Record<string, unknown> = {}
+    // Without a prototype, as node:http2's: spdy-transport's `addHeaderLine` checks `dest[name] !== undefined`, so on `{}`
+    // a request header `constructor: x` arrived as "function Object() { [native code] }, x" and `__proto__` was lost.
+    const headers: Record<string, unknown> = Object.create(null) as Record<string, unknown>
     for (const field of fields) modules.addHeaderLine(field.name, field.value, headers)
     item.frame.headers = headers
     item.frame.path = headers[':path']

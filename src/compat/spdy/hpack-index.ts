@@ -13,9 +13,12 @@
  * hpack.js's search stops at the newest entry with the name, a full match if its value is
  * the same, a name match otherwise (the static table's, when it has the name). Entries leave
  * the dynamic table oldest first, so the newest entry with a name leaves last of those with
- * it. The answers are hpack.js's own, including its odd ones: a name or value that is a
- * property of `Object.prototype` (`constructor`, `__proto__`…) is answered by hpack.js's
- * own search, as before.
+ * it. The answers are hpack.js's own but for one fix: its static table is a plain object,
+ * so a name or value that is a property of `Object.prototype` was found in it, and the
+ * "index" it answered (NaN, a function) was written as bits of a field: a response header
+ * `constructor: y` arrived as `etag: y`, and `content-type: toString` as a block Node's client rejects (PROTOCOL_ERROR).
+ * Maps have no inherited keys: here such a name or value is one the static table does not
+ * hold, found in the dynamic table or sent as a literal, as RFC 7541 has it.
  *
  * A table gets its index at its first lookup (a compressor's: decompressors never look up),
  * built from the entries it already has; `add` and `evict` keep it from then on.
@@ -60,26 +63,17 @@ interface NameIndex {
 
 type Indexed = HpackTableInternals & { [INDEX]?: NameIndex }
 
-/** A static name's index and its values' indexes; `DELEGATE` where hpack.js's own search must answer. */
+/** A static name's index and its values' indexes. */
 interface StaticName {
   index: number
   values: Map<string, number>
 }
 
-const DELEGATE = -0.5
-
-/** Names and values hpack.js's plain objects answer from `Object.prototype`. */
-const inherited = [...Object.getOwnPropertyNames(Object.prototype), '__proto__']
-
-function staticNames(map: Record<string, StaticEntry>): Map<string, StaticName | typeof DELEGATE> {
-  const names = new Map<string, StaticName | typeof DELEGATE>()
-  for (const name of inherited) names.set(name, DELEGATE)
+function staticNames(map: Record<string, StaticEntry>): Map<string, StaticName> {
+  const names = new Map<string, StaticName>()
   for (const name of Object.keys(map)) {
     const entry = map[name]!
-    const values = new Map<string, number>()
-    for (const value of inherited) values.set(value, DELEGATE)
-    for (const value of Object.keys(entry.values)) values.set(value, entry.values[value]!)
-    names.set(name, { index: entry.index, values })
+    names.set(name, { index: entry.index, values: new Map(Object.entries(entry.values)) })
   }
   return names
 }
@@ -111,10 +105,8 @@ export function installIndexedLookup(hpack: HpackTableModule): IndexedLookup {
 
   proto.reverseLookup = function indexedReverseLookup(this: Indexed, name: string, value: string): number {
     const known = statics.get(name)
-    if (known === DELEGATE) return original.reverseLookup.call(this, name, value)
     if (known !== undefined) {
       const exact = known.values.get(value)
-      if (exact === DELEGATE) return original.reverseLookup.call(this, name, value)
       if (exact !== undefined) return exact
     }
     const index = indexOf(this)
