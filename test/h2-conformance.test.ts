@@ -600,3 +600,91 @@ for (const transport of TRANSPORTS) {
     })
   })
 }
+
+/** `res.addTrailers()`: trailers go in one HEADERS frame with END_STREAM after the last DATA frame, whatever is written after the call. */
+for (const transport of TRANSPORTS) {
+  describe(`res.addTrailers (${transport})`, () => {
+    test('trailers added before the body, between writes, twice (merged), or as pairs arrive after the whole body, in a HEADERS frame that ends the stream', {
+      timeout: 20_000,
+    }, async () => {
+      const routes: Record<string, (res: ServerResponse) => void> = {
+        '/before-body': (res) => {
+          res.addTrailers({ 'x-t': '1' })
+          res.end('body')
+        },
+        '/between-writes': (res) => {
+          res.write('a')
+          res.addTrailers({ 'x-t': '2' })
+          res.write('b')
+          setImmediate(() => res.end('c'))
+        },
+        '/twice': (res) => {
+          res.addTrailers({ 'x-t': '3' })
+          res.write('x')
+          res.addTrailers({ 'x-u': '4' })
+          res.end()
+        },
+        '/pairs': (res) => {
+          res.addTrailers([
+            ['X-T', '5'],
+            ['x-u', '6'],
+          ] as never)
+          res.end('pairs')
+        },
+      }
+      const app = (req: IncomingMessage, res: ServerResponse): void => {
+        req.resume()
+        routes[req.url ?? '']?.(res)
+      }
+      const running = await startServer(app, { transport })
+      try {
+        const { connect: connectH2 } = await import('node:http2')
+        const session = connectH2(running.url, { rejectUnauthorized: false })
+        session.on('error', () => {})
+        const expected: Record<string, [string, Record<string, string>]> = {
+          '/before-body': ['body', { 'x-t': '1' }],
+          '/between-writes': ['abc', { 'x-t': '2' }],
+          '/twice': ['x', { 'x-t': '3', 'x-u': '4' }],
+          // Node's [name, value] pairs (http's addTrailers takes them; node:http2's compat API sends fields '0' and '1').
+          ...(transport === 'spdy' ? { '/pairs': ['pairs', { 'x-t': '5', 'x-u': '6' }] as [string, Record<string, string>] } : {}),
+        }
+        try {
+          for (const [path, [body, trailers]] of Object.entries(expected)) {
+            const stream = session.request({ ':path': path })
+            let got = ''
+            let gotTrailers: Record<string, unknown> = {}
+            stream.setEncoding('utf8')
+            stream.on('data', (chunk: string) => (got += chunk))
+            stream.on('trailers', (t: Record<string, unknown>) => (gotTrailers = Object.fromEntries(Object.entries(t))))
+            const error = await new Promise<Error | undefined>((resolve) => {
+              stream.on('end', () => resolve(undefined))
+              stream.on('error', resolve)
+            })
+            assert.equal(error, undefined, `${path}: ${error?.message}`)
+            assert.equal(got, body, path)
+            assert.deepEqual(gotTrailers, trailers, path)
+          }
+        } finally {
+          session.close()
+        }
+        // On the wire: the body's DATA frames, then the trailers' HEADERS frame with END_STREAM (no DATA frame carries it).
+        const client = await connect(running.port)
+        try {
+          client.write(frames.request(1, '/before-body'))
+          await client.until(() => client.finished(1), WAIT, '/before-body')
+          const shape = client.frames.filter((f) => f.streamId === 1).map((f) => `${f.name}${f.endStream ? ' END_STREAM' : ''}`)
+          assert.deepEqual(
+            shape.filter((s) => s !== 'DATA'),
+            ['HEADERS', 'HEADERS END_STREAM'],
+            shape.join(' '),
+          )
+          assert.ok(shape.indexOf('DATA') > 0 && shape.lastIndexOf('DATA') < shape.length - 1, shape.join(' '))
+        } finally {
+          await client.close()
+        }
+      } finally {
+        await running.close()
+      }
+    })
+  })
+}

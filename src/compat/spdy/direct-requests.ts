@@ -18,6 +18,7 @@
  * `req.spdyStream`, `res.push`, `res.writeEarlyHints`, 'aborted'/'close' on a reset.
  * SPDY/3 streams and spdy's client side keep spdy's own path.
  */
+import { trailersAtEnd } from './trailers.js'
 import { EventEmitter } from 'node:events'
 import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http'
 import type { Server as NetServer } from 'node:net'
@@ -438,7 +439,7 @@ function writeContinue(this: NodeResponse, callback?: () => void): void {
 }
 
 function addTrailers(this: NodeResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
-  ;(this.spdyStream as unknown as { sendHeaders(h: unknown): void }).sendHeaders(headers)
+  trailersAtEnd(this.spdyStream as object, headers as Parameters<typeof trailersAtEnd>[1])
 }
 
 function makeRequest(stream: SpdyStream, socket: StreamSocket, options: DirectOptions): NodeRequest {

@@ -18,6 +18,7 @@
  * spdy-transport's way.
  */
 import type { SpdyTransportModule } from './internals.js'
+import { endsWithTrailers } from './trailers.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -97,6 +98,7 @@ function lastWrite(stream: EndingStream, data: unknown): data is Buffer {
   return (
     (writable.ending || stream[END] === ENDING) &&
     nothingBehind(writable) &&
+    !endsWithTrailers(stream) &&
     stream._spdyState.isServer &&
     Buffer.isBuffer(data) &&
     data.length > 0 &&
