@@ -688,3 +688,40 @@ for (const transport of TRANSPORTS) {
     })
   })
 }
+
+/** RFC 9110 §6.6.1: an origin server with a clock sends Date; Node's `res.sendDate = false` turns it off. */
+for (const transport of TRANSPORTS) {
+  describe(`Date (${transport})`, () => {
+    test('every response carries Date unless the app set its own or turned sendDate off', { timeout: 15_000 }, async () => {
+      const app = (req: IncomingMessage, res: ServerResponse): void => {
+        if (req.url === '/own') res.setHeader('Date', 'Thu, 01 Jan 2026 00:00:00 GMT')
+        if (req.url === '/off') res.sendDate = false
+        if (req.url === '/204') return void res.writeHead(204).end()
+        res.end('ok')
+      }
+      const running = await startServer(app, { transport })
+      const { connect: connectH2 } = await import('node:http2')
+      const session = connectH2(running.url, { rejectUnauthorized: false })
+      session.on('error', () => {})
+      const headersOf = (path: string) =>
+        new Promise<Record<string, unknown>>((resolve, reject) => {
+          const stream = session.request({ ':path': path })
+          stream.on('response', (headers) => resolve(headers))
+          stream.on('error', reject)
+          stream.resume()
+        })
+      try {
+        const before = Date.now()
+        for (const path of ['/', '/204']) {
+          const date = Date.parse(String((await headersOf(path))['date']))
+          assert.ok(date >= Math.floor(before / 1000) * 1000 && date <= Date.now(), `${path}: ${date}`)
+        }
+        assert.equal((await headersOf('/own'))['date'], 'Thu, 01 Jan 2026 00:00:00 GMT')
+        assert.equal((await headersOf('/off'))['date'], undefined)
+      } finally {
+        session.close()
+        await running.close()
+      }
+    })
+  })
+}

@@ -113,6 +113,7 @@ for (const transport of TRANSPORTS)
       const res = await h2get(running.url, '/page', { headers: { 'user-agent': 'agent/1' } })
       assert.equal(res.status, 200)
       assert.equal(res.headers['link'], undefined, 'everything was pushed: no Link needed')
+      assert.match(String(res.headers['date']), / GMT$/)
       assert.deepEqual(
         res.pushes.map((p) => p.path),
         ['/css/app.css', '/js/app.js', '/api/data'],
@@ -127,6 +128,8 @@ for (const transport of TRANSPORTS)
         assert.equal(push.headers['etag'], get.headers['etag'], `${push.path} etag`)
         assert.equal(push.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', `${push.path} helmet`)
         assert.ok(push.headers['content-security-policy'])
+        // RFC 9110 §6.6.1: Date on every response, pushed ones too.
+        assert.match(String(push.headers['date']), / GMT$/, `${push.path} date`)
         assert.equal(push.requestHeaders['user-agent'], 'agent/1')
         assert.equal(push.requestHeaders[':authority'], `127.0.0.1:${running.port}`)
       }

@@ -1,5 +1,5 @@
 /**
- * Response fixes: headers on Node 24+, and `'finish'` / `end(cb)` on every version.
+ * Response fixes: headers on Node 24+, `'finish'` / `end(cb)` on every version, and Date.
  *
  * - spdy's `writeHead` reads `this._headers`, which Node 24 removed (and which prints
  *   DEP0066 before that): every header set with `setHeader` was dropped and only
@@ -21,6 +21,19 @@ import { sendNextWriteAtOnce } from './batched-writes.js'
 function streamOf(res: SpdyResponse): SpdyStream | undefined {
   if (res.socket instanceof StreamSocket) return directStreamOf(res)
   return (res.socket as SpdySocket | null)?._handle?._spdyState.stream ?? undefined
+}
+
+let dateSecond = -1
+let dateValue = ''
+
+/** The current time as an HTTP date, made once a second (Node's own `utcDate` is internal). */
+export function utcDate(): string {
+  const second = Math.floor(Date.now() / 1000)
+  if (second !== dateSecond) {
+    dateSecond = second
+    dateValue = new Date(second * 1000).toUTCString()
+  }
+  return dateValue
 }
 
 function headersSentError(): Error {
@@ -56,6 +69,9 @@ export function spdyWriteHead(
     obj = reason
   }
   applyHeaders(this, obj)
+  // RFC 9110 §6.6.1: an origin server with a clock sends Date; Node's HTTP/1.1 writes it in
+  // `_storeHeader`, node:http2 in `respond`, and spdy's writeHead did neither.
+  if (this.sendDate && !this.hasHeader('date')) this.setHeader('date', utcDate())
   this.statusCode = statusCode
   if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) {
     this._hasBody = false

@@ -4,6 +4,13 @@
 import type { ServerResponse } from 'node:http'
 import { writableEnded, writableFinished, type SpdyRequest, type SpdyResponse, type SpdyStream } from '../../compat/spdy/internals.js'
 import type { PushTransport } from '../adapted-pusher.js'
+import { utcDate } from '../../compat/spdy/response.js'
+
+/** `headers` with a Date, unless they have one (in any case). */
+function withDate<T extends Record<string, unknown>>(headers: T): T {
+  for (const name of Object.keys(headers)) if (name.length === 4 && name.toLowerCase() === 'date') return headers
+  return { ...headers, date: utcDate() }
+}
 
 export const spdyPush: PushTransport<SpdyStream, SpdyStream> = {
   parentOpen: (stream) => !stream._spdyState.aborted && !writableEnded(stream) && stream.connection._spdyState.goaway === false,
@@ -18,7 +25,8 @@ export const spdyPush: PushTransport<SpdyStream, SpdyStream> = {
       (err, stream) => callback(err, stream ?? promised),
     ) as SpdyStream | undefined
   },
-  respond: (stream, status, headers) => stream.respond(status, headers),
+  // RFC 9110 §6.6.1: Date on every pushed response, as node:http2's respond() adds it.
+  respond: (stream, status, headers) => stream.respond(status, withDate(headers)),
   cancel: (stream) => stream.abort('CANCEL'),
   closed: (stream) => stream._spdyState.aborted || writableEnded(stream),
   sent: (stream, err) => writableFinished(stream) && !stream._spdyState.aborted && err === undefined,
