@@ -725,3 +725,109 @@ for (const transport of TRANSPORTS) {
     })
   })
 }
+
+/** Node's request trailers and 102 Processing, as an app on Node's own server sees and sends them. */
+for (const transport of TRANSPORTS) {
+  describe(`request trailers and 1xx (${transport})`, () => {
+    test("a request's trailers are in req.trailers and req.rawTrailers at 'end'; writeProcessing() is a 102, not body bytes", { timeout: 15_000 }, async () => {
+      const app = (req: IncomingMessage, res: ServerResponse): void => {
+        if (req.url === '/processing') {
+          // node:http2's compatibility API has no writeProcessing.
+          if (typeof (res as { writeProcessing?: unknown }).writeProcessing === 'function') res.writeProcessing()
+          return void res.end('done')
+        }
+        let body = ''
+        req.setEncoding('utf8')
+        req.on('data', (chunk: string) => (body += chunk))
+        req.on('end', () => res.end(JSON.stringify({ body, trailers: req.trailers, raw: req.rawTrailers })))
+      }
+      const running = await startServer(app, { transport })
+      const { connect: connectH2 } = await import('node:http2')
+      const session = connectH2(running.url, { rejectUnauthorized: false })
+      session.on('error', () => {})
+      const exchange = (path: string, trailers?: Record<string, string>) =>
+        new Promise<{ informational: unknown[]; body: string }>((resolve, reject) => {
+          const stream = session.request({ ':path': path, ':method': trailers ? 'POST' : 'GET' }, trailers ? { waitForTrailers: true } : {})
+          const informational: unknown[] = []
+          let body = ''
+          if (trailers) {
+            stream.on('wantTrailers', () => stream.sendTrailers(trailers))
+            stream.end('payload')
+          }
+          stream.on('headers', (headers) => informational.push(headers[':status']))
+          stream.setEncoding('utf8')
+          stream.on('data', (chunk: string) => (body += chunk))
+          stream.on('end', () => resolve({ informational, body }))
+          stream.on('error', reject)
+        })
+      try {
+        const posted = JSON.parse((await exchange('/upload', { 'x-checksum': 'abc', 'x-more': 'yes' })).body) as {
+          body: string
+          trailers: object
+          raw: string[]
+        }
+        assert.equal(posted.body, 'payload')
+        assert.deepEqual({ ...posted.trailers }, { 'x-checksum': 'abc', 'x-more': 'yes' })
+        assert.deepEqual(posted.raw, ['x-checksum', 'abc', 'x-more', 'yes'])
+        const processing = await exchange('/processing')
+        assert.equal(processing.body, 'done')
+        assert.deepEqual(processing.informational, transport === 'spdy' ? [102] : [])
+      } finally {
+        session.close()
+        await running.close()
+      }
+    })
+  })
+}
+
+/** writeHead's forms, as Node's own server takes them. */
+for (const transport of TRANSPORTS) {
+  describe(`writeHead (${transport})`, () => {
+    test('headers as an object, a flat array or [name, value] pairs; a status out of range throws a RangeError before anything is sent', {
+      timeout: 15_000,
+    }, async () => {
+      const app = (req: IncomingMessage, res: ServerResponse): void => {
+        if (req.url === '/flat') return void res.writeHead(200, ['x-a', '1', 'x-b', '2']).end('flat')
+        if (req.url === '/pairs')
+          return void res
+            .writeHead(200, [
+              ['x-a', '1'],
+              ['x-a', '2'],
+              ['x-b', '3'],
+            ] as never)
+            .end('pairs')
+        try {
+          res.writeHead(Number(req.url?.slice(1)))
+        } catch (err) {
+          return void res.writeHead(500, { 'x-error': `${(err as Error).name}` }).end()
+        }
+        res.end()
+      }
+      const running = await startServer(app, { transport })
+      const { connect: connectH2 } = await import('node:http2')
+      const session = connectH2(running.url, { rejectUnauthorized: false })
+      session.on('error', () => {})
+      const headersOf = (path: string) =>
+        new Promise<Record<string, unknown>>((resolve, reject) => {
+          const stream = session.request({ ':path': path })
+          stream.on('response', (headers) => resolve(headers))
+          stream.on('error', reject)
+          stream.resume()
+        })
+      try {
+        const flat = await headersOf('/flat')
+        assert.deepEqual([flat['x-a'], flat['x-b']], ['1', '2'])
+        const pairs = await headersOf('/pairs')
+        assert.deepEqual([pairs['x-a'], pairs['x-b']], ['1, 2', '3'])
+        for (const status of [99, 1000]) {
+          const headers = await headersOf(`/${status}`)
+          assert.deepEqual([headers[':status'], headers['x-error']], [500, 'RangeError'], `writeHead(${status})`)
+        }
+        assert.equal((await headersOf('/204'))[':status'], 204)
+      } finally {
+        session.close()
+        await running.close()
+      }
+    })
+  })
+}

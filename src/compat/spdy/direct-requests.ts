@@ -380,8 +380,28 @@ function onStreamEnd(this: SpdyStream): void {
   req.push(null)
 }
 
+/** A trailer section as Node's `rawTrailers`: `[name, value, ...]`, no pseudo-headers, a list's values one by one. */
+function rawTrailersOf(trailers: Record<string, unknown>): unknown[] {
+  const raw: unknown[] = []
+  for (const name of Object.keys(trailers)) {
+    if (name.charCodeAt(0) === 58 /* : */) continue
+    const value = trailers[name]
+    if (Array.isArray(value)) for (const one of value) raw.push(name, one)
+    else raw.push(name, value)
+  }
+  return raw
+}
+
 function onStreamTrailers(this: SpdyStream, trailers: unknown): void {
-  requestOf(this).emit('trailers', trailers)
+  const req = requestOf(this)
+  // `req.trailers` and `req.rawTrailers`, as Node's parser leaves them at the message's end (it marks the message
+  // complete first: `_addHeaderLines` then takes them as trailers). spdy only emitted 'trailers'.
+  const raw = rawTrailersOf(trailers as Record<string, unknown>)
+  const complete = req.complete
+  req.complete = true
+  req._addHeaderLines(raw, raw.length)
+  req.complete = complete
+  req.emit('trailers', trailers)
 }
 
 function onStreamClose(this: SpdyStream): void {
@@ -438,6 +458,11 @@ function writeContinue(this: NodeResponse, callback?: () => void): void {
   directStreamOf(this)?.respond(100, {}, callback ? () => callback() : undefined)
 }
 
+/** Node's `writeProcessing()` writes `HTTP/1.1 102 Processing` to its socket, which here is the body: a 102 HEADERS frame instead. */
+function writeProcessing(this: NodeResponse, callback?: () => void): void {
+  directStreamOf(this)?.respond(102, {}, callback ? () => callback() : undefined)
+}
+
 function addTrailers(this: NodeResponse, headers: OutgoingHttpHeaders | ReadonlyArray<[string, string]>): void {
   trailersAtEnd(this.spdyStream as object, headers as Parameters<typeof trailersAtEnd>[1])
 }
@@ -477,6 +502,7 @@ function makeResponse(req: NodeRequest, stream: SpdyStream, socket: StreamSocket
   res.push = options.push
   res.writeEarlyHints = options.writeEarlyHints as never
   res.writeContinue = writeContinue
+  res.writeProcessing = writeProcessing
   res.addTrailers = addTrailers as never
   res.assignSocket(socket)
   return res

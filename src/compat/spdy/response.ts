@@ -42,15 +42,37 @@ function headersSentError(): Error {
   return err
 }
 
-function applyHeaders(res: ServerResponse, obj: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined): void {
+/** Node's errors for writeHead's arguments: `ERR_INVALID_ARG_VALUE` (a TypeError), `ERR_HTTP_INVALID_STATUS_CODE` (a RangeError). */
+function invalidArgument(value: unknown, code: 'ERR_INVALID_ARG_VALUE' | 'ERR_HTTP_INVALID_STATUS_CODE'): Error {
+  const err = (
+    code === 'ERR_HTTP_INVALID_STATUS_CODE'
+      ? new RangeError(`Invalid status code: ${String(value)}`)
+      : new TypeError(`The argument 'headers' is invalid. Received ${JSON.stringify(value)?.slice(0, 100)}`)
+  ) as Error & { code: string }
+  err.code = code
+  return err
+}
+
+/** writeHead's headers, as Node's writeHead and `_storeHeader` take them: an object, flat `[name, value, ...]`, or `[[name, value], ...]` (appended). */
+function applyHeaders(
+  res: ServerResponse,
+  obj: OutgoingHttpHeaders | OutgoingHttpHeader[] | ReadonlyArray<readonly [string, OutgoingHttpHeader]> | undefined,
+): void {
   if (!obj) return
   if (Array.isArray(obj)) {
+    if (obj.length > 0 && Array.isArray(obj[0])) {
+      // writeHead(status, [['name', 'value'], ['name', 'value']]): each pair added, a name twice kept twice.
+      for (const pair of obj as unknown as ReadonlyArray<readonly [string, OutgoingHttpHeader]>)
+        if (pair[0]) res.appendHeader(pair[0], pair[1] as string | readonly string[])
+      return
+    }
+    if (obj.length % 2 !== 0) throw invalidArgument(obj, 'ERR_INVALID_ARG_VALUE')
     // writeHead(status, ['name', 'value', 'name', 'value'])
-    for (let i = 0; i + 1 < obj.length; i += 2) res.setHeader(String(obj[i]), obj[i + 1] as OutgoingHttpHeader)
+    for (let i = 0; i + 1 < obj.length; i += 2) if (obj[i]) res.setHeader(String(obj[i]), obj[i + 1] as OutgoingHttpHeader)
     return
   }
   for (const name of Object.keys(obj)) {
-    const value = obj[name]
+    const value = (obj as OutgoingHttpHeaders)[name]
     if (name && value !== undefined) res.setHeader(name, value)
   }
 }
@@ -63,6 +85,11 @@ export function spdyWriteHead(
   obj?: OutgoingHttpHeaders | OutgoingHttpHeader[],
 ): SpdyResponse {
   if (this._header) throw headersSentError()
+  const given = statusCode
+  statusCode |= 0
+  if (statusCode < 100 || statusCode > 999) {
+    throw invalidArgument(given, 'ERR_HTTP_INVALID_STATUS_CODE')
+  }
   if (typeof reason === 'string') {
     this.statusMessage = reason
   } else {
