@@ -9,6 +9,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import express from 'express'
@@ -276,6 +277,120 @@ describe('held spdy streams: timeouts (held-streams.ts)', () => {
       assert.equal(cleared.closed, false)
       none.close(http2.constants.NGHTTP2_CANCEL)
       cleared.close(http2.constants.NGHTTP2_CANCEL)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+/** V8's own answers on object layout (the natives are enabled for functions compiled after this). */
+function natives(): { sameMap(a: object, b: object): boolean; fast(o: object): boolean } {
+  setFlagsFromString('--allow-natives-syntax')
+  return {
+    sameMap: new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean,
+    fast: new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean,
+  }
+}
+
+function outHeadersOf(res: ServerResponse): object {
+  const symbol = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders')!
+  return (res as unknown as Record<symbol, object>)[symbol]
+}
+
+describe('held spdy streams: the request and response objects (direct-messages.ts, held-streams.ts)', () => {
+  test('requests Express re-prototyped and the app then listened to share one map (a listener added after Express gives none a map of its own)', async () => {
+    const v8 = natives()
+    const held: IncomingMessage[] = []
+    const app = express()
+    app.get('/hold', (req, res) => {
+      req.on('close', () => {})
+      held.push(req)
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = session.request({ ':path': '/hold' })
+        s.on('error', () => {})
+        await once(s, 'response')
+      }
+      await settles(() => held.length === 3, 'the held requests')
+      assert.equal(Object.getPrototypeOf(held[0]), app.request, 'Express re-prototyped the request')
+      assert.equal(held[0]!.listenerCount('close'), held[2]!.listenerCount('close'))
+      assert.ok(v8.sameMap(held[1]!, held[2]!), 'two held requests share a map')
+      assert.ok(v8.sameMap(held[0]!, held[2]!), 'two held requests share a map')
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+
+  test("a held response's header table is a fast object once the turn is over; headers read, set and removed after that as before, and one with more than 16 keeps Node's", async () => {
+    const v8 = natives()
+    const held: ServerResponse[] = []
+    const app = express()
+    app.get('/hold/:count', (req, res) => {
+      for (let i = 0; i < Number(req.params['count']); i++) res.setHeader(`x-h${i}`, `${i}`)
+      if (req.query['late'] === undefined) {
+        res.writeHead(200)
+        res.flushHeaders()
+      }
+      held.push(res)
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const open = async (path: string) => {
+        const s = session.request({ ':path': path })
+        s.on('error', () => {})
+        const [headers] = (await once(s, 'response')) as [http2.IncomingHttpHeaders]
+        return { s, headers }
+      }
+      const later = session.request({ ':path': '/hold/2?late' })
+      later.on('error', () => {})
+      await settles(() => held.length === 1, 'the response held before its headers')
+      const small = await open('/hold/12')
+      const large = await open('/hold/20')
+      assert.equal(small.headers['x-h11'], '11')
+      assert.equal(large.headers['x-h19'], '19')
+      await settles(() => held.length === 3, 'the held responses')
+      await new Promise((r) => setImmediate(r))
+      const [unsent, res, many] = held as [ServerResponse, ServerResponse, ServerResponse]
+      assert.ok(v8.fast(outHeadersOf(unsent)), 'the table of a response held before its headers is fast')
+      assert.ok(v8.fast(outHeadersOf(res)), 'the held response header table is fast')
+      assert.ok(!v8.fast(outHeadersOf(many)), "21 headers keep Node's dictionary")
+      assert.equal(res.getHeader('x-h3'), '3')
+      assert.equal(res.hasHeader('toString'), false)
+      assert.equal(res.getHeader('constructor'), undefined)
+      assert.deepEqual(res.getHeaderNames().slice(0, 3), ['x-powered-by', 'x-h0', 'x-h1'])
+      assert.equal(Object.getPrototypeOf(res.getHeaders()), null)
+      assert.equal(res.getHeaders()['x-h11'], '11')
+      assert.equal(res.getHeaderNames().length, 13)
+      // Set and removed on the compacted table before the headers are sent.
+      unsent.setHeader('x-late', 'set')
+      unsent.removeHeader('x-h0')
+      assert.equal(unsent.getHeader('x-late'), 'set')
+      assert.equal(unsent.hasHeader('x-h0'), false)
+      assert.deepEqual(unsent.getHeaderNames(), ['x-powered-by', 'x-h1', 'x-late'])
+      unsent.end()
+      const [laterHeaders] = (await once(later, 'response')) as [http2.IncomingHttpHeaders]
+      assert.equal(laterHeaders['x-late'], 'set')
+      assert.equal(laterHeaders['x-h1'], '1')
+      assert.equal(laterHeaders['x-h0'], undefined)
+      assert.equal(many.getHeaderNames().length, 21)
+      // The held responses still end as before.
+      res.end('small done')
+      many.end('many done')
+      for (const { s } of [small, large]) s.setEncoding('utf8')
+      let body = ''
+      for await (const part of small.s) body += part as string
+      assert.equal(body, 'small done')
+      body = ''
+      for await (const part of large.s) body += part as string
+      assert.equal(body, 'many done')
     } finally {
       session.destroy()
       await running.close()
