@@ -14,7 +14,7 @@ import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import express from 'express'
 import { startServer } from './helpers/server.js'
-import { RawH2Client, frames, FRAME, ERROR } from './helpers/raw-h2.js'
+import { RawH2Client, frame, frames, headerBlock, FRAME, ERROR, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { settles } from './helpers/wait.js'
 
 interface Held {
@@ -295,7 +295,7 @@ function natives(): { sameMap(a: object, b: object): boolean; fast(o: object): b
 
 function outHeadersOf(res: ServerResponse): object {
   const symbol = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders')!
-  return (res as unknown as Record<symbol, object>)[symbol]
+  return (res as unknown as Record<symbol, object>)[symbol]!
 }
 
 describe('held spdy streams: the request and response objects (direct-messages.ts, held-streams.ts)', () => {
@@ -393,6 +393,75 @@ describe('held spdy streams: the request and response objects (direct-messages.t
       assert.equal(body, 'many done')
     } finally {
       session.destroy()
+      await running.close()
+    }
+  })
+})
+
+interface PriorityNodeShape {
+  id: number
+  parent: PriorityNodeShape | null
+  children: { size: number }
+  getPriority(): number
+}
+
+describe('held spdy streams: the priority tree (light-priority.ts)', () => {
+  test('held streams that are leaves share one empty set of children; a stream made the parent of others gets its own, and gives them to the root when a PRIORITY frame moves it', async () => {
+    const streams = new Map<string, { _spdyState: { priority: PriorityNodeShape } }>()
+    const nodeOf = (name: string) => streams.get(name)!._spdyState.priority
+    const app = express()
+    app.get('/hold/:name', (req, res) => {
+      streams.set(req.params['name']!, spdyStreamOf(req) as unknown as { _spdyState: { priority: PriorityNodeShape } })
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const c = await RawH2Client.connect(running.port)
+    try {
+      const open = async (id: number, name: string, dependsOn = 0, exclusive = false, weight = 16) => {
+        const block = headerBlock([
+          [':method', 'GET'],
+          [':scheme', 'https'],
+          [':authority', 'localhost'],
+          [':path', `/hold/${name}`],
+        ])
+        const payload = Buffer.alloc(5 + block.length)
+        payload.writeUInt32BE((dependsOn | (exclusive ? 0x80000000 : 0)) >>> 0, 0)
+        payload[4] = weight - 1
+        block.copy(payload, 5)
+        c.write(frame(FRAME.HEADERS, END_HEADERS | END_STREAM | PRIORITY_FLAG, id, payload))
+        assert.ok(await c.until(() => c.frames.some((f) => f.streamId === id && f.type === FRAME.HEADERS), 5000, `stream ${id}`))
+      }
+      await open(1, 'a')
+      await open(3, 'c')
+      await open(5, 'b', 1, true, 32)
+      const [a, b, cNode] = ['a', 'b', 'c'].map(nodeOf) as [PriorityNodeShape, PriorityNodeShape, PriorityNodeShape]
+      const root = a.parent!
+      assert.equal(root.id, 0)
+      assert.equal(b.parent, a)
+      assert.equal(a.children.size, 1)
+      assert.equal(b.children.size, 0)
+      assert.equal(b.children, cNode.children, 'leaves share one empty set of children')
+      assert.notEqual(a.children, cNode.children)
+      assert.equal(b.getPriority(), a.getPriority())
+      // c moves under a: a has two children, c's share is a's weighted.
+      c.write(frames.priority(3, 1, 16))
+      await settles(() => a.children.size === 2, 'c under a')
+      assert.equal(nodeOf('c').parent, a)
+      assert.ok(Math.abs(nodeOf('c').getPriority() - a.getPriority() * (16 / 48)) < 1e-12)
+      // a moves to the root again: its children go to the root first, and it is a leaf.
+      c.write(frames.priority(1, 0, 16))
+      await settles(() => b.parent === root, 'b at the root')
+      assert.equal(nodeOf('c').parent, root)
+      assert.equal(nodeOf('a').parent, root)
+      assert.equal(nodeOf('a').children, b.children, 'a leaf again: no children of its own')
+      assert.equal(root.children.size, 3)
+      assert.equal(
+        c.frames.some((f) => f.type === FRAME.RST_STREAM || f.type === FRAME.GOAWAY),
+        false,
+      )
+    } finally {
+      c.socket.destroy()
       await running.close()
     }
   })
