@@ -466,3 +466,77 @@ describe('held spdy streams: the priority tree (light-priority.ts)', () => {
     }
   })
 })
+
+describe("held spdy streams: the stream's state (light-stream-state.ts)", () => {
+  test("held streams read their connection's framer, parser, window and protocol from one object per connection, and answer on their own connection; a value written on one stream is its own", async () => {
+    type State = Record<string, unknown> & { _connectionShared?: object }
+    type Conn = { _spdyState: Record<string, unknown> }
+    const held: { res: ServerResponse; stream: SpdyStream & { _spdyState: State } }[] = []
+    const app = express()
+    app.get('/hold/:name', (req, res) => {
+      held.push({ res, stream: spdyStreamOf(req) as SpdyStream & { _spdyState: State } })
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const sessions = [connect(running.url), connect(running.url)]
+    try {
+      const streams = await Promise.all(
+        sessions.flatMap((session, i) =>
+          [0, 1].map(async (j) => {
+            const s = session.request({ ':path': `/hold/${i}-${j}` })
+            s.on('error', () => {})
+            s.setEncoding('utf8')
+            await once(s, 'response')
+            return s
+          }),
+        ),
+      )
+      await settles(() => held.length === 4, 'the held requests')
+      for (const { stream } of held) {
+        const state = stream._spdyState
+        const conn = stream.connection as unknown as Conn
+        assert.equal(state['framer'], conn._spdyState['framer'])
+        assert.equal(state['parser'], conn._spdyState['parser'])
+        assert.equal(state['sessionWindow'], conn._spdyState['window'])
+        assert.equal(state['protocol'], conn._spdyState['protocol'])
+        assert.equal(state['constants'], (conn._spdyState['protocol'] as { constants: unknown }).constants)
+        assert.equal(state['version'], 4)
+        assert.equal(state['isServer'], true)
+        assert.equal(typeof state['debug'], 'function')
+        assert.deepEqual(
+          Object.keys(state).filter((k) => ['framer', 'parser', 'protocol', 'debug'].includes(k)),
+          [],
+        )
+      }
+      const byConnection = new Map<unknown, object[]>()
+      for (const { stream } of held) byConnection.set(stream.connection, [...(byConnection.get(stream.connection) ?? []), stream._spdyState._connectionShared!])
+      assert.equal(byConnection.size, 2)
+      const [first, second] = [...byConnection.values()] as [object[], object[]]
+      assert.equal(first[0], first[1], "a connection's streams share one object")
+      assert.notEqual(first[0], second[0])
+      // A write gives that stream its own value, the others keep the connection's.
+      const [one, other] = held.filter((h) => h.stream.connection === held[0]!.stream.connection) as [(typeof held)[0], (typeof held)[0]]
+      const own = () => {}
+      one.stream._spdyState['debug'] = own
+      assert.equal(one.stream._spdyState['debug'], own)
+      assert.notEqual(other.stream._spdyState['debug'], own)
+      one.stream._spdyState['debug'] = other.stream._spdyState['debug']
+      // Each response goes out on its own connection, to its own stream.
+      for (const { res, stream } of held) res.end(`body of ${stream.id} on ${held.indexOf(held.find((h) => h.stream.connection === stream.connection)!)}`)
+      const bodies = await Promise.all(
+        streams.map(async (s) => {
+          let body = ''
+          for await (const part of s) body += part as string
+          return body
+        }),
+      )
+      const expected = held.map(({ stream }) => `body of ${stream.id} on ${held.indexOf(held.find((h) => h.stream.connection === stream.connection)!)}`)
+      assert.deepEqual([...bodies].sort(), [...expected].sort())
+      for (const [i, s] of streams.entries()) assert.ok(bodies[i]!.startsWith(`body of ${s.id} on`), `stream ${i}: ${bodies[i]}`)
+    } finally {
+      for (const s of sessions) s.destroy()
+      await running.close()
+    }
+  })
+})

@@ -23,11 +23,14 @@
  *   called on it: until then the stream shares one that is never set.
  * - readable-stream's spare `CorkedRequest` (and its closure), which only a stream with
  *   `_writev` uses; spdy-transport's streams have none.
+ * - The eight properties of a stream's state that are its connection's
+ *   (light-stream-state.ts).
  */
 import type { EventEmitter } from 'node:events'
 import { IncomingMessage, ServerResponse } from 'node:http'
 import type { SpdyConnection, SpdyStream, SpdyTransportModule } from './internals.js'
 import { shareOverflowHandler } from './light-windows.js'
+import { shareConnectionState } from './light-stream-state.js'
 
 type Table = Record<string | symbol, ((...args: unknown[]) => unknown) | Array<(...args: unknown[]) => unknown> | undefined>
 type Listening = EventEmitter & { _events: Table; _eventsCount: number }
@@ -109,6 +112,7 @@ export function installHeldStreams(transport: SpdyTransportModule): void {
   const createStream = connProto['_createStream'] as CreateStream
   connProto['_createStream'] = function createHeldStream(this: SpdyConnection, uri: Parameters<CreateStream>[0]): SpdyStream {
     const stream = createStream.call(this, uri)
+    shareConnectionState(this, stream)
     const events = (stream as unknown as Listening)._events
     const close = events['close'] as OnceWrapper | undefined
     // The connection's handler: the only 'close' listener yet, a `once` wrapper (none on a

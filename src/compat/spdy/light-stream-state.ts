@@ -1,0 +1,107 @@
+/**
+ * A stream's `_spdyState` with what is its connection's kept once per connection.
+ *
+ * spdy-transport's Stream starts its state as `{}` and gives it 21 properties: V8 keeps 4
+ * in the object and the others in a separate property array, about 215 bytes a stream,
+ * kept for as long as the stream is held. Eight of them are the same for every HTTP/2
+ * stream of a connection (`protocol`, `constants`, `version`, `isServer`, `debug`,
+ * `framer`, `parser`, `sessionWindow`): here they are read through one object per
+ * connection, and the stream's own thirteen are fields of a class, inside the object
+ * (about 135 bytes). Reading any of them gives what it gave before; writing one of the
+ * shared eight (nothing does) gives that stream its own value, as before. The state is
+ * replaced as the stream is made, before anything (a frame, a callback) holds it.
+ */
+
+/** The properties of a stream's state that are its connection's, in spdy-transport's order. */
+const SHARED = ['protocol', 'constants', 'version', 'isServer', 'debug', 'framer', 'parser', 'sessionWindow'] as const
+/** The stream's own, in spdy-transport's order. */
+const OWN = [
+  'socket',
+  'priority',
+  'request',
+  'needResponse',
+  'window',
+  'maxChunk',
+  'sent',
+  'readable',
+  'writable',
+  'aborted',
+  'corked',
+  'corkQueue',
+  'timeout',
+] as const
+const KEYS = new Set<string>([...SHARED, ...OWN])
+
+type Shared = Record<(typeof SHARED)[number], unknown>
+type Original = Record<string, unknown>
+
+class StreamState {
+  socket: unknown
+  priority: unknown
+  request: unknown
+  needResponse: unknown
+  window: unknown
+  maxChunk: unknown
+  sent: unknown
+  readable: unknown
+  writable: unknown
+  aborted: unknown
+  corked: unknown
+  corkQueue: unknown
+  timeout: unknown
+  /** The values this stream shares with the other streams of its connection. */
+  _connectionShared: Shared
+
+  constructor(from: Original, shared: Shared) {
+    this.socket = from['socket']
+    this.priority = from['priority']
+    this.request = from['request']
+    this.needResponse = from['needResponse']
+    this.window = from['window']
+    this.maxChunk = from['maxChunk']
+    this.sent = from['sent']
+    this.readable = from['readable']
+    this.writable = from['writable']
+    this.aborted = from['aborted']
+    this.corked = from['corked']
+    this.corkQueue = from['corkQueue']
+    this.timeout = from['timeout']
+    this._connectionShared = shared
+  }
+}
+
+for (const name of SHARED) {
+  Object.defineProperty(StreamState.prototype, name, {
+    configurable: true,
+    enumerable: false,
+    get(this: StreamState): unknown {
+      return this._connectionShared[name]
+    },
+    set(this: StreamState, value: unknown): void {
+      // This stream's own value from now on, as an ordinary property would have it.
+      Object.defineProperty(this, name, { configurable: true, enumerable: true, writable: true, value })
+    },
+  })
+}
+
+/** Per connection: the shared values its last stream was given. */
+const sharedOf = new WeakMap<object, Shared>()
+
+/**
+ * Gives an HTTP/2 stream, just made, a StreamState with its connection's values shared.
+ * A state with other properties than spdy-transport's 21 (another version of it) is left
+ * as it is.
+ */
+export function shareConnectionState(connection: object, stream: { _spdyState: unknown }): void {
+  const state = stream._spdyState as Original
+  if (state === null || typeof state !== 'object' || state instanceof StreamState || state['version'] !== 4) return
+  const keys = Object.keys(state)
+  if (keys.length !== KEYS.size || !keys.every((k) => KEYS.has(k))) return
+  let shared = sharedOf.get(connection)
+  if (shared === undefined || !SHARED.every((name) => shared![name] === state[name])) {
+    shared = Object.create(null) as Shared
+    for (const name of SHARED) shared[name] = state[name]
+    sharedOf.set(connection, shared)
+  }
+  stream._spdyState = new StreamState(state, shared)
+}
