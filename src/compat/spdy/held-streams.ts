@@ -23,7 +23,7 @@
  *   called on it: until then the stream shares one that is never set.
  * - readable-stream's spare `CorkedRequest` (and its closure), which only a stream with
  *   `_writev` uses; spdy-transport's streams have none.
- * - The eight properties of a stream's state that are its connection's
+ * - The six properties of a stream's state that are its connection's
  *   (light-stream-state.ts).
  */
 import type { EventEmitter } from 'node:events'

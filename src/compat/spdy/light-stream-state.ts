@@ -3,12 +3,13 @@
  *
  * spdy-transport's Stream starts its state as `{}` and gives it 21 properties: V8 keeps 4
  * in the object and the others in a separate property array, about 215 bytes a stream,
- * kept for as long as the stream is held. Eight of them are the same for every HTTP/2
- * stream of a connection (`protocol`, `constants`, `version`, `isServer`, `debug`,
- * `framer`, `parser`, `sessionWindow`): here they are read through one object per
- * connection, and the stream's own thirteen are fields of a class, inside the object
- * (about 135 bytes). Reading any of them gives what it gave before; writing one of the
- * shared eight (nothing does) gives that stream its own value, as before. The state is
+ * kept for as long as the stream is held. Six of them are the same for every HTTP/2
+ * stream of a connection and read by spdy-transport only as the stream is made or a
+ * DATA frame is sent (`protocol`, `constants`, `version`, `isServer`, `parser`,
+ * `sessionWindow`): here they are read through one object per connection (a getter on
+ * the prototype), and the stream's own fifteen are fields of a class, inside the object
+ * (about 150 bytes). Reading any of them gives what it gave before; writing one of the
+ * shared six (nothing does) gives that stream its own value, as before. The state is
  * replaced as the stream is made, before anything (a frame, a callback) holds it.
  */
 
@@ -38,6 +39,8 @@ type Original = Record<string, unknown>
 class StreamState {
   socket: unknown
   priority: unknown
+  debug: unknown
+  framer: unknown
   request: unknown
   needResponse: unknown
   window: unknown
@@ -55,6 +58,8 @@ class StreamState {
   constructor(from: Original, shared: Shared) {
     this.socket = from['socket']
     this.priority = from['priority']
+    this.debug = from['debug']
+    this.framer = from['framer']
     this.request = from['request']
     this.needResponse = from['needResponse']
     this.window = from['window']
