@@ -540,3 +540,98 @@ describe("held spdy streams: the stream's state (light-stream-state.ts)", () => 
     }
   })
 })
+
+describe("held spdy streams: readable-stream's states (held-stream-states.ts)", () => {
+  test("a held stream's states keep their settings once, and it still reads a body sent later, writes past the window, and ends; a stream with a write in flight at the end of its turn keeps its states", async () => {
+    type States = { _readableState: Record<string, unknown>; _writableState: Record<string, unknown> }
+    const seen: Record<string, unknown>[] = []
+    const app = express()
+    app.post('/later', (req, res) => {
+      const stream = spdyStreamOf(req) as unknown as States
+      res.writeHead(200)
+      res.flushHeaders()
+      setImmediate(() => {
+        setImmediate(() => {
+          seen.push({
+            path: 'later',
+            readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
+            writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
+            highWaterMark: stream._readableState['highWaterMark'],
+            decodeStrings: stream._writableState['decodeStrings'],
+            constructors: [stream._readableState.constructor.name, stream._writableState.constructor.name],
+          })
+        })
+      })
+      const parts: Buffer[] = []
+      req.on('data', (part: Buffer) => parts.push(part))
+      req.on('end', () => {
+        const body = Buffer.concat(parts)
+        // Past the client's 65 535-byte stream window: the writes wait for WINDOW_UPDATEs.
+        for (let i = 0; i < 3; i++) res.write(Buffer.alloc(40_000, 97 + i))
+        res.end(`:${body.length}:${body.subarray(0, 5).toString()}`)
+      })
+    })
+    app.get('/busy', (req, res) => {
+      const stream = spdyStreamOf(req) as unknown as States
+      res.writeHead(200)
+      res.write(Buffer.alloc(200_000, 120))
+      setImmediate(() => {
+        setImmediate(() => {
+          seen.push({
+            path: 'busy',
+            readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
+            writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
+          })
+          res.end()
+        })
+      })
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const later = session.request({ ':path': '/later', ':method': 'POST' })
+      later.on('error', () => {})
+      await once(later, 'response')
+      await settles(() => seen.length === 1, 'the held stream compacted')
+      assert.deepEqual(seen[0], {
+        path: 'later',
+        readableOwn: false,
+        writableOwn: false,
+        highWaterMark: 16384,
+        decodeStrings: true,
+        constructors: ['ReadableState', 'WritableState'],
+      })
+      // The body comes after the compaction, in parts.
+      later.write(Buffer.alloc(30_000, 98))
+      await new Promise((r) => setTimeout(r, 20))
+      later.end(Buffer.alloc(30_000, 99))
+      const chunks: Buffer[] = []
+      for await (const part of later) chunks.push(part as Buffer)
+      const body = Buffer.concat(chunks)
+      assert.equal(body.length, 120_000 + ':60000:bbbbb'.length)
+      assert.equal(
+        body.subarray(0, 40_000).every((b) => b === 97),
+        true,
+      )
+      assert.equal(
+        body.subarray(80_000, 120_000).every((b) => b === 99),
+        true,
+      )
+      assert.equal(body.subarray(120_000).toString(), ':60000:bbbbb')
+
+      const busy = session.request({ ':path': '/busy' })
+      busy.on('error', () => {})
+      busy.pause()
+      await once(busy, 'response')
+      await settles(() => seen.length === 2, 'the busy stream seen')
+      assert.deepEqual(seen[1], { path: 'busy', readableOwn: false, writableOwn: true })
+      busy.resume()
+      let length = 0
+      for await (const part of busy) length += (part as Buffer).length
+      assert.equal(length, 200_000)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})

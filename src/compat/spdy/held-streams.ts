@@ -31,6 +31,7 @@ import { IncomingMessage, ServerResponse } from 'node:http'
 import type { SpdyConnection, SpdyStream, SpdyTransportModule } from './internals.js'
 import { shareOverflowHandler } from './light-windows.js'
 import { shareConnectionState } from './light-stream-state.js'
+import { compactStreamStates } from './held-stream-states.js'
 
 type Table = Record<string | symbol, ((...args: unknown[]) => unknown) | Array<(...args: unknown[]) => unknown> | undefined>
 type Listening = EventEmitter & { _events: Table; _eventsCount: number }
@@ -184,12 +185,14 @@ function compactHeld(): void {
     compactListeners(socket)
     compactListeners(res)
     compactHeaders(res)
+    compactStreamStates(stream)
   }
 }
 
 /**
  * Compacts the listener tables of a request's stream, socket and response (compactListeners)
- * and the response's header table (compactHeaders) if the request is still held once this turn of the event loop is over: most responses have
+ * and the response's header table (compactHeaders), and makes the stream's readable-stream
+ * states again without their constant settings (compactStreamStates), if the request is still held once this turn of the event loop is over: most responses have
  * ended by then, and their tables go with them, so only held ones pay for the copy.
  */
 export function compactIfHeld(stream: EventEmitter, socket: EventEmitter, res: EventEmitter & { writableEnded: boolean }): void {

@@ -1,0 +1,227 @@
+/**
+ * A held stream's readable-stream states with their constant settings kept once.
+ *
+ * spdy-transport's Stream is a readable-stream 3 Duplex: its ReadableState has 24
+ * properties (216 bytes) and its WritableState 27 (240 bytes). Ten of the first and six of
+ * the second are the same on every spdy-transport stream and never written by streams
+ * that are not piped or given an encoding (`objectMode`, `highWaterMark`,
+ * `defaultEncoding`, `emitClose`, `autoDestroy`, `decodeStrings`, and the readable side's
+ * `pipes`, `pipesCount`, `awaitDrain`, `decoder`, `encoding`). For a stream still held at
+ * the end of its request's turn (held-streams.ts), both states are made again with only
+ * the others as fields (136 and 192 bytes); the constant ones are read from an object
+ * between the new state and readable-stream's prototype, which holds the values every
+ * stream had. A write to one of them (`pipe`, `setEncoding`, `setDefaultEncoding`) gives
+ * that state its own value, as on any object.
+ *
+ * readable-stream passes a state to a few callbacks it schedules (`resume_`,
+ * `maybeReadMore_`, `endReadableNT`, `afterWrite`, `finishMaybe`, `callFinal`): a state
+ * is replaced only when none can be pending (no resume or read-more scheduled, no end
+ * pending, no write or final in flight), and a state with other properties or other
+ * values than the ones expected (another version of readable-stream, a stream made with
+ * options) is left as it is.
+ */
+
+type State = Record<string, unknown>
+
+const READABLE_SHARED = [
+  'objectMode',
+  'highWaterMark',
+  'pipes',
+  'pipesCount',
+  'emitClose',
+  'autoDestroy',
+  'defaultEncoding',
+  'awaitDrain',
+  'decoder',
+  'encoding',
+] as const
+const READABLE_OWN = [
+  'buffer',
+  'length',
+  'flowing',
+  'ended',
+  'endEmitted',
+  'reading',
+  'sync',
+  'needReadable',
+  'emittedReadable',
+  'readableListening',
+  'resumeScheduled',
+  'paused',
+  'destroyed',
+  'readingMore',
+] as const
+const WRITABLE_SHARED = ['objectMode', 'highWaterMark', 'decodeStrings', 'defaultEncoding', 'emitClose', 'autoDestroy'] as const
+const WRITABLE_OWN = [
+  'finalCalled',
+  'needDrain',
+  'ending',
+  'ended',
+  'finished',
+  'destroyed',
+  'length',
+  'writing',
+  'corked',
+  'sync',
+  'bufferProcessing',
+  'onwrite',
+  'writecb',
+  'writelen',
+  'bufferedRequest',
+  'lastBufferedRequest',
+  'pendingcb',
+  'prefinished',
+  'errorEmitted',
+  'bufferedRequestCount',
+  'corkedRequestsFree',
+] as const
+
+class HeldReadableState {
+  buffer: unknown
+  length: unknown
+  flowing: unknown
+  ended: unknown
+  endEmitted: unknown
+  reading: unknown
+  sync: unknown
+  needReadable: unknown
+  emittedReadable: unknown
+  readableListening: unknown
+  resumeScheduled: unknown
+  paused: unknown
+  destroyed: unknown
+  readingMore: unknown
+
+  constructor(from: State) {
+    this.buffer = from['buffer']
+    this.length = from['length']
+    this.flowing = from['flowing']
+    this.ended = from['ended']
+    this.endEmitted = from['endEmitted']
+    this.reading = from['reading']
+    this.sync = from['sync']
+    this.needReadable = from['needReadable']
+    this.emittedReadable = from['emittedReadable']
+    this.readableListening = from['readableListening']
+    this.resumeScheduled = from['resumeScheduled']
+    this.paused = from['paused']
+    this.destroyed = from['destroyed']
+    this.readingMore = from['readingMore']
+  }
+}
+
+class HeldWritableState {
+  finalCalled: unknown
+  needDrain: unknown
+  ending: unknown
+  ended: unknown
+  finished: unknown
+  destroyed: unknown
+  length: unknown
+  writing: unknown
+  corked: unknown
+  sync: unknown
+  bufferProcessing: unknown
+  onwrite: unknown
+  writecb: unknown
+  writelen: unknown
+  bufferedRequest: unknown
+  lastBufferedRequest: unknown
+  pendingcb: unknown
+  prefinished: unknown
+  errorEmitted: unknown
+  bufferedRequestCount: unknown
+  corkedRequestsFree: unknown
+
+  constructor(from: State) {
+    this.finalCalled = from['finalCalled']
+    this.needDrain = from['needDrain']
+    this.ending = from['ending']
+    this.ended = from['ended']
+    this.finished = from['finished']
+    this.destroyed = from['destroyed']
+    this.length = from['length']
+    this.writing = from['writing']
+    this.corked = from['corked']
+    this.sync = from['sync']
+    this.bufferProcessing = from['bufferProcessing']
+    this.onwrite = from['onwrite']
+    this.writecb = from['writecb']
+    this.writelen = from['writelen']
+    this.bufferedRequest = from['bufferedRequest']
+    this.lastBufferedRequest = from['lastBufferedRequest']
+    this.pendingcb = from['pendingcb']
+    this.prefinished = from['prefinished']
+    this.errorEmitted = from['errorEmitted']
+    this.bufferedRequestCount = from['bufferedRequestCount']
+    this.corkedRequestsFree = from['corkedRequestsFree']
+  }
+}
+
+/** The shared values of one kind of state, put between the light class and readable-stream's prototype by the first state seen. */
+interface Layer {
+  proto: object
+  values: State
+}
+
+function sameKeys(state: State, shared: readonly string[], own: readonly string[]): boolean {
+  const keys = Object.keys(state)
+  if (keys.length !== shared.length + own.length) return false
+  for (const k of shared) if (!Object.hasOwn(state, k)) return false
+  for (const k of own) if (!Object.hasOwn(state, k)) return false
+  return true
+}
+
+/**
+ * The layer for states of this prototype whose shared values are `state`'s; the first
+ * state seen sets it (and the light class's prototype chain), later ones must match.
+ */
+function layerFor(state: State, shared: readonly string[], Light: { prototype: object }, current: Layer | undefined): Layer | undefined {
+  const proto = Object.getPrototypeOf(state) as object
+  if (current === undefined) {
+    const values = Object.create(proto) as State
+    for (const k of shared) values[k] = state[k]
+    Object.setPrototypeOf(Light.prototype, values)
+    // `state.constructor` is readable-stream's ReadableState / WritableState, as before.
+    delete (Light.prototype as { constructor?: unknown }).constructor
+    return { proto, values }
+  }
+  if (current.proto !== proto) return undefined
+  for (const k of shared) if (current.values[k] !== state[k]) return undefined
+  return current
+}
+
+let readableLayer: Layer | undefined
+let writableLayer: Layer | undefined
+
+/** No callback readable-stream schedules with the state can be pending. */
+function readableAtRest(r: State): boolean {
+  return r['resumeScheduled'] === false && r['readingMore'] === false && (r['ended'] === false || r['endEmitted'] === true)
+}
+
+function writableAtRest(w: State): boolean {
+  return (
+    w['pendingcb'] === 0 && w['writing'] === false && w['length'] === 0 && w['bufferedRequest'] === null && (w['ending'] === false || w['finished'] === true)
+  )
+}
+
+/** Makes a held stream's two states again with their constant settings shared (see above). */
+export function compactStreamStates(stream: object): void {
+  const s = stream as { _readableState?: State; _writableState?: State }
+  const r = s._readableState
+  if (r && !(r instanceof HeldReadableState) && sameKeys(r, READABLE_SHARED, READABLE_OWN) && readableAtRest(r)) {
+    const layer = layerFor(r, READABLE_SHARED, HeldReadableState, readableLayer)
+    if (layer !== undefined) {
+      readableLayer = layer
+      s._readableState = new HeldReadableState(r) as unknown as State
+    }
+  }
+  const w = s._writableState
+  if (w && !(w instanceof HeldWritableState) && sameKeys(w, WRITABLE_SHARED, WRITABLE_OWN) && writableAtRest(w)) {
+    const layer = layerFor(w, WRITABLE_SHARED, HeldWritableState, writableLayer)
+    if (layer !== undefined) {
+      writableLayer = layer
+      s._writableState = new HeldWritableState(w) as unknown as State
+    }
+  }
+}
