@@ -635,3 +635,66 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
     }
   })
 })
+
+describe('held spdy streams: the cork queue (light-stream-state.ts)', () => {
+  test('a held stream keeps no cork queue; a push made from it later queues its writes until its promise is out, and its response ends after', async () => {
+    type State = { _corkQueue?: unknown; corkQueue: unknown[] }
+    const held: { res: ServerResponse; state: State }[] = []
+    const app = express()
+    app.get('/hold', (req, res) => {
+      res.writeHead(200)
+      res.flushHeaders()
+      held.push({ res, state: (spdyStreamOf(req) as unknown as { _spdyState: State })._spdyState })
+    })
+    const running = await startServer(app)
+    const session = http2.connect(running.url, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    const pushed: Promise<{ path: string; body: string }>[] = []
+    session.on('stream', (push, headers) => {
+      push.setEncoding('utf8')
+      pushed.push(
+        (async () => {
+          let body = ''
+          for await (const part of push) body += part as string
+          return { path: String(headers[':path']), body }
+        })(),
+      )
+    })
+    try {
+      const hold = session.request({ ':path': '/hold' })
+      hold.on('error', () => {})
+      hold.setEncoding('utf8')
+      await once(hold, 'response')
+      await settles(() => held.length === 1, 'the held request')
+      await new Promise((r) => setImmediate(r))
+      const { res, state } = held[0]!
+      assert.equal(state._corkQueue, null, 'no cork queue kept')
+      assert.deepEqual(state.corkQueue, [])
+      for (const name of ['a', 'b']) {
+        const push = (res as unknown as { push: (p: string, h: object) => NodeJS.WritableStream }).push(`/${name}.txt`, {
+          request: { accept: '*/*' },
+          response: { 'content-type': 'text/plain' },
+        })
+        push.on('error', () => {})
+        push.write(`${name}1-`)
+        push.write(`${name}2-`)
+        push.end(`${name}3`)
+      }
+      res.end('held done')
+      let body = ''
+      for await (const part of hold) body += part as string
+      assert.equal(body, 'held done')
+      await settles(() => pushed.length === 2, 'both pushes')
+      assert.deepEqual(
+        (await Promise.all(pushed)).sort((x, y) => x.path.localeCompare(y.path)),
+        [
+          { path: '/a.txt', body: 'a1-a2-a3' },
+          { path: '/b.txt', body: 'b1-b2-b3' },
+        ],
+      )
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})

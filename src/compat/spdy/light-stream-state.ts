@@ -8,7 +8,8 @@
  * DATA frame is sent (`protocol`, `constants`, `version`, `isServer`, `parser`,
  * `sessionWindow`): here they are read through one object per connection (a getter on
  * the prototype), and the stream's own fifteen are fields of a class, inside the object
- * (about 150 bytes). Reading any of them gives what it gave before; writing one of the
+ * (about 150 bytes; the cork queue, an empty array for all but a few turns of a stream,
+ * is made when a write waits on it). Reading any of them gives what it gave before; writing one of the
  * shared six (nothing does) gives that stream its own value, as before. The state is
  * replaced as the stream is made, before anything (a frame, a callback) holds it.
  */
@@ -50,7 +51,8 @@ class StreamState {
   writable: unknown
   aborted: unknown
   corked: unknown
-  corkQueue: unknown
+  /** `corkQueue`, made when a write first waits on it: a held stream's is empty (see below). */
+  _corkQueue: unknown[] | null
   timeout: unknown
   /** The values this stream shares with the other streams of its connection. */
   _connectionShared: Shared
@@ -69,7 +71,7 @@ class StreamState {
     this.writable = from['writable']
     this.aborted = from['aborted']
     this.corked = from['corked']
-    this.corkQueue = from['corkQueue']
+    this._corkQueue = noneIfEmpty(from['corkQueue'])
     this.timeout = from['timeout']
     this._connectionShared = shared
   }
@@ -88,6 +90,31 @@ for (const name of SHARED) {
     },
   })
 }
+
+function noneIfEmpty(queue: unknown): unknown[] | null {
+  return Array.isArray(queue) && queue.length === 0 ? null : (queue as unknown[])
+}
+
+/**
+ * spdy-transport's `corkQueue`: the writes and the end waiting for a response's or a push's
+ * frames to be written (`_hardCork`), run by `_hardUncork`, which then sets a new empty
+ * array. Held streams are past that, and keep no array: one is made when a write next waits.
+ */
+Object.defineProperty(StreamState.prototype, 'corkQueue', {
+  configurable: true,
+  enumerable: false,
+  get(this: StreamState): unknown[] {
+    let queue = this._corkQueue
+    if (queue === null) {
+      queue = []
+      this._corkQueue = queue
+    }
+    return queue
+  },
+  set(this: StreamState, queue: unknown): void {
+    this._corkQueue = noneIfEmpty(queue)
+  },
+})
 
 /** Per connection: the shared values its last stream was given. */
 const sharedOf = new WeakMap<object, Shared>()
