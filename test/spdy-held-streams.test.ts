@@ -509,6 +509,16 @@ describe("held spdy streams: the stream's state (light-stream-state.ts)", () => 
           [],
         )
       }
+      // The request's socket is found from the stream's state, not from a property added to the stream.
+      for (const { res, stream } of held) {
+        assert.equal(stream._spdyState['directSocket'], res.socket)
+        assert.deepEqual(
+          Object.getOwnPropertySymbols(stream)
+            .map((s) => s.description)
+            .filter((d) => d === 'StreamSocket'),
+          [],
+        )
+      }
       const byConnection = new Map<unknown, object[]>()
       for (const { stream } of held) byConnection.set(stream.connection, [...(byConnection.get(stream.connection) ?? []), stream._spdyState._connectionShared!])
       assert.equal(byConnection.size, 2)

@@ -355,13 +355,15 @@ export interface DirectOptions {
 
 /**
  * The listeners below are shared by every request (an emitter calls them with itself as
- * `this`): a held stream keeps no closures of its own, only its objects.
+ * `this`): a held stream keeps no closures of its own, only its objects. They find the
+ * stream's StreamSocket in its state (`directSocket`, a field of light-stream-state.ts's
+ * StreamState), not in a property added to the stream, which would give every stream a
+ * property array.
  */
-const kSocket = Symbol('StreamSocket')
-type Direct = SpdyStream & { [kSocket]: StreamSocket }
+type Direct = SpdyStream & { _spdyState: { directSocket: StreamSocket } }
 
 function socketOf(stream: SpdyStream): StreamSocket {
-  return (stream as Direct)[kSocket]
+  return (stream as Direct)._spdyState.directSocket
 }
 
 function requestOf(stream: SpdyStream): NodeRequest {
@@ -483,7 +485,7 @@ function makeResponse(req: NodeRequest, stream: SpdyStream, socket: StreamSocket
 
 /** What Node's server does per request around the app: finish, reset, drain, timeout. */
 function wire(res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void {
-  ;(stream as Direct)[kSocket] = socket
+  ;(stream as Direct)._spdyState.directSocket = socket
   stream.on('data', onStreamData)
   stream.on('end', onStreamEnd)
   stream.on('headers', onStreamTrailers)

@@ -56,6 +56,8 @@ class StreamState {
   timeout: unknown
   /** The values this stream shares with the other streams of its connection. */
   _connectionShared: Shared
+  /** The request's socket, when the stream is a direct request's (direct-requests.ts). */
+  directSocket: unknown
 
   constructor(from: Original, shared: Shared) {
     this.socket = from['socket']
@@ -74,6 +76,7 @@ class StreamState {
     this._corkQueue = noneIfEmpty(from['corkQueue'])
     this.timeout = from['timeout']
     this._connectionShared = shared
+    this.directSocket = null
   }
 }
 
