@@ -708,3 +708,58 @@ describe('held spdy streams: the cork queue (light-stream-state.ts)', () => {
     }
   })
 })
+
+describe("held spdy streams: the stream's 'end' listeners (direct-requests.ts)", () => {
+  test("spdy-transport's and the request's 'end' listeners are one function: a request whose body ends after its response still ends, and its stream then closes", async () => {
+    const seen: { stream: SpdyStream; endListeners: number; closed: boolean; body: string }[] = []
+    const app = express()
+    app.post('/early', (req, res) => {
+      const entry = { stream: spdyStreamOf(req), endListeners: spdyStreamOf(req).listenerCount('end'), closed: false, body: '' }
+      seen.push(entry)
+      entry.stream.on('close', () => {
+        entry.closed = true
+      })
+      res.end('early')
+    })
+    app.post('/late', (req, res) => {
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (part: string) => {
+        body += part
+      })
+      req.on('end', () => res.end(`got ${body}`))
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const early = session.request({ ':path': '/early', ':method': 'POST' })
+      early.on('error', () => {})
+      early.setEncoding('utf8')
+      early.write('first part')
+      let answer = ''
+      early.on('data', (part: string) => {
+        answer += part
+      })
+      await settles(() => answer === 'early', 'the response, before the body ends')
+      await settles(() => seen.length === 1, 'the request')
+      assert.equal(seen[0]!.endListeners, 1)
+      assert.equal(seen[0]!.closed, false)
+      await new Promise((r) => setTimeout(r, 30))
+      early.end('rest')
+      await settles(() => seen[0]!.closed, "the stream's close after its body ended")
+
+      const late = session.request({ ':path': '/late', ':method': 'POST' })
+      late.on('error', () => {})
+      late.setEncoding('utf8')
+      late.write('a')
+      await new Promise((r) => setTimeout(r, 30))
+      late.end('b')
+      let body = ''
+      for await (const part of late) body += part as string
+      assert.equal(body, 'got ab')
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})

@@ -381,6 +381,16 @@ function onStreamEnd(this: SpdyStream): void {
   req.push(null)
 }
 
+/**
+ * spdy-transport's own 'end' listener (`_onEnd`, added as the stream is made) and then
+ * ours, as one listener: an emitter keeps one function per event where two need an array
+ * (about 64 bytes a held stream). They run in the same order, with the same `this`.
+ */
+function onStreamEndAfterSpdy(this: SpdyStream & { _onEnd(): void }): void {
+  this._onEnd()
+  onStreamEnd.call(this)
+}
+
 function onStreamTrailers(this: SpdyStream, trailers: unknown): void {
   requestOf(this).emit('trailers', trailers)
 }
@@ -487,7 +497,10 @@ function makeResponse(req: NodeRequest, stream: SpdyStream, socket: StreamSocket
 function wire(res: NodeResponse, socket: StreamSocket, stream: SpdyStream): void {
   ;(stream as Direct)._spdyState.directSocket = socket
   stream.on('data', onStreamData)
-  stream.on('end', onStreamEnd)
+  const events = (stream as unknown as { _events: Record<string, unknown> })._events
+  const spdyOnEnd = (stream as unknown as { _onEnd?: unknown })._onEnd
+  if (typeof spdyOnEnd === 'function' && events['end'] === spdyOnEnd) events['end'] = onStreamEndAfterSpdy
+  else stream.on('end', onStreamEnd)
   stream.on('headers', onStreamTrailers)
   stream.on('close', onStreamClose)
   stream.on('error', onStreamError)
