@@ -569,6 +569,7 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
             highWaterMark: stream._readableState['highWaterMark'],
             decodeStrings: stream._writableState['decodeStrings'],
             constructors: [stream._readableState.constructor.name, stream._writableState.constructor.name],
+            onwriteKept: Object.hasOwn(stream._writableState, 'onwrite') || stream._writableState['_onwrite'] !== null,
           })
         })
       })
@@ -610,6 +611,7 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
         highWaterMark: 16384,
         decodeStrings: true,
         constructors: ['ReadableState', 'WritableState'],
+        onwriteKept: false,
       })
       // The body comes after the compaction, in parts.
       later.write(Buffer.alloc(30_000, 98))

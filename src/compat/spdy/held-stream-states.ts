@@ -8,7 +8,8 @@
  * `defaultEncoding`, `emitClose`, `autoDestroy`, `decodeStrings`, and the readable side's
  * `pipes`, `pipesCount`, `awaitDrain`, `decoder`, `encoding`). For a stream still held at
  * the end of its request's turn (held-streams.ts), both states are made again with only
- * the others as fields (136 and 192 bytes); the constant ones are read from an object
+ * the others as fields (136 and 192 bytes, and no `onwrite` closure until the stream
+ * writes again: below); the constant ones are read from an object
  * between the new state and readable-stream's prototype, which holds the values every
  * stream had. A write to one of them (`pipe`, `setEncoding`, `setDefaultEncoding`) gives
  * that state its own value, as on any object.
@@ -122,7 +123,10 @@ class HeldWritableState {
   corked: unknown
   sync: unknown
   bufferProcessing: unknown
-  onwrite: unknown
+  /** readable-stream's `onwrite` callback for this stream: made again when a write next needs it (see below). */
+  _onwrite: unknown
+  /** The stream, to make `onwrite` for. */
+  _stream: object
   writecb: unknown
   writelen: unknown
   bufferedRequest: unknown
@@ -133,7 +137,7 @@ class HeldWritableState {
   bufferedRequestCount: unknown
   corkedRequestsFree: unknown
 
-  constructor(from: State) {
+  constructor(from: State, stream: object) {
     this.finalCalled = from['finalCalled']
     this.needDrain = from['needDrain']
     this.ending = from['ending']
@@ -145,7 +149,8 @@ class HeldWritableState {
     this.corked = from['corked']
     this.sync = from['sync']
     this.bufferProcessing = from['bufferProcessing']
-    this.onwrite = from['onwrite']
+    this._onwrite = null
+    this._stream = stream
     this.writecb = from['writecb']
     this.writelen = from['writelen']
     this.bufferedRequest = from['bufferedRequest']
@@ -157,6 +162,33 @@ class HeldWritableState {
     this.corkedRequestsFree = from['corkedRequestsFree']
   }
 }
+
+type WritableStateConstructor = new (options: object, stream: object, isDuplex: boolean) => State
+
+/**
+ * readable-stream's WritableState makes `onwrite`, a closure over the stream that it hands
+ * to `_write` as its callback, for every stream (about 105 bytes with its context). A
+ * held stream at rest is not writing: its state keeps the stream instead, and the first
+ * write after makes the closure again, the only way there is to make it (the constructor
+ * that made the first one: a throwaway state for the same stream, whose `onwrite` calls
+ * readable-stream's `onwrite(stream, er)` as the first did). It is kept from then on.
+ */
+Object.defineProperty(HeldWritableState.prototype, 'onwrite', {
+  configurable: true,
+  enumerable: false,
+  get(this: HeldWritableState): unknown {
+    let onwrite = this._onwrite
+    if (onwrite === null) {
+      const WritableState = (writableLayer!.proto as { constructor: WritableStateConstructor }).constructor
+      onwrite = new WritableState({}, this._stream, true)['onwrite']
+      this._onwrite = onwrite
+    }
+    return onwrite
+  },
+  set(this: HeldWritableState, onwrite: unknown): void {
+    this._onwrite = onwrite
+  },
+})
 
 /** The shared values of one kind of state, put between the light class and readable-stream's prototype by the first state seen. */
 interface Layer {
@@ -221,7 +253,7 @@ export function compactStreamStates(stream: object): void {
     const layer = layerFor(w, WRITABLE_SHARED, HeldWritableState, writableLayer)
     if (layer !== undefined) {
       writableLayer = layer
-      s._writableState = new HeldWritableState(w) as unknown as State
+      s._writableState = new HeldWritableState(w, stream) as unknown as State
     }
   }
 }
