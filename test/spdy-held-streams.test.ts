@@ -556,10 +556,14 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
     type States = { _readableState: Record<string, unknown>; _writableState: Record<string, unknown> }
     const seen: Record<string, unknown>[] = []
     const app = express()
+    let resumeLater = (): void => {}
     app.post('/later', (req, res) => {
       const stream = spdyStreamOf(req) as unknown as States
       res.writeHead(200)
       res.flushHeaders()
+      // Not read until the whole body is in: its DATA wait in the stream's own buffer.
+      req.pause()
+      resumeLater = () => req.resume()
       setImmediate(() => {
         setImmediate(() => {
           seen.push({
@@ -570,6 +574,7 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
             decodeStrings: stream._writableState['decodeStrings'],
             constructors: [stream._readableState.constructor.name, stream._writableState.constructor.name],
             onwriteKept: Object.hasOwn(stream._writableState, 'onwrite') || stream._writableState['_onwrite'] !== null,
+            bufferKept: Object.hasOwn(stream._readableState, 'buffer') || stream._readableState['_buffer'] !== null,
           })
         })
       })
@@ -612,11 +617,14 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
         decodeStrings: true,
         constructors: ['ReadableState', 'WritableState'],
         onwriteKept: false,
+        bufferKept: false,
       })
       // The body comes after the compaction, in parts.
       later.write(Buffer.alloc(30_000, 98))
       await new Promise((r) => setTimeout(r, 20))
       later.end(Buffer.alloc(30_000, 99))
+      await new Promise((r) => setTimeout(r, 50))
+      resumeLater()
       const chunks: Buffer[] = []
       for await (const part of later) chunks.push(part as Buffer)
       const body = Buffer.concat(chunks)

@@ -8,8 +8,8 @@
  * `defaultEncoding`, `emitClose`, `autoDestroy`, `decodeStrings`, and the readable side's
  * `pipes`, `pipesCount`, `awaitDrain`, `decoder`, `encoding`). For a stream still held at
  * the end of its request's turn (held-streams.ts), both states are made again with only
- * the others as fields (136 and 192 bytes, and no `onwrite` closure until the stream
- * writes again: below); the constant ones are read from an object
+ * the others as fields (136 and 192 bytes; no `onwrite` closure until the stream writes
+ * again, and no read buffer while it would be empty: below); the constant ones are read from an object
  * between the new state and readable-stream's prototype, which holds the values every
  * stream had. A write to one of them (`pipe`, `setEncoding`, `setDefaultEncoding`) gives
  * that state its own value, as on any object.
@@ -78,7 +78,8 @@ const WRITABLE_OWN = [
 ] as const
 
 class HeldReadableState {
-  buffer: unknown
+  /** readable-stream's `buffer` (a BufferList): none while it would be empty (see below). */
+  _buffer: { length: number } | null
   length: unknown
   flowing: unknown
   ended: unknown
@@ -94,7 +95,8 @@ class HeldReadableState {
   readingMore: unknown
 
   constructor(from: State) {
-    this.buffer = from['buffer']
+    const buffer = from['buffer'] as { length: number }
+    this._buffer = buffer.length === 0 ? null : buffer
     this.length = from['length']
     this.flowing = from['flowing']
     this.ended = from['ended']
@@ -162,6 +164,30 @@ class HeldWritableState {
     this.corkedRequestsFree = from['corkedRequestsFree']
   }
 }
+
+/** readable-stream's BufferList, as the first state compacted had it. */
+let BufferList: (new () => { length: number }) | undefined
+
+/**
+ * A held stream's read buffer is empty (its body was read, or is not sent yet): its state
+ * keeps none, and one is made (readable-stream's own BufferList) when the buffer is next
+ * read or written, and kept from then on.
+ */
+Object.defineProperty(HeldReadableState.prototype, 'buffer', {
+  configurable: true,
+  enumerable: false,
+  get(this: HeldReadableState): unknown {
+    let buffer = this._buffer
+    if (buffer === null) {
+      buffer = new BufferList!()
+      this._buffer = buffer
+    }
+    return buffer
+  },
+  set(this: HeldReadableState, buffer: { length: number } | null): void {
+    this._buffer = buffer
+  },
+})
 
 type WritableStateConstructor = new (options: object, stream: object, isDuplex: boolean) => State
 
@@ -241,7 +267,7 @@ function writableAtRest(w: State): boolean {
 export function compactStreamStates(stream: object): void {
   const s = stream as { _readableState?: State; _writableState?: State }
   const r = s._readableState
-  if (r && !(r instanceof HeldReadableState) && sameKeys(r, READABLE_SHARED, READABLE_OWN) && readableAtRest(r)) {
+  if (r && !(r instanceof HeldReadableState) && sameKeys(r, READABLE_SHARED, READABLE_OWN) && readableAtRest(r) && knownBuffer(r)) {
     const layer = layerFor(r, READABLE_SHARED, HeldReadableState, readableLayer)
     if (layer !== undefined) {
       readableLayer = layer
@@ -256,4 +282,12 @@ export function compactStreamStates(stream: object): void {
       s._writableState = new HeldWritableState(w, stream) as unknown as State
     }
   }
+}
+
+/** The state's buffer is a BufferList of the kind the first state had (that is what an empty one is made again as). */
+function knownBuffer(r: State): boolean {
+  const buffer = r['buffer'] as { length?: unknown; constructor?: unknown } | null
+  if (buffer === null || typeof buffer !== 'object' || typeof buffer.length !== 'number' || typeof buffer.constructor !== 'function') return false
+  BufferList ??= buffer.constructor as new () => { length: number }
+  return buffer.constructor === BufferList
 }
