@@ -773,3 +773,42 @@ describe("held spdy streams: the stream's 'end' listeners (direct-requests.ts)",
     }
   })
 })
+
+describe("held spdy streams: the socket's 'close' listeners (direct-requests.ts)", () => {
+  test("Node's and the request's 'close' listeners on the socket are one function: a reset held request sees the response close, then its abort, then the app's socket listener; a finished one is not aborted", async () => {
+    const events: Record<string, string[]> = {}
+    const app = express()
+    app.get('/hold/:name', (req, res) => {
+      const name = req.params['name']!
+      const seen: string[] = []
+      events[name] = seen
+      res.on('close', () => seen.push('res close'))
+      req.on('aborted', () => seen.push('req aborted'))
+      req.on('close', () => seen.push('req close'))
+      req.socket.on('close', () => seen.push('socket close'))
+      seen.push(`socket close listeners ${req.socket.listenerCount('close')}`)
+      res.writeHead(200)
+      res.flushHeaders()
+      if (name === 'finished') setTimeout(() => res.end('done'), 20)
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const reset = session.request({ ':path': '/hold/reset' })
+      reset.on('error', () => {})
+      await once(reset, 'response')
+      const finished = session.request({ ':path': '/hold/finished' })
+      finished.on('error', () => {})
+      finished.resume()
+      await once(finished, 'end')
+      await new Promise((r) => setImmediate(r))
+      reset.close(http2.constants.NGHTTP2_CANCEL)
+      await settles(() => events['reset']!.length === 5 && events['finished']!.length === 4, 'the events')
+      assert.deepEqual(events['reset'], ['socket close listeners 2', 'res close', 'req aborted', 'socket close', 'req close'])
+      assert.deepEqual(events['finished'], ['socket close listeners 2', 'res close', 'req close', 'socket close'])
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
