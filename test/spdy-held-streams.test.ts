@@ -9,11 +9,12 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import express from 'express'
 import { startServer } from './helpers/server.js'
-import { RawH2Client, frames, FRAME, ERROR } from './helpers/raw-h2.js'
+import { RawH2Client, frame, frames, headerBlock, FRAME, ERROR, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { settles } from './helpers/wait.js'
 
 interface Held {
@@ -276,6 +277,535 @@ describe('held spdy streams: timeouts (held-streams.ts)', () => {
       assert.equal(cleared.closed, false)
       none.close(http2.constants.NGHTTP2_CANCEL)
       cleared.close(http2.constants.NGHTTP2_CANCEL)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+/** V8's own answers on object layout (the natives are enabled for functions compiled after this). */
+function natives(): { sameMap(a: object, b: object): boolean; fast(o: object): boolean } {
+  setFlagsFromString('--allow-natives-syntax')
+  return {
+    sameMap: new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean,
+    fast: new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean,
+  }
+}
+
+function outHeadersOf(res: ServerResponse): object {
+  const symbol = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders')!
+  return (res as unknown as Record<symbol, object>)[symbol]!
+}
+
+describe('held spdy streams: the request and response objects (direct-messages.ts, held-streams.ts)', () => {
+  test('requests Express re-prototyped and the app then listened to share one map (a listener added after Express gives none a map of its own)', async () => {
+    const v8 = natives()
+    const held: IncomingMessage[] = []
+    const app = express()
+    app.get('/hold', (req, res) => {
+      req.on('close', () => {})
+      held.push(req)
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = session.request({ ':path': '/hold' })
+        s.on('error', () => {})
+        await once(s, 'response')
+      }
+      await settles(() => held.length === 3, 'the held requests')
+      assert.equal(Object.getPrototypeOf(held[0]), app.request, 'Express re-prototyped the request')
+      assert.equal(held[0]!.listenerCount('close'), held[2]!.listenerCount('close'))
+      assert.ok(v8.sameMap(held[1]!, held[2]!), 'two held requests share a map')
+      assert.ok(v8.sameMap(held[0]!, held[2]!), 'two held requests share a map')
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+
+  test("a held response's header table is a fast object once the turn is over; headers read, set and removed after that as before, and one with more than 16 keeps Node's", async () => {
+    const v8 = natives()
+    const held: ServerResponse[] = []
+    const app = express()
+    app.get('/hold/:count', (req, res) => {
+      for (let i = 0; i < Number(req.params['count']); i++) res.setHeader(`x-h${i}`, `${i}`)
+      if (req.query['late'] === undefined) {
+        res.writeHead(200)
+        res.flushHeaders()
+      }
+      held.push(res)
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const open = async (path: string) => {
+        const s = session.request({ ':path': path })
+        s.on('error', () => {})
+        const [headers] = (await once(s, 'response')) as [http2.IncomingHttpHeaders]
+        return { s, headers }
+      }
+      const later = session.request({ ':path': '/hold/2?late' })
+      later.on('error', () => {})
+      await settles(() => held.length === 1, 'the response held before its headers')
+      const small = await open('/hold/12')
+      const large = await open('/hold/20')
+      assert.equal(small.headers['x-h11'], '11')
+      assert.equal(large.headers['x-h19'], '19')
+      await settles(() => held.length === 3, 'the held responses')
+      await new Promise((r) => setImmediate(r))
+      const [unsent, res, many] = held as [ServerResponse, ServerResponse, ServerResponse]
+      assert.ok(v8.fast(outHeadersOf(unsent)), 'the table of a response held before its headers is fast')
+      assert.ok(v8.fast(outHeadersOf(res)), 'the held response header table is fast')
+      assert.ok(!v8.fast(outHeadersOf(many)), "21 headers keep Node's dictionary")
+      assert.equal(res.getHeader('x-h3'), '3')
+      assert.equal(res.hasHeader('toString'), false)
+      assert.equal(res.getHeader('constructor'), undefined)
+      assert.deepEqual(res.getHeaderNames().slice(0, 3), ['x-powered-by', 'x-h0', 'x-h1'])
+      assert.equal(Object.getPrototypeOf(res.getHeaders()), null)
+      assert.equal(res.getHeaders()['x-h11'], '11')
+      assert.equal(res.getHeaderNames().length, 13)
+      // Set and removed on the compacted table before the headers are sent.
+      unsent.setHeader('x-late', 'set')
+      unsent.removeHeader('x-h0')
+      assert.equal(unsent.getHeader('x-late'), 'set')
+      assert.equal(unsent.hasHeader('x-h0'), false)
+      assert.deepEqual(unsent.getHeaderNames(), ['x-powered-by', 'x-h1', 'x-late'])
+      unsent.end()
+      const [laterHeaders] = (await once(later, 'response')) as [http2.IncomingHttpHeaders]
+      assert.equal(laterHeaders['x-late'], 'set')
+      assert.equal(laterHeaders['x-h1'], '1')
+      assert.equal(laterHeaders['x-h0'], undefined)
+      assert.equal(many.getHeaderNames().length, 21)
+      // The held responses still end as before.
+      res.end('small done')
+      many.end('many done')
+      for (const { s } of [small, large]) s.setEncoding('utf8')
+      let body = ''
+      for await (const part of small.s) body += part as string
+      assert.equal(body, 'small done')
+      body = ''
+      for await (const part of large.s) body += part as string
+      assert.equal(body, 'many done')
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+interface PriorityNodeShape {
+  id: number
+  parent: PriorityNodeShape | null
+  children: { size: number }
+  getPriority(): number
+}
+
+describe('held spdy streams: the priority tree (light-priority.ts)', () => {
+  test('held streams that are leaves share one empty set of children; a stream made the parent of others gets its own, and gives them to the root when a PRIORITY frame moves it', async () => {
+    const streams = new Map<string, { _spdyState: { priority: PriorityNodeShape } }>()
+    const nodeOf = (name: string) => streams.get(name)!._spdyState.priority
+    const app = express()
+    app.get('/hold/:name', (req, res) => {
+      streams.set(req.params['name']!, spdyStreamOf(req) as unknown as { _spdyState: { priority: PriorityNodeShape } })
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const c = await RawH2Client.connect(running.port)
+    try {
+      const open = async (id: number, name: string, dependsOn = 0, exclusive = false, weight = 16) => {
+        const block = headerBlock([
+          [':method', 'GET'],
+          [':scheme', 'https'],
+          [':authority', 'localhost'],
+          [':path', `/hold/${name}`],
+        ])
+        const payload = Buffer.alloc(5 + block.length)
+        payload.writeUInt32BE((dependsOn | (exclusive ? 0x80000000 : 0)) >>> 0, 0)
+        payload[4] = weight - 1
+        block.copy(payload, 5)
+        c.write(frame(FRAME.HEADERS, END_HEADERS | END_STREAM | PRIORITY_FLAG, id, payload))
+        assert.ok(await c.until(() => c.frames.some((f) => f.streamId === id && f.type === FRAME.HEADERS), 5000, `stream ${id}`))
+      }
+      await open(1, 'a')
+      await open(3, 'c')
+      await open(5, 'b', 1, true, 32)
+      const [a, b, cNode] = ['a', 'b', 'c'].map(nodeOf) as [PriorityNodeShape, PriorityNodeShape, PriorityNodeShape]
+      const root = a.parent!
+      assert.equal(root.id, 0)
+      assert.equal(b.parent, a)
+      assert.equal(a.children.size, 1)
+      assert.equal(b.children.size, 0)
+      assert.equal(b.children, cNode.children, 'leaves share one empty set of children')
+      assert.notEqual(a.children, cNode.children)
+      assert.equal(b.getPriority(), a.getPriority())
+      // c moves under a: a has two children, c's share is a's weighted.
+      c.write(frames.priority(3, 1, 16))
+      await settles(() => a.children.size === 2, 'c under a')
+      assert.equal(nodeOf('c').parent, a)
+      assert.ok(Math.abs(nodeOf('c').getPriority() - a.getPriority() * (16 / 48)) < 1e-12)
+      // a moves to the root again: its children go to the root first, and it is a leaf.
+      c.write(frames.priority(1, 0, 16))
+      await settles(() => b.parent === root, 'b at the root')
+      assert.equal(nodeOf('c').parent, root)
+      assert.equal(nodeOf('a').parent, root)
+      assert.equal(nodeOf('a').children, b.children, 'a leaf again: no children of its own')
+      assert.equal(root.children.size, 3)
+      assert.equal(
+        c.frames.some((f) => f.type === FRAME.RST_STREAM || f.type === FRAME.GOAWAY),
+        false,
+      )
+    } finally {
+      c.socket.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe("held spdy streams: the stream's state (light-stream-state.ts)", () => {
+  test("held streams read their connection's parser, window and protocol from one object per connection, and answer on their own connection; a value written on one stream is its own", async () => {
+    type State = Record<string, unknown> & { _connectionShared?: object }
+    type Conn = { _spdyState: Record<string, unknown> }
+    const held: { res: ServerResponse; stream: SpdyStream & { _spdyState: State } }[] = []
+    const app = express()
+    app.get('/hold/:name', (req, res) => {
+      held.push({ res, stream: spdyStreamOf(req) as SpdyStream & { _spdyState: State } })
+      res.writeHead(200)
+      res.flushHeaders()
+    })
+    const running = await startServer(app)
+    const sessions = [connect(running.url), connect(running.url)]
+    try {
+      const streams = await Promise.all(
+        sessions.flatMap((session, i) =>
+          [0, 1].map(async (j) => {
+            const s = session.request({ ':path': `/hold/${i}-${j}` })
+            s.on('error', () => {})
+            s.setEncoding('utf8')
+            await once(s, 'response')
+            return s
+          }),
+        ),
+      )
+      await settles(() => held.length === 4, 'the held requests')
+      for (const { stream } of held) {
+        const state = stream._spdyState
+        const conn = stream.connection as unknown as Conn
+        assert.equal(state['framer'], conn._spdyState['framer'])
+        assert.equal(state['parser'], conn._spdyState['parser'])
+        assert.equal(state['sessionWindow'], conn._spdyState['window'])
+        assert.equal(state['protocol'], conn._spdyState['protocol'])
+        assert.equal(state['constants'], (conn._spdyState['protocol'] as { constants: unknown }).constants)
+        assert.equal(state['version'], 4)
+        assert.equal(state['isServer'], true)
+        assert.equal(typeof state['debug'], 'function')
+        assert.deepEqual(
+          Object.keys(state).filter((k) => ['parser', 'protocol', 'sessionWindow', 'isServer'].includes(k)),
+          [],
+        )
+      }
+      // The request's socket is found from the stream's state, not from a property added to the stream.
+      for (const { res, stream } of held) {
+        assert.equal(stream._spdyState['directSocket'], res.socket)
+        assert.deepEqual(
+          Object.getOwnPropertySymbols(stream)
+            .map((s) => s.description)
+            .filter((d) => d === 'StreamSocket'),
+          [],
+        )
+      }
+      const byConnection = new Map<unknown, object[]>()
+      for (const { stream } of held) byConnection.set(stream.connection, [...(byConnection.get(stream.connection) ?? []), stream._spdyState._connectionShared!])
+      assert.equal(byConnection.size, 2)
+      const [first, second] = [...byConnection.values()] as [object[], object[]]
+      assert.equal(first[0], first[1], "a connection's streams share one object")
+      assert.notEqual(first[0], second[0])
+      // A write gives that stream its own value, the others keep the connection's.
+      const [one, other] = held.filter((h) => h.stream.connection === held[0]!.stream.connection) as [(typeof held)[0], (typeof held)[0]]
+      const own = () => {}
+      one.stream._spdyState['parser'] = own
+      assert.equal(one.stream._spdyState['parser'], own)
+      assert.notEqual(other.stream._spdyState['parser'], own)
+      one.stream._spdyState['parser'] = other.stream._spdyState['parser']
+      // Each response goes out on its own connection, to its own stream.
+      for (const { res, stream } of held) res.end(`body of ${stream.id} on ${held.indexOf(held.find((h) => h.stream.connection === stream.connection)!)}`)
+      const bodies = await Promise.all(
+        streams.map(async (s) => {
+          let body = ''
+          for await (const part of s) body += part as string
+          return body
+        }),
+      )
+      const expected = held.map(({ stream }) => `body of ${stream.id} on ${held.indexOf(held.find((h) => h.stream.connection === stream.connection)!)}`)
+      assert.deepEqual([...bodies].sort(), [...expected].sort())
+      for (const [i, s] of streams.entries()) assert.ok(bodies[i]!.startsWith(`body of ${s.id} on`), `stream ${i}: ${bodies[i]}`)
+    } finally {
+      for (const s of sessions) s.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe("held spdy streams: readable-stream's states (held-stream-states.ts)", () => {
+  test("a held stream's states keep their settings once, and it still reads a body sent later, writes past the window, and ends; a stream with a write in flight at the end of its turn keeps its states", async () => {
+    type States = { _readableState: Record<string, unknown>; _writableState: Record<string, unknown> }
+    const seen: Record<string, unknown>[] = []
+    const app = express()
+    let resumeLater = (): void => {}
+    app.post('/later', (req, res) => {
+      const stream = spdyStreamOf(req) as unknown as States
+      res.writeHead(200)
+      res.flushHeaders()
+      // Not read until the whole body is in: its DATA wait in the stream's own buffer.
+      req.pause()
+      resumeLater = () => req.resume()
+      setImmediate(() => {
+        setImmediate(() => {
+          seen.push({
+            path: 'later',
+            readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
+            writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
+            highWaterMark: stream._readableState['highWaterMark'],
+            decodeStrings: stream._writableState['decodeStrings'],
+            constructors: [stream._readableState.constructor.name, stream._writableState.constructor.name],
+            onwriteKept: Object.hasOwn(stream._writableState, 'onwrite') || stream._writableState['_onwrite'] !== null,
+            bufferKept: Object.hasOwn(stream._readableState, 'buffer') || stream._readableState['_buffer'] !== null,
+          })
+        })
+      })
+      const parts: Buffer[] = []
+      req.on('data', (part: Buffer) => parts.push(part))
+      req.on('end', () => {
+        const body = Buffer.concat(parts)
+        // Past the client's 65 535-byte stream window: the writes wait for WINDOW_UPDATEs.
+        for (let i = 0; i < 3; i++) res.write(Buffer.alloc(40_000, 97 + i))
+        res.end(`:${body.length}:${body.subarray(0, 5).toString()}`)
+      })
+    })
+    app.get('/busy', (req, res) => {
+      const stream = spdyStreamOf(req) as unknown as States
+      res.writeHead(200)
+      res.write(Buffer.alloc(200_000, 120))
+      setImmediate(() => {
+        setImmediate(() => {
+          seen.push({
+            path: 'busy',
+            readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
+            writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
+          })
+          res.end()
+        })
+      })
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const later = session.request({ ':path': '/later', ':method': 'POST' })
+      later.on('error', () => {})
+      await once(later, 'response')
+      await settles(() => seen.length === 1, 'the held stream compacted')
+      assert.deepEqual(seen[0], {
+        path: 'later',
+        readableOwn: false,
+        writableOwn: false,
+        highWaterMark: 16384,
+        decodeStrings: true,
+        constructors: ['ReadableState', 'WritableState'],
+        onwriteKept: false,
+        bufferKept: false,
+      })
+      // The body comes after the compaction, in parts.
+      later.write(Buffer.alloc(30_000, 98))
+      await new Promise((r) => setTimeout(r, 20))
+      later.end(Buffer.alloc(30_000, 99))
+      await new Promise((r) => setTimeout(r, 50))
+      resumeLater()
+      const chunks: Buffer[] = []
+      for await (const part of later) chunks.push(part as Buffer)
+      const body = Buffer.concat(chunks)
+      assert.equal(body.length, 120_000 + ':60000:bbbbb'.length)
+      assert.equal(
+        body.subarray(0, 40_000).every((b) => b === 97),
+        true,
+      )
+      assert.equal(
+        body.subarray(80_000, 120_000).every((b) => b === 99),
+        true,
+      )
+      assert.equal(body.subarray(120_000).toString(), ':60000:bbbbb')
+
+      const busy = session.request({ ':path': '/busy' })
+      busy.on('error', () => {})
+      busy.pause()
+      await once(busy, 'response')
+      await settles(() => seen.length === 2, 'the busy stream seen')
+      assert.deepEqual(seen[1], { path: 'busy', readableOwn: false, writableOwn: true })
+      busy.resume()
+      let length = 0
+      for await (const part of busy) length += (part as Buffer).length
+      assert.equal(length, 200_000)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe('held spdy streams: the cork queue (light-stream-state.ts)', () => {
+  test('a held stream keeps no cork queue; a push made from it later queues its writes until its promise is out, and its response ends after', async () => {
+    type State = { _corkQueue?: unknown; corkQueue: unknown[] }
+    const held: { res: ServerResponse; state: State }[] = []
+    const app = express()
+    app.get('/hold', (req, res) => {
+      res.writeHead(200)
+      res.flushHeaders()
+      held.push({ res, state: (spdyStreamOf(req) as unknown as { _spdyState: State })._spdyState })
+    })
+    const running = await startServer(app)
+    const session = http2.connect(running.url, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    const pushed: Promise<{ path: string; body: string }>[] = []
+    session.on('stream', (push, headers) => {
+      push.setEncoding('utf8')
+      pushed.push(
+        (async () => {
+          let body = ''
+          for await (const part of push) body += part as string
+          return { path: String(headers[':path']), body }
+        })(),
+      )
+    })
+    try {
+      const hold = session.request({ ':path': '/hold' })
+      hold.on('error', () => {})
+      hold.setEncoding('utf8')
+      await once(hold, 'response')
+      await settles(() => held.length === 1, 'the held request')
+      await new Promise((r) => setImmediate(r))
+      const { res, state } = held[0]!
+      assert.equal(state._corkQueue, null, 'no cork queue kept')
+      assert.deepEqual(state.corkQueue, [])
+      for (const name of ['a', 'b']) {
+        const push = (res as unknown as { push: (p: string, h: object) => NodeJS.WritableStream }).push(`/${name}.txt`, {
+          request: { accept: '*/*' },
+          response: { 'content-type': 'text/plain' },
+        })
+        push.on('error', () => {})
+        push.write(`${name}1-`)
+        push.write(`${name}2-`)
+        push.end(`${name}3`)
+      }
+      res.end('held done')
+      let body = ''
+      for await (const part of hold) body += part as string
+      assert.equal(body, 'held done')
+      await settles(() => pushed.length === 2, 'both pushes')
+      assert.deepEqual(
+        (await Promise.all(pushed)).sort((x, y) => x.path.localeCompare(y.path)),
+        [
+          { path: '/a.txt', body: 'a1-a2-a3' },
+          { path: '/b.txt', body: 'b1-b2-b3' },
+        ],
+      )
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe("held spdy streams: the stream's 'end' listeners (direct-requests.ts)", () => {
+  test("spdy-transport's and the request's 'end' listeners are one function: a request whose body ends after its response still ends, and its stream then closes", async () => {
+    const seen: { stream: SpdyStream; endListeners: number; closed: boolean; body: string }[] = []
+    const app = express()
+    app.post('/early', (req, res) => {
+      const entry = { stream: spdyStreamOf(req), endListeners: spdyStreamOf(req).listenerCount('end'), closed: false, body: '' }
+      seen.push(entry)
+      entry.stream.on('close', () => {
+        entry.closed = true
+      })
+      res.end('early')
+    })
+    app.post('/late', (req, res) => {
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (part: string) => {
+        body += part
+      })
+      req.on('end', () => res.end(`got ${body}`))
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const early = session.request({ ':path': '/early', ':method': 'POST' })
+      early.on('error', () => {})
+      early.setEncoding('utf8')
+      early.write('first part')
+      let answer = ''
+      early.on('data', (part: string) => {
+        answer += part
+      })
+      await settles(() => answer === 'early', 'the response, before the body ends')
+      await settles(() => seen.length === 1, 'the request')
+      assert.equal(seen[0]!.endListeners, 1)
+      assert.equal(seen[0]!.closed, false)
+      await new Promise((r) => setTimeout(r, 30))
+      early.end('rest')
+      await settles(() => seen[0]!.closed, "the stream's close after its body ended")
+
+      const late = session.request({ ':path': '/late', ':method': 'POST' })
+      late.on('error', () => {})
+      late.setEncoding('utf8')
+      late.write('a')
+      await new Promise((r) => setTimeout(r, 30))
+      late.end('b')
+      let body = ''
+      for await (const part of late) body += part as string
+      assert.equal(body, 'got ab')
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe("held spdy streams: the socket's 'close' listeners (direct-requests.ts)", () => {
+  test("Node's and the request's 'close' listeners on the socket are one function: a reset held request sees the response close, then its abort, then the app's socket listener; a finished one is not aborted", async () => {
+    const events: Record<string, string[]> = {}
+    const app = express()
+    app.get('/hold/:name', (req, res) => {
+      const name = req.params['name']!
+      const seen: string[] = []
+      events[name] = seen
+      res.on('close', () => seen.push('res close'))
+      req.on('aborted', () => seen.push('req aborted'))
+      req.on('close', () => seen.push('req close'))
+      req.socket.on('close', () => seen.push('socket close'))
+      seen.push(`socket close listeners ${req.socket.listenerCount('close')}`)
+      res.writeHead(200)
+      res.flushHeaders()
+      if (name === 'finished') setTimeout(() => res.end('done'), 20)
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const reset = session.request({ ':path': '/hold/reset' })
+      reset.on('error', () => {})
+      await once(reset, 'response')
+      const finished = session.request({ ':path': '/hold/finished' })
+      finished.on('error', () => {})
+      finished.resume()
+      await once(finished, 'end')
+      await new Promise((r) => setImmediate(r))
+      reset.close(http2.constants.NGHTTP2_CANCEL)
+      await settles(() => events['reset']!.length === 5 && events['finished']!.length === 4, 'the events')
+      assert.deepEqual(events['reset'], ['socket close listeners 2', 'res close', 'req aborted', 'socket close', 'req close'])
+      assert.deepEqual(events['finished'], ['socket close listeners 2', 'res close', 'req close', 'socket close'])
     } finally {
       session.destroy()
       await running.close()

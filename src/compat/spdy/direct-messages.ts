@@ -11,6 +11,14 @@ import { withExpressRequestFields, withExpressResponseFields, withStatusCodeFiel
 type Constructor = new (...args: any[]) => object
 
 export class DirectRequest extends withExpressRequestFields(IncomingMessage as unknown as Constructor) {
+  /**
+   * Node's Readable starts an emitter's listener table itself and leaves `_eventsCount` to
+   * EventEmitter.prototype's 0, so the first listener added makes it an own property. On a
+   * request Express has re-prototyped, Node 20's V8 then gives that request a map (and a
+   * 0.9 KB descriptor array) of its own; as a field from the start, every request keeps
+   * sharing one.
+   */
+  _eventsCount: number = (this as unknown as { _eventsCount?: number })._eventsCount ?? 0
   isSpdy: unknown = undefined
   spdyVersion: unknown = undefined
   spdyStream: unknown = undefined

@@ -23,10 +23,15 @@
  *   called on it: until then the stream shares one that is never set.
  * - readable-stream's spare `CorkedRequest` (and its closure), which only a stream with
  *   `_writev` uses; spdy-transport's streams have none.
+ * - The six properties of a stream's state that are its connection's
+ *   (light-stream-state.ts).
  */
 import type { EventEmitter } from 'node:events'
+import { IncomingMessage, ServerResponse } from 'node:http'
 import type { SpdyConnection, SpdyStream, SpdyTransportModule } from './internals.js'
 import { shareOverflowHandler } from './light-windows.js'
+import { shareConnectionState } from './light-stream-state.js'
+import { compactStreamStates } from './held-stream-states.js'
 
 type Table = Record<string | symbol, ((...args: unknown[]) => unknown) | Array<(...args: unknown[]) => unknown> | undefined>
 type Listening = EventEmitter & { _events: Table; _eventsCount: number }
@@ -108,6 +113,7 @@ export function installHeldStreams(transport: SpdyTransportModule): void {
   const createStream = connProto['_createStream'] as CreateStream
   connProto['_createStream'] = function createHeldStream(this: SpdyConnection, uri: Parameters<CreateStream>[0]): SpdyStream {
     const stream = createStream.call(this, uri)
+    shareConnectionState(this, stream)
     const events = (stream as unknown as Listening)._events
     const close = events['close'] as OnceWrapper | undefined
     // The connection's handler: the only 'close' listener yet, a `once` wrapper (none on a
@@ -133,6 +139,40 @@ export function installHeldStreams(transport: SpdyTransportModule): void {
   }
 }
 
+/** Node's symbol for a response's header table (`{ __proto__: null }`, made by the first `setHeader`). */
+const kOutHeaders = (() => {
+  const probe = new ServerResponse(new IncomingMessage(null as never))
+  probe.setHeader('x', '1')
+  return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kOutHeaders')
+})()
+
+/**
+ * Past this many headers a table built by keyed stores goes back to dictionary mode
+ * (V8 keeps at most 4 in the object and about 12 more in its property array): such a
+ * response keeps Node's own table.
+ */
+const MAX_FAST_HEADERS = 16
+
+/**
+ * A held response's header table as a fast-mode object over NOTHING, its entries the same
+ * (Node keeps each as a `[name, value]` array and reads them by key, `Object.keys` and
+ * `for...in`, none of which sees a difference). Node makes it `{ __proto__: null }`, a
+ * dictionary: about 160 bytes with one header, 830 with the fifteen helmet and Express set,
+ * kept for as long as the response is held; about 60 and 200 here. A header set or removed
+ * later is set or deleted on this table as on Node's (a deletion makes it a dictionary again).
+ */
+export function compactHeaders(res: object): void {
+  if (kOutHeaders === undefined) return
+  const fields = res as Record<symbol, Record<string, unknown> | null | undefined>
+  const headers = fields[kOutHeaders]
+  if (headers === null || typeof headers !== 'object' || Object.getPrototypeOf(headers) !== null) return
+  const names = Object.keys(headers)
+  if (names.length > MAX_FAST_HEADERS) return
+  const table = Object.create(NOTHING) as Record<string, unknown>
+  for (const name of names) table[name] = headers[name]
+  fields[kOutHeaders] = table
+}
+
 /** Requests wired this turn of the event loop whose listener tables are compacted if they are still held at its end. */
 let wired: Array<[EventEmitter, EventEmitter, EventEmitter & { writableEnded: boolean }]> = []
 
@@ -144,12 +184,15 @@ function compactHeld(): void {
     compactListeners(stream)
     compactListeners(socket)
     compactListeners(res)
+    compactHeaders(res)
+    compactStreamStates(stream)
   }
 }
 
 /**
  * Compacts the listener tables of a request's stream, socket and response (compactListeners)
- * if the request is still held once this turn of the event loop is over: most responses have
+ * and the response's header table (compactHeaders), and makes the stream's readable-stream
+ * states again without their constant settings (compactStreamStates), if the request is still held once this turn of the event loop is over: most responses have
  * ended by then, and their tables go with them, so only held ones pay for the copy.
  */
 export function compactIfHeld(stream: EventEmitter, socket: EventEmitter, res: EventEmitter & { writableEnded: boolean }): void {
