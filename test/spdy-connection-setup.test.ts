@@ -110,6 +110,42 @@ describe('spdy: the parser hands its frames to the connection', () => {
     }
   })
 
+  test('a DATA frame that arrives in parts is handed on in parts and the frames behind it follow', async () => {
+    const running = await startServer(echoApp())
+    const client = await RawH2Client.connect(running.port)
+    try {
+      const body = Buffer.alloc(12000, 'x')
+      body.write('start', 0)
+      body.write('end', body.length - 3)
+      const data = frames.data(1, body, true)
+      // The client's SETTINGS ACK (written when the server's SETTINGS come) goes first, not inside the DATA frame.
+      await client.ping()
+      client.write(frames.request(1, '/echo', { method: 'POST', endStream: false }), data.subarray(0, 5000))
+      // The rest in later reads: the parser holds a part of the frame in between.
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      client.write(data.subarray(5000, 9000))
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      client.write(data.subarray(9000), frames.request(3, '/ok'), ping(104))
+      await client.until(
+        (f) => client.finished(1) && client.finished(3) && f.some((x) => x.type === FRAME.PING && (x.flags & ACK) !== 0),
+        5000,
+        'both responses',
+      )
+      const received = (id: number): Buffer =>
+        Buffer.concat(
+          client
+            .on(id)
+            .filter((f) => f.type === FRAME.DATA)
+            .map((f) => f.payload),
+        )
+      assert.ok(received(1).equals(body), `the body back whole (${received(1).length} of ${body.length} bytes)`)
+      assert.equal(received(3).toString(), 'ok')
+    } finally {
+      client.destroy()
+      await running.close()
+    }
+  })
+
   test('a frame the protocol guard refuses still ends the connection with its GOAWAY, and frames after it are not handled', async () => {
     const running = await startServer(echoApp())
     const client = await RawH2Client.connect(running.port)
