@@ -13,6 +13,13 @@ import { RawH2Client, frame, frames, FRAME, END_HEADERS, SETTING } from './helpe
 
 const ACK = 0x1
 
+/** 300 KB that differ from one response to the next and from one part to the next. */
+function bigBody(n: number): Buffer {
+  const body = Buffer.alloc(300 * 1024)
+  for (let i = 0; i < body.length; i += 4) body.writeUInt32BE((i * 2654435761 + n) >>> 0, i)
+  return body
+}
+
 function echoApp() {
   const app = express()
   app.post('/echo', (req, res) => {
@@ -20,6 +27,12 @@ function echoApp() {
     req.setEncoding('utf8')
     req.on('data', (chunk: string) => (body += chunk))
     req.on('end', () => res.type('text/plain').end(body))
+  })
+  app.get('/big/:n', (req, res) => {
+    res.type('application/octet-stream').end(bigBody(Number(req.params['n'])))
+  })
+  app.get('/huge', (_req, res) => {
+    res.type('application/octet-stream').end(Buffer.alloc(8 << 20, 'h'))
   })
   app.get('/ok', (_req, res) => {
     res.type('text/plain').end('ok')
@@ -140,6 +153,62 @@ describe('spdy: the parser hands its frames to the connection', () => {
         )
       assert.ok(received(1).equals(body), `the body back whole (${received(1).length} of ${body.length} bytes)`)
       assert.equal(received(3).toString(), 'ok')
+    } finally {
+      client.destroy()
+      await running.close()
+    }
+  })
+
+  test('responses larger than the socket buffers arrive whole and in order, with the client reading slowly', async () => {
+    const running = await startServer(echoApp())
+    const session = http2.connect(running.url, { rejectUnauthorized: false, settings: { initialWindowSize: 4 << 20 } })
+    session.on('error', () => {})
+    try {
+      await once(session, 'connect')
+      session.setLocalWindowSize(16 << 20)
+      const fetches = [1, 2, 3, 4].map(async (n) => {
+        const stream = session.request({ ':path': `/big/${n}` })
+        const chunks: Buffer[] = []
+        let reads = 0
+        stream.on('data', (chunk: Buffer) => {
+          chunks.push(chunk)
+          // Now and then the client stops reading for a while: the server's socket fills, its framer waits for 'drain'.
+          if (++reads % 8 === 0) {
+            stream.pause()
+            setTimeout(() => stream.resume(), 5)
+          }
+        })
+        await once(stream, 'end')
+        return Buffer.concat(chunks)
+      })
+      const bodies = await Promise.all(fetches)
+      for (const [i, body] of bodies.entries()) assert.ok(body.equals(bigBody(i + 1)), `response ${i + 1} whole and in order (${body.length} bytes)`)
+    } finally {
+      session.close()
+      await running.close()
+    }
+  })
+
+  test('a client that stops reading: the server stops writing into the socket once it is full (backpressure kept)', async () => {
+    const running = await startServer(echoApp())
+    let serverSocket: TLSSocket | undefined
+    running.server.on('secureConnection', (socket: TLSSocket) => (serverSocket = socket))
+    // Windows that let all 8 MB go: only the socket can hold them back.
+    const client = await RawH2Client.connect(running.port, { settings: { [SETTING.INITIAL_WINDOW_SIZE]: 2 ** 31 - 1 } })
+    try {
+      client.write(frames.windowUpdate(0, 2 ** 31 - 1 - 65535), frames.request(1, '/huge'))
+      await client.until((f) => f.some((x) => x.type === FRAME.DATA), 5000, 'the first DATA')
+      client.socket.pause()
+      // The kernel's buffers fill, then the server's socket's: its size there stays near its highWaterMark.
+      let most = 0
+      for (let i = 0; i < 40; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        most = Math.max(most, serverSocket!.writableLength)
+      }
+      assert.ok(most < 1 << 20, `the server's socket held ${most} bytes of a client that does not read`)
+      client.socket.resume()
+      await client.until(() => client.finished(1), 10000, 'the whole response')
+      assert.equal(client.dataBytes(1), 8 << 20)
     } finally {
       client.destroy()
       await running.close()

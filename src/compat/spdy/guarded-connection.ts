@@ -33,6 +33,7 @@ import { type StallProbe, watchStalledWindows } from '../../server/stalled-windo
 import type { Field } from './header-rules.js'
 import type { SpdyConnection, SpdyFrame, SpdyStream } from './internals.js'
 import { type ConnectionError, type FrameHeader, ProtocolGuard } from './protocol-guard.js'
+import { writeFramesToSocket } from './framer-writes.js'
 
 const debug = createDebug('express-h2-push:spdy-guard')
 
@@ -127,6 +128,7 @@ function attach(connection: SpdyConnection, limits: ResolvedH2Limits): void {
   const state = connection._spdyState as SpdyConnection['_spdyState'] & { parser: GuardedParser }
   state.parser[GUARD] = guard
   state.parser[FRAMES_TO] = connection
+  writeFramesToSocket(state.framer, connection.socket as Socket)
   state.parser.maxHeaderListSize = limits.maxHeaderListSize
   const framer = state.framer as unknown as Record<string, (frame: Record<string, unknown>, callback?: unknown) => void>
   const settingsFrame = framer['settingsFrame']!
