@@ -25,6 +25,7 @@ export const BENCHES: readonly { script: string; quick: Readonly<Record<string, 
   { script: 'bridge', quick: { ROUNDS: '3', REQUESTS: '4000' } },
   { script: 'push', quick: { ROUNDS: '3', CONNECTIONS: '8' } },
   { script: 'first-push', quick: { ROUNDS: '3', CONNECTIONS: '30' } },
+  { script: 'connection-setup', quick: { ROUNDS: '5', WARM: '200' } },
   { script: 'memory', quick: { LAYERS: 'bare,demo' } },
   { script: 'returning-visitor', quick: {} },
 ]
