@@ -113,6 +113,16 @@ describe('benchmarks (smoke: tiny loads)', () => {
     }
   })
 
+  test('connection setup: fresh and warm rows, times and CPU for both transports', async () => {
+    const stdout = await bench('connection-setup', { ROUNDS: '1', FRESH: '3', WARM: '4' })
+    const table = rows(stdout).filter((row) => row[0] !== 'connections')
+    assert.equal(table.length, 3, stdout)
+    for (const row of table) {
+      for (const cell of [row[1], row[2], row[4], row[5]]) assert.ok(Number(cell) > 0, `${row[0]}: ${cell}\n${stdout}`)
+      assert.match(row[3]!, /^[\d.]+×$/)
+    }
+  })
+
   test('memory: per-stream numbers for each transport and layer', async () => {
     const stdout = await bench('memory', { STREAMS: '100', CONNECTIONS: '5', LAYERS: 'bare,demo' })
     const table = rows(stdout)
