@@ -831,3 +831,88 @@ for (const transport of TRANSPORTS) {
     })
   })
 }
+
+/** RFC 9113 §8.2.2: a response never carries connection-specific fields, whatever the app set. */
+for (const transport of TRANSPORTS) {
+  describe(`connection-specific response fields (${transport})`, () => {
+    test('a plain listener (no Express) setting them gets its response out too', { timeout: 15_000 }, async () => {
+      const running = await startServer(
+        (_req: IncomingMessage, res: ServerResponse) => {
+          res.setHeader('transfer-encoding', 'chunked')
+          res.writeHead(200, { upgrade: 'h2c', 'x-kept': 'yes' })
+          res.end('plain')
+        },
+        { transport },
+      )
+      const { connect: connectH2 } = await import('node:http2')
+      const session = connectH2(running.url, { rejectUnauthorized: false })
+      session.on('error', () => {})
+      try {
+        const stream = session.request({ ':path': '/' })
+        const [headers] = (await new Promise((resolve, reject) => {
+          stream.on('response', (h) => resolve([h]))
+          stream.on('error', reject)
+        })) as [Record<string, unknown>]
+        let got = ''
+        stream.setEncoding('utf8')
+        for await (const chunk of stream) got += chunk
+        assert.deepEqual(
+          [headers[':status'], headers['x-kept'], headers['transfer-encoding'], headers['upgrade'], got],
+          [200, 'yes', undefined, undefined, 'plain'],
+        )
+      } finally {
+        session.close()
+        await running.close()
+      }
+    })
+
+    test('fields set with setHeader, res.set or writeHead are left out and the response goes out whole', { timeout: 15_000 }, async () => {
+      const { default: express } = await import('express')
+      const app = express()
+      app.get('/set', (_req, res) => {
+        res.setHeader('Transfer-Encoding', 'chunked')
+        res.set({ Connection: 'keep-alive', 'Keep-Alive': 'timeout=5', Upgrade: 'h2c', 'Proxy-Connection': 'keep-alive', 'X-Kept': 'yes' })
+        res.send('set')
+      })
+      app.get('/write-head', (_req, res) => {
+        res.writeHead(200, { 'transfer-encoding': 'chunked', 'x-kept': 'yes' })
+        res.end('object')
+      })
+      app.get('/write-head-array', (_req, res) => {
+        res.writeHead(200, ['Upgrade', 'h2c', 'x-kept', 'yes'])
+        res.end('array')
+      })
+      const running = await startServer(app, { transport })
+      const { connect: connectH2 } = await import('node:http2')
+      const session = connectH2(running.url, { rejectUnauthorized: false })
+      session.on('error', () => {})
+      try {
+        for (const [path, body] of [
+          ['/set', 'set'],
+          ['/write-head', 'object'],
+          ['/write-head-array', 'array'],
+        ] as const) {
+          const stream = session.request({ ':path': path })
+          let got = ''
+          let headers: Record<string, unknown> = {}
+          stream.on('response', (h) => (headers = h))
+          stream.setEncoding('utf8')
+          stream.on('data', (chunk: string) => (got += chunk))
+          const error = await new Promise<Error | undefined>((resolve) => {
+            stream.on('end', () => resolve(undefined))
+            stream.on('error', resolve)
+          })
+          assert.equal(error, undefined, `${path}: ${error?.message}`)
+          assert.equal(headers[':status'], 200, path)
+          assert.equal(got, body, path)
+          assert.equal(headers['x-kept'], 'yes', path)
+          for (const name of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])
+            assert.equal(headers[name], undefined, `${path}: ${name}`)
+        }
+      } finally {
+        session.close()
+        await running.close()
+      }
+    })
+  })
+}

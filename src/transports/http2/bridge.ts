@@ -23,9 +23,14 @@ import { ownMembers } from '../../own-members.js'
 import { oneAuthority } from '../authority.js'
 import { requestClosesAfterEndStream } from './end-stream.js'
 import { layerUnderExpress, markHttp2 } from './compat-layer.js'
+import { writeHeadWithoutConnectionFields } from './connection-fields.js'
 
 const REQUEST_MEMBERS = ownMembers(http2.Http2ServerRequest.prototype)
-const RESPONSE_MEMBERS = ownMembers(http2.Http2ServerResponse.prototype)
+const RESPONSE_MEMBERS: PropertyDescriptorMap = {
+  ...ownMembers(http2.Http2ServerResponse.prototype),
+  // node:http2's writeHead without connection-specific fields (connection-fields.ts).
+  writeHead: { value: writeHeadWithoutConnectionFields, writable: true, configurable: true, enumerable: false },
+}
 
 export type Http2RequestListener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void
 

@@ -19,6 +19,7 @@
 import http from 'node:http'
 import http2 from 'node:http2'
 import { withExpressRequestFields, withExpressResponseFields } from '../shaped-messages.js'
+import { writeHeadWithoutConnectionFields } from './connection-fields.js'
 
 /** The mark of an HTTP/2 compatibility request or response handed to the app by the bridge. */
 const HTTP2 = Symbol('express-h2-push.http2')
@@ -47,6 +48,8 @@ export class ShapedHttp2Request extends withExpressRequestFields(http2.Http2Serv
 export class ShapedHttp2Response extends withExpressResponseFields(http2.Http2ServerResponse as unknown as Constructor) {
   [HTTP2]: true | undefined = undefined
 }
+// node:http2's writeHead without connection-specific fields (connection-fields.ts), for a response Express does not re-prototype.
+Object.defineProperty(ShapedHttp2Response.prototype, 'writeHead', { value: writeHeadWithoutConnectionFields, writable: true, configurable: true })
 
 function readOnly(key: PropertyKey): TypeError {
   return new TypeError(`Cannot assign to read only property '${String(key)}' of object`)
@@ -90,9 +93,11 @@ function layerOver(h2proto: object, base: object): object {
 let layers: { request: object; response: object } | undefined
 
 function theLayers(): { request: object; response: object } {
-  layers ??= {
-    request: layerOver(http2.Http2ServerRequest.prototype, http.IncomingMessage.prototype),
-    response: layerOver(http2.Http2ServerResponse.prototype, http.ServerResponse.prototype),
+  if (layers === undefined) {
+    const response = layerOver(http2.Http2ServerResponse.prototype, http.ServerResponse.prototype)
+    // For a response Express re-prototyped: node:http2's writeHead without connection-specific fields.
+    Object.defineProperty(response, 'writeHead', member({ writeHead: writeHeadWithoutConnectionFields }, http.ServerResponse.prototype, 'writeHead'))
+    layers = { request: layerOver(http2.Http2ServerRequest.prototype, http.IncomingMessage.prototype), response }
   }
   return layers
 }
