@@ -19,6 +19,7 @@ import type { Transport } from '../index.js'
 import { RawH2Client, frames, headerBlock, FRAME, ERROR, ERROR_NAMES, SETTING, type Frame } from './helpers/raw-h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { nghttp } from './helpers/nghttp.js'
+import { H2Client } from './helpers/h2.js'
 
 const require = createRequire(import.meta.url)
 interface Decompressor {
@@ -556,6 +557,22 @@ for (const transport of TRANSPORTS) {
   })
 }
 
+/** Runs `check` with a node:http2 client of `app` served over `transport`; both closed after. */
+async function withClient(
+  transport: Transport,
+  app: Parameters<typeof startServer>[0],
+  check: (client: H2Client, running: Running) => Promise<void>,
+): Promise<void> {
+  const running = await startServer(app, { transport })
+  const client = new H2Client(running.url)
+  try {
+    await check(client, running)
+  } finally {
+    await client.close()
+    await running.close()
+  }
+}
+
 /** Names and values that are properties of Object.prototype: plain objects in a header path answer them from the prototype. */
 for (const transport of TRANSPORTS) {
   describe(`header fields named like Object.prototype's properties (${transport})`, () => {
@@ -567,36 +584,22 @@ for (const transport of TRANSPORTS) {
         res.setHeader('x-b', 'hasOwnProperty')
         res.end(JSON.stringify({ constructor: Object.hasOwn(req.headers, 'constructor') ? req.headers['constructor'] : null, raw: req.rawHeaders }))
       }
-      const running = await startServer(app, { transport })
-      const { connect: connectH2 } = await import('node:http2')
-      const session = connectH2(running.url, { rejectUnauthorized: false })
-      session.on('error', () => {})
-      try {
+      await withClient(transport, app, async (client) => {
         // Twice on one connection: the second response's fields come from the HPACK dynamic table.
         for (let round = 0; round < 2; round++) {
-          const stream = session.request({ ':path': '/', constructor: 'x', ['__proto__']: 'z', 'x-a': 'toString', 'content-type': 'valueOf' })
-          const [headers] = (await new Promise((resolve, reject) => {
-            stream.once('response', (received) => resolve([received]))
-            stream.once('error', reject)
-          })) as [Record<string, unknown>]
-          let body = ''
-          stream.setEncoding('utf8')
-          for await (const chunk of stream) body += chunk
+          const { headers, body } = await client.request('/', { constructor: 'x', ['__proto__']: 'z', 'x-a': 'toString', 'content-type': 'valueOf' })
           assert.equal(headers['constructor'], 'y', `round ${round}: ${JSON.stringify(headers)}`)
           assert.equal(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value, 'p')
           assert.equal(headers['content-type'], 'toString')
           assert.equal(headers['x-b'], 'hasOwnProperty')
           assert.equal(headers['etag'], undefined)
-          const seen = JSON.parse(body) as { constructor: string | null; raw: string[] }
+          const seen = JSON.parse(body.toString()) as { constructor: string | null; raw: string[] }
           assert.equal(seen.constructor, 'x')
-          const pairs = (seen.raw as string[]).flatMap((name, i) => (i % 2 === 0 ? [`${name}: ${seen.raw[i + 1]}`] : []))
+          const pairs = seen.raw.flatMap((name, i) => (i % 2 === 0 ? [`${name}: ${seen.raw[i + 1]}`] : []))
           for (const pair of ['constructor: x', '__proto__: z', 'x-a: toString', 'content-type: valueOf'])
             assert.ok(pairs.includes(pair), `${pair} in ${pairs.join(' | ')}`)
         }
-      } finally {
-        session.close()
-        await running.close()
-      }
+      })
     })
   })
 }
@@ -636,43 +639,26 @@ for (const transport of TRANSPORTS) {
         req.resume()
         routes[req.url ?? '']?.(res)
       }
-      const running = await startServer(app, { transport })
-      try {
-        const { connect: connectH2 } = await import('node:http2')
-        const session = connectH2(running.url, { rejectUnauthorized: false })
-        session.on('error', () => {})
-        const expected: Record<string, [string, Record<string, string>]> = {
-          '/before-body': ['body', { 'x-t': '1' }],
-          '/between-writes': ['abc', { 'x-t': '2' }],
-          '/twice': ['x', { 'x-t': '3', 'x-u': '4' }],
-          // Node's [name, value] pairs (http's addTrailers takes them; node:http2's compat API sends fields '0' and '1').
-          ...(transport === 'spdy' ? { '/pairs': ['pairs', { 'x-t': '5', 'x-u': '6' }] as [string, Record<string, string>] } : {}),
-        }
-        try {
-          for (const [path, [body, trailers]] of Object.entries(expected)) {
-            const stream = session.request({ ':path': path })
-            let got = ''
-            let gotTrailers: Record<string, unknown> = {}
-            stream.setEncoding('utf8')
-            stream.on('data', (chunk: string) => (got += chunk))
-            stream.on('trailers', (t: Record<string, unknown>) => (gotTrailers = Object.fromEntries(Object.entries(t))))
-            const error = await new Promise<Error | undefined>((resolve) => {
-              stream.on('end', () => resolve(undefined))
-              stream.on('error', resolve)
-            })
-            assert.equal(error, undefined, `${path}: ${error?.message}`)
-            assert.equal(got, body, path)
-            assert.deepEqual(gotTrailers, trailers, path)
-          }
-        } finally {
-          session.close()
+      const expected: Record<string, [string, Record<string, string>]> = {
+        '/before-body': ['body', { 'x-t': '1' }],
+        '/between-writes': ['abc', { 'x-t': '2' }],
+        '/twice': ['x', { 'x-t': '3', 'x-u': '4' }],
+        // Node's [name, value] pairs (http's addTrailers takes them; node:http2's compatibility API sends fields '0' and '1').
+        ...(transport === 'spdy' ? { '/pairs': ['pairs', { 'x-t': '5', 'x-u': '6' }] as [string, Record<string, string>] } : {}),
+      }
+      await withClient(transport, app, async (client, running) => {
+        for (const [path, [body, trailers]] of Object.entries(expected)) {
+          // request() fails a stream that closes without END_STREAM (a client's reset of a malformed response).
+          const exchange = await client.request(path)
+          assert.equal(exchange.body.toString(), body, path)
+          assert.deepEqual(exchange.trailers, trailers, path)
         }
         // On the wire: the body's DATA frames, then the trailers' HEADERS frame with END_STREAM (no DATA frame carries it).
-        const client = await connect(running.port)
+        const raw = await connect(running.port)
         try {
-          client.write(frames.request(1, '/before-body'))
-          await client.until(() => client.finished(1), WAIT, '/before-body')
-          const shape = client.frames.filter((f) => f.streamId === 1).map((f) => `${f.name}${f.endStream ? ' END_STREAM' : ''}`)
+          raw.write(frames.request(1, '/before-body'))
+          await raw.until(() => raw.finished(1), WAIT, '/before-body')
+          const shape = raw.frames.filter((f) => f.streamId === 1).map((f) => `${f.name}${f.endStream ? ' END_STREAM' : ''}`)
           assert.deepEqual(
             shape.filter((s) => s !== 'DATA'),
             ['HEADERS', 'HEADERS END_STREAM'],
@@ -680,11 +666,9 @@ for (const transport of TRANSPORTS) {
           )
           assert.ok(shape.indexOf('DATA') > 0 && shape.lastIndexOf('DATA') < shape.length - 1, shape.join(' '))
         } finally {
-          await client.close()
+          await raw.close()
         }
-      } finally {
-        await running.close()
-      }
+      })
     })
   })
 }
@@ -699,29 +683,15 @@ for (const transport of TRANSPORTS) {
         if (req.url === '/204') return void res.writeHead(204).end()
         res.end('ok')
       }
-      const running = await startServer(app, { transport })
-      const { connect: connectH2 } = await import('node:http2')
-      const session = connectH2(running.url, { rejectUnauthorized: false })
-      session.on('error', () => {})
-      const headersOf = (path: string) =>
-        new Promise<Record<string, unknown>>((resolve, reject) => {
-          const stream = session.request({ ':path': path })
-          stream.on('response', (headers) => resolve(headers))
-          stream.on('error', reject)
-          stream.resume()
-        })
-      try {
+      await withClient(transport, app, async (client) => {
         const before = Date.now()
         for (const path of ['/', '/204']) {
-          const date = Date.parse(String((await headersOf(path))['date']))
+          const date = Date.parse(String((await client.request(path)).headers['date']))
           assert.ok(date >= Math.floor(before / 1000) * 1000 && date <= Date.now(), `${path}: ${date}`)
         }
-        assert.equal((await headersOf('/own'))['date'], 'Thu, 01 Jan 2026 00:00:00 GMT')
-        assert.equal((await headersOf('/off'))['date'], undefined)
-      } finally {
-        session.close()
-        await running.close()
-      }
+        assert.equal((await client.request('/own')).headers['date'], 'Thu, 01 Jan 2026 00:00:00 GMT')
+        assert.equal((await client.request('/off')).headers['date'], undefined)
+      })
     })
   })
 }
@@ -741,27 +711,9 @@ for (const transport of TRANSPORTS) {
         req.on('data', (chunk: string) => (body += chunk))
         req.on('end', () => res.end(JSON.stringify({ body, trailers: req.trailers, raw: req.rawTrailers })))
       }
-      const running = await startServer(app, { transport })
-      const { connect: connectH2 } = await import('node:http2')
-      const session = connectH2(running.url, { rejectUnauthorized: false })
-      session.on('error', () => {})
-      const exchange = (path: string, trailers?: Record<string, string>) =>
-        new Promise<{ informational: unknown[]; body: string }>((resolve, reject) => {
-          const stream = session.request({ ':path': path, ':method': trailers ? 'POST' : 'GET' }, trailers ? { waitForTrailers: true } : {})
-          const informational: unknown[] = []
-          let body = ''
-          if (trailers) {
-            stream.on('wantTrailers', () => stream.sendTrailers(trailers))
-            stream.end('payload')
-          }
-          stream.on('headers', (headers) => informational.push(headers[':status']))
-          stream.setEncoding('utf8')
-          stream.on('data', (chunk: string) => (body += chunk))
-          stream.on('end', () => resolve({ informational, body }))
-          stream.on('error', reject)
-        })
-      try {
-        const posted = JSON.parse((await exchange('/upload', { 'x-checksum': 'abc', 'x-more': 'yes' })).body) as {
+      await withClient(transport, app, async (client) => {
+        const upload = { body: 'payload', trailers: { 'x-checksum': 'abc', 'x-more': 'yes' } }
+        const posted = JSON.parse((await client.request('/upload', { ':method': 'POST' }, 10_000, upload)).body.toString()) as {
           body: string
           trailers: object
           raw: string[]
@@ -769,13 +721,13 @@ for (const transport of TRANSPORTS) {
         assert.equal(posted.body, 'payload')
         assert.deepEqual({ ...posted.trailers }, { 'x-checksum': 'abc', 'x-more': 'yes' })
         assert.deepEqual(posted.raw, ['x-checksum', 'abc', 'x-more', 'yes'])
-        const processing = await exchange('/processing')
-        assert.equal(processing.body, 'done')
-        assert.deepEqual(processing.informational, transport === 'spdy' ? [102] : [])
-      } finally {
-        session.close()
-        await running.close()
-      }
+        const processing = await client.request('/processing')
+        assert.equal(processing.body.toString(), 'done')
+        assert.deepEqual(
+          processing.informational.map((h) => h[':status']),
+          transport === 'spdy' ? [102] : [],
+        )
+      })
     })
   })
 }
@@ -803,67 +755,39 @@ for (const transport of TRANSPORTS) {
         }
         res.end()
       }
-      const running = await startServer(app, { transport })
-      const { connect: connectH2 } = await import('node:http2')
-      const session = connectH2(running.url, { rejectUnauthorized: false })
-      session.on('error', () => {})
-      const headersOf = (path: string) =>
-        new Promise<Record<string, unknown>>((resolve, reject) => {
-          const stream = session.request({ ':path': path })
-          stream.on('response', (headers) => resolve(headers))
-          stream.on('error', reject)
-          stream.resume()
-        })
-      try {
-        const flat = await headersOf('/flat')
+      await withClient(transport, app, async (client) => {
+        const flat = (await client.request('/flat')).headers
         assert.deepEqual([flat['x-a'], flat['x-b']], ['1', '2'])
-        const pairs = await headersOf('/pairs')
+        const pairs = (await client.request('/pairs')).headers
         assert.deepEqual([pairs['x-a'], pairs['x-b']], ['1, 2', '3'])
         for (const status of [99, 1000]) {
-          const headers = await headersOf(`/${status}`)
+          const { headers } = await client.request(`/${status}`)
           assert.deepEqual([headers[':status'], headers['x-error']], [500, 'RangeError'], `writeHead(${status})`)
         }
-        assert.equal((await headersOf('/204'))[':status'], 204)
-      } finally {
-        session.close()
-        await running.close()
-      }
+        assert.equal((await client.request('/204')).status, 204)
+      })
     })
   })
 }
 
 /** RFC 9113 §8.2.2: a response never carries connection-specific fields, whatever the app set. */
+const CONNECTION_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']
+
 for (const transport of TRANSPORTS) {
   describe(`connection-specific response fields (${transport})`, () => {
     test('a plain listener (no Express) setting them gets its response out too', { timeout: 15_000 }, async () => {
-      const running = await startServer(
-        (_req: IncomingMessage, res: ServerResponse) => {
-          res.setHeader('transfer-encoding', 'chunked')
-          res.writeHead(200, { upgrade: 'h2c', 'x-kept': 'yes' })
-          res.end('plain')
-        },
-        { transport },
-      )
-      const { connect: connectH2 } = await import('node:http2')
-      const session = connectH2(running.url, { rejectUnauthorized: false })
-      session.on('error', () => {})
-      try {
-        const stream = session.request({ ':path': '/' })
-        const [headers] = (await new Promise((resolve, reject) => {
-          stream.on('response', (h) => resolve([h]))
-          stream.on('error', reject)
-        })) as [Record<string, unknown>]
-        let got = ''
-        stream.setEncoding('utf8')
-        for await (const chunk of stream) got += chunk
+      const app = (_req: IncomingMessage, res: ServerResponse): void => {
+        res.setHeader('transfer-encoding', 'chunked')
+        res.writeHead(200, { upgrade: 'h2c', 'x-kept': 'yes' })
+        res.end('plain')
+      }
+      await withClient(transport, app, async (client) => {
+        const { status, headers, body } = await client.request('/')
         assert.deepEqual(
-          [headers[':status'], headers['x-kept'], headers['transfer-encoding'], headers['upgrade'], got],
+          [status, headers['x-kept'], headers['transfer-encoding'], headers['upgrade'], body.toString()],
           [200, 'yes', undefined, undefined, 'plain'],
         )
-      } finally {
-        session.close()
-        await running.close()
-      }
+      })
     })
 
     test('fields set with setHeader, res.set or writeHead are left out and the response goes out whole', { timeout: 15_000 }, async () => {
@@ -882,37 +806,19 @@ for (const transport of TRANSPORTS) {
         res.writeHead(200, ['Upgrade', 'h2c', 'x-kept', 'yes'])
         res.end('array')
       })
-      const running = await startServer(app, { transport })
-      const { connect: connectH2 } = await import('node:http2')
-      const session = connectH2(running.url, { rejectUnauthorized: false })
-      session.on('error', () => {})
-      try {
+      await withClient(transport, app, async (client) => {
         for (const [path, body] of [
           ['/set', 'set'],
           ['/write-head', 'object'],
           ['/write-head-array', 'array'],
         ] as const) {
-          const stream = session.request({ ':path': path })
-          let got = ''
-          let headers: Record<string, unknown> = {}
-          stream.on('response', (h) => (headers = h))
-          stream.setEncoding('utf8')
-          stream.on('data', (chunk: string) => (got += chunk))
-          const error = await new Promise<Error | undefined>((resolve) => {
-            stream.on('end', () => resolve(undefined))
-            stream.on('error', resolve)
-          })
-          assert.equal(error, undefined, `${path}: ${error?.message}`)
-          assert.equal(headers[':status'], 200, path)
-          assert.equal(got, body, path)
-          assert.equal(headers['x-kept'], 'yes', path)
-          for (const name of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])
-            assert.equal(headers[name], undefined, `${path}: ${name}`)
+          const exchange = await client.request(path)
+          assert.equal(exchange.status, 200, path)
+          assert.equal(exchange.body.toString(), body, path)
+          assert.equal(exchange.headers['x-kept'], 'yes', path)
+          for (const name of CONNECTION_FIELDS) assert.equal(exchange.headers[name], undefined, `${path}: ${name}`)
         }
-      } finally {
-        session.close()
-        await running.close()
-      }
+      })
     })
   })
 }

@@ -18,6 +18,7 @@ import { RawH2Client, frame, frames, headerBlock, FRAME, END_HEADERS, END_STREAM
 import { installSpdyCompat } from '../index.js'
 import { framerOwnContinuationFrame, framerOwnDataFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 import { encodeDirectly, encodeHeaderBlock, responseHeaders } from '../src/compat/spdy/direct-hpack.js'
+import { parserOwnConsume } from '../src/compat/spdy/parse-steps.js'
 import { type HpackTableModule, installIndexedLookup } from '../src/compat/spdy/hpack-index.js'
 
 const require = createRequire(import.meta.url)
@@ -428,6 +429,68 @@ describe("spdy's HTTP/2 frames are rendered into one Buffer each (one-buffer-fra
     assert.ok(theirs.frames.some((f) => f.chunks > 1))
     // The 40 KB header block went out as HEADERS and CONTINUATION frames of at most 16 KB.
     assert.ok(ours.frames.filter((f) => f.bytes[3] === 9).length >= 2)
+  })
+})
+
+describe("spdy-transport's parser takes its steps with one bound callback (parse-steps.ts)", () => {
+  test("frames in one chunk, in pieces, with header blocks and a partial DATA frame: pushed in the same order, interleaved with ticks and immediates as spdy-transport's own steps do", async () => {
+    installSpdyCompat()
+    const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')
+    type Parser = import('node:stream').Transform & Record<string, unknown> & { skipPreface(): void; setCompression(pair: unknown): void }
+    const transport = createRequire(transportPath)('spdy-transport') as {
+      Window: new (options: object) => unknown
+      protocol: { http2: { parser: { create(options: object): Parser }; compressionPool: { create(): { get(version: number): unknown } } } }
+    }
+    const http2 = transport.protocol.http2
+    const block = (path: string) =>
+      headerBlock([
+        [':method', 'GET'],
+        [':scheme', 'https'],
+        [':authority', 'localhost'],
+        [':path', path],
+        ['x-a', path.repeat(3)],
+      ])
+    const input = Buffer.concat([
+      frame(FRAME.HEADERS, END_HEADERS, 1, block('/a')),
+      frame(FRAME.PING, 0, 0, Buffer.alloc(8, 1)),
+      frame(FRAME.HEADERS, END_HEADERS, 3, block('/b')),
+      frame(FRAME.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 1, 0])),
+      frame(FRAME.DATA, 0, 1, Buffer.alloc(3000, 2)),
+      frame(FRAME.HEADERS, END_HEADERS | END_STREAM, 5, block('/c')),
+      frame(FRAME.DATA, END_STREAM, 1, Buffer.alloc(10, 3)),
+    ])
+    // The same bytes in one chunk, and cut so that frame heads and the DATA frame arrive in pieces.
+    const cuts: number[][] = [[input.length], [5, 40, 41, 200, 1000, input.length], [100, 150, 160, input.length]]
+    const run = async (own: boolean, cut: number[]) => {
+      const parser = http2.parser.create({
+        isServer: true,
+        window: new transport.Window({ id: 0, isServer: true, recv: { size: 1024 * 1024 }, send: { size: 1024 * 1024 } }),
+      })
+      if (own) parser['_consume'] = parserOwnConsume()
+      parser.skipPreface()
+      parser.setCompression(http2.compressionPool.create().get(4))
+      const log: string[] = []
+      parser.on('data', (f: { type: string; id: number; data?: Buffer; headers?: Record<string, string> }) => {
+        log.push(`${f.type} ${f.id}${f.data ? ` ${f.data.length}` : ''}${f.headers ? ` ${f.headers[':path']}` : ''}`)
+        process.nextTick(() => log.push(`tick after ${f.type} ${f.id}`))
+        setImmediate(() => log.push(`immediate after ${f.type} ${f.id}`))
+      })
+      parser.on('error', (err: Error) => log.push(`error ${err.message}`))
+      let from = 0
+      for (const to of cut) {
+        parser.write(input.subarray(from, to))
+        log.push(`wrote ${to}`)
+        from = to
+      }
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+      return log
+    }
+    for (const cut of cuts) {
+      const ours = await run(false, cut)
+      const theirs = await run(true, cut)
+      assert.deepEqual(ours, theirs, `cut at ${cut.join(', ')}`)
+      assert.equal(ours.filter((l) => /^(HEADERS|PING|WINDOW_UPDATE|DATA) /.test(l)).length >= 7, true, ours.join('\n'))
+    }
   })
 })
 

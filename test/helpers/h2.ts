@@ -18,9 +18,17 @@ export interface Exchange {
   headers: IncomingHttpHeaders
   informational: IncomingHttpHeaders[]
   body: Buffer
+  /** The response's trailers (an own-property copy), `{}` without any. */
+  trailers: Record<string, unknown>
   pushes: PushRecord[]
   /** Event order as seen by the client: 'push:<path>', 'response', 'end'. */
   events: string[]
+}
+
+/** What a request sends after its headers: a body, and trailers after it. */
+export interface Upload {
+  body: string
+  trailers?: Record<string, string>
 }
 
 export interface ClientOptions {
@@ -70,13 +78,20 @@ export class H2Client {
     void done.then(() => this.#pending.delete(done))
   }
 
-  /** Opens a request and returns its stream with a recorder (for held-open responses). */
-  open(path: string, headers: Record<string, string> = {}) {
-    const stream = this.session.request({ ':path': path, ...headers })
+  /** Opens a request and returns its stream with a recorder (for held-open responses); `upload` is sent as its body. */
+  open(path: string, headers: Record<string, string> = {}, upload?: Upload) {
+    const stream = this.session.request({ ':path': path, ...headers }, upload?.trailers ? { waitForTrailers: true } : {})
+    if (upload) {
+      const trailers = upload.trailers
+      if (trailers) stream.on('wantTrailers', () => stream.sendTrailers(trailers))
+      stream.end(upload.body)
+    }
     const informational: IncomingHttpHeaders[] = []
     const chunks: Buffer[] = []
     let ended = false
+    let trailers: Record<string, unknown> = {}
     stream.on('headers', (h) => informational.push(h))
+    stream.on('trailers', (t) => (trailers = Object.fromEntries(Object.entries(t))))
     stream.on('data', (c: Buffer) => chunks.push(c))
     stream.on('end', () => (ended = true))
     stream.on('error', () => {})
@@ -93,15 +108,18 @@ export class H2Client {
       get ended() {
         return ended
       },
+      get trailers() {
+        return trailers
+      },
       body: () => Buffer.concat(chunks),
     }
   }
 
   /** GET (or another method) `path`; resolves when the response and every push seen meanwhile closed. */
-  async request(path: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Exchange> {
+  async request(path: string, headers: Record<string, string> = {}, timeoutMs = 10_000, upload?: Upload): Promise<Exchange> {
     const firstPush = this.pushes.length
     const firstEvent = this.events.length
-    const r = this.open(path, headers)
+    const r = this.open(path, headers, upload)
     const timeout = new Promise<never>((_, reject) => {
       const t = setTimeout(() => reject(new Error(`${path}: no complete response in ${timeoutMs} ms`)), timeoutMs)
       void r.closed.then(() => clearTimeout(t))
@@ -116,6 +134,7 @@ export class H2Client {
       headers: responseHeaders,
       informational: r.informational,
       body: r.body(),
+      trailers: r.trailers,
       pushes: this.pushes.slice(firstPush),
       events: this.events.slice(firstEvent),
     }

@@ -227,67 +227,6 @@ function framesStraightToConnection(push: Push): Push {
   }
 }
 
-interface ParsedChunk {
-  size: number
-}
-
-/** What the parser's `_consume` uses (spdy-transport's base Parser). */
-interface ConsumingParser extends GuardedParser {
-  dead: boolean
-  partial: boolean
-  waiting: number
-  buffer: { size: number; clone(size: number): ParsedChunk; skip(size: number): void }
-  execute(content: ParsedChunk, next: Callback): void
-  executePartial(content: ParsedChunk, next: Callback): void
-  push(frame: unknown): boolean
-  _consume(cb: (err?: Error | null) => void): void
-}
-
-type Consume = (this: ConsumingParser, cb: (err?: Error | null) => void) => void
-
-/**
- * The parser's `_consume`, on a guarded parser: the frames of what it has read, one after
- * another in a loop. spdy-transport's parsed one frame, then the next on a `process.nextTick`
- * (to keep a frame answered synchronously from growing the stack): a tick per frame, nine on
- * a connection with one request. Nothing else ran in those ticks but other ticks, so the
- * frames are handled in the same order, with the same data; a frame answered later (none is,
- * on a guarded parser: its header blocks are decoded at once) goes on from there, as before.
- */
-function consumeWithoutTicks(consume: Consume): Consume {
-  return function consumeFrames(this: ConsumingParser, cb): void {
-    if (this[FRAMES_TO] === undefined) return consume.call(this, cb)
-    for (;;) {
-      if (this.dead) return cb()
-      let content: ParsedChunk
-      let partial = false
-      if (this.buffer.size < this.waiting) {
-        // Nothing, or not a whole frame; a DATA frame's payload is handed on in parts.
-        if (this.buffer.size === 0 || !this.partial) return cb()
-        content = this.buffer.clone(this.buffer.size)
-        this.buffer.skip(content.size)
-        this.waiting -= content.size
-        partial = true
-      } else {
-        content = this.buffer.clone(this.waiting)
-        this.buffer.skip(this.waiting)
-      }
-      let sync = true
-      let again = false
-      const next: Callback = (err, frame) => {
-        if (err) return cb(err)
-        if (Array.isArray(frame)) for (const each of frame) this.push(each)
-        else if (frame) this.push(frame)
-        if (sync) again = true
-        else this._consume(cb)
-      }
-      if (partial) this.executePartial(content, next)
-      else this.execute(content, next)
-      sync = false
-      if (!again) return
-    }
-  }
-}
-
 function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModules) {
   return function queueHeaderBlockGuarded(this: GuardedParser, header: FrameHeader, block: OffsetBuffer, callback: Callback): void {
     const guard = this[GUARD]
@@ -400,7 +339,6 @@ export function installProtocolGuard(modules: GuardedModules): void {
 
   parserProto['onFrameHead'] = guardFrameHeads(parserProto['onFrameHead'] as ParserMethod)
   parserProto['push'] = framesStraightToConnection(parserProto['push'] as Push)
-  parserProto['_consume'] = consumeWithoutTicks(parserProto['_consume'] as Consume)
   parserProto['queueHeaderBlock'] = guardHeaderBlocks(parserProto['queueHeaderBlock'] as ParserMethod, modules)
 
   const processUpdate = decompressorProto['_processUpdate'] as (this: HpackDecompressor) => void

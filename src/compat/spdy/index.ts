@@ -16,6 +16,7 @@ import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control
 import { installLightStreamWindows } from './light-windows.js'
 import { installLightPriority } from './light-priority.js'
 import { installOneBufferFrames, oneFrameData } from './one-buffer-frames.js'
+import { installParseSteps } from './parse-steps.js'
 import { installEndWithData } from './end-with-data.js'
 import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
@@ -71,6 +72,8 @@ function installFramerPaths(transport: SpdyTransportModule, hpack: HpackModule, 
   // HTTP/2 only: SPDY/3's framer still writes into a frame's chunks after scheduling it.
   const http2FramerProto = transport.protocol.http2.framer.prototype as unknown as Record<string, unknown>
   http2FramerProto['schedule'] = scheduleFramesWhole(transport.protocol.base.Scheduler.prototype['schedule'] as Parameters<typeof scheduleFramesWhole>[0])
+
+  installParseSteps((transport.protocol.base as unknown as { Parser: { prototype: Record<string, unknown> } }).Parser.prototype)
 
   const framerProto = transport.protocol.http2.framer.prototype
   const endStream = (transport.protocol.http2 as unknown as { constants: { flags: { END_STREAM: number } } }).constants.flags.END_STREAM

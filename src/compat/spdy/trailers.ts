@@ -46,16 +46,17 @@ type Write = (this: TrailerStream, data: unknown, encoding: unknown, callback: u
 type OnFinish = (this: TrailerStream) => void
 
 function flush(stream: TrailerStream, fin: boolean): void {
-  const pending = stream[PENDING] ?? []
+  const pending = stream[PENDING]
   const atEnd = fin ? stream[AT_END] : undefined
-  if (pending.length === 0 && !atEnd) return
+  // Every write of every stream comes through here: nothing held, nothing made.
+  if (pending === undefined && atEnd === undefined) return
   stream[PENDING] = undefined
   if (fin) stream[AT_END] = undefined
-  const headers = Object.assign({}, ...pending.map((entry) => entry.headers), atEnd) as Record<string, unknown>
+  const headers = Object.assign({}, ...(pending ?? []).map((entry) => entry.headers), atEnd) as Record<string, unknown>
   stream._hardCork()
   stream._spdyState.framer.headersFrame({ id: stream.id, headers, fin }, (err) => {
     stream._hardUncork()
-    for (const entry of pending) entry.callback?.(err)
+    for (const entry of pending ?? []) entry.callback?.(err)
   })
 }
 
