@@ -13,7 +13,8 @@
  * Environment: PERFLAB (perflab's folder, default ../shared/perflab beside the package; copied to a temporary
  * folder and run from there), ROUNDS (loads per server, alternating, default 9; BENCH_QUICK=1: 3 and one warm-up load), RTT_MS (default 50),
  * THINK_MS (browser route, default 300), NGHTTP_OPTS (passed to pageload.sh, e.g. "-w 20 -W 20"),
- * TRACES (`nghttp -v` runs per server for the time to the first PUSH_PROMISE, default 5), CHROMIUM.
+ * TRACES (`nghttp -v` runs per server for the time to the first PUSH_PROMISE, default 5), CHROMIUM,
+ * CPU_PROF=1 (a V8 CPU profile per server, in bench/results/profiles/pageload-*), CAPTURE=1 (browser: tcpdump under the counted rounds, and a table of the stylesheets' bursts on the wire; needs tcpdump).
  * Writes bench/results/pageload.json or pageload-browser.json.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
@@ -24,9 +25,11 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { listeningPort, RESULTS_DIR, median, summaryRow, type SummaryRow } from './harness.js'
+import { listeningPort, PROFILE_DIR, RESULTS_DIR, median, summaryRow, type SummaryRow } from './harness.js'
 import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
 import { loadFacts, PHASES, REPORT_SCRIPT, relativeEvents, serverEvents, type PageReport } from './timeline.js'
+import { FLUSH_MS } from './timeline-server.js'
+import { bursts, parsePackets, readCapture, startCapture, type Burst, type Capture } from './capture.js'
 
 const run = promisify(execFile)
 const here = fileURLToPath(new URL('./', import.meta.url))
@@ -41,6 +44,9 @@ const CHROMIUM = process.env['CHROMIUM'] ?? 'chromium'
 const PERFLAB = resolve(packageRoot, process.env['PERFLAB'] ?? '../shared/perflab')
 const NS = 'h2client'
 const HOST_IP = '10.200.0.1'
+const CLIENT_IP = '10.200.0.2'
+/** CAPTURE=1: tcpdump under the browser's counted rounds, and the stylesheets' bursts on the wire (bench/capture.ts). */
+const CAPTURE = process.env['CAPTURE'] === '1'
 const GO_PORT = 9443
 const STYLESHEETS = 10
 const SIZE = 10 * 1024
@@ -71,6 +77,7 @@ async function preflight(): Promise<void> {
     ['openssl', 'openssl'],
   ]
   if (scenario === 'browser') needs.push([CHROMIUM, 'chromium'])
+  if (scenario === 'browser' && CAPTURE) needs.push(['tcpdump', 'tcpdump'])
   const missing: Array<[string, string]> = []
   for (const need of needs) if (!(await has(need[0]))) missing.push(need)
   if (missing.length) {
@@ -144,7 +151,10 @@ interface Ours {
 }
 
 async function startOurs(lab: Lab, site: string, env: Record<string, string>): Promise<Ours> {
-  const child = spawn(process.execPath, [join(here, 'pageload-server.js')], {
+  // CPU_PROF=1: a V8 CPU profile per server, on exit, in a folder named for its transport and hints.
+  const dir = `pageload-${env['TRANSPORT'] ?? 'spdy'}${env['EARLY_HINTS'] === '0' ? '-nohints' : ''}`
+  const profile = process.env['CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, dir)}`] : []
+  const child = spawn(process.execPath, [...profile, join(here, 'pageload-server.js')], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -362,6 +372,8 @@ async function navigate(t: BrowserTarget, spki: string): Promise<void> {
       url,
     ]
     const { stdout } = await run('ip', args, { timeout: 60_000, maxBuffer: 16 << 20 })
+    // The server writes its timeline's lines FLUSH_MS after the first of a batch.
+    await new Promise((resolve) => setTimeout(resolve, 3 * FLUSH_MS))
     const report = pageReport(stdout)
     if (report?.protocol !== 'h2' || report.css.length !== STYLESHEETS) {
       t.failed++
@@ -417,7 +429,9 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
     const targets = await browserTargets(lab, site, ours)
     // Warm-up, not counted: each server once (BENCH_QUICK: one of them).
     for (const t of QUICK ? targets.slice(0, 1) : targets) await navigate(fresh(t), spki)
+    const capture = CAPTURE ? await startCapture(join(lab.dir, 'pageload.pcap'), CLIENT_IP) : undefined
     await alternate(targets, (t) => navigate(t, spki))
+    await capture?.stop()
 
     // TCP handshake 1 RTT, TLS 1.3 1 RTT, the request and its response 1 RTT, and the route's think time.
     const floor = 3 * lab.rttMs + THINK_MS
@@ -428,6 +442,7 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
     console.log(`Floor: TCP 1 RTT + TLS 1 RTT + request and response 1 RTT + ${THINK_MS} ms think = ${floor} ms (bodies' transfer time not counted)\n`)
     printLoads(targets, floor)
     printTimeline(targets)
+    const wire = capture ? await printWire(capture, targets, lab.rttMs / 2) : undefined
     const summary = browserSummary(targets)
     console.log('')
     for (const s of summary) console.log(`${s.label}: ${s.ratio.toFixed(3)}× (target ${s.target}: ${s.ok ? 'ok' : 'NOT MET'})`)
@@ -447,6 +462,7 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
           rounds: ROUNDS,
           summary,
           targets: kept,
+          ...(wire ? { wire } : {}),
         },
         null,
         2,
@@ -472,6 +488,25 @@ function printLoads(targets: readonly BrowserTarget[], floor: number): void {
         `${set(t.facts.map((f) => f.refetched))} | ${ms(median(t.facts.map((f) => f.cpuMs).filter(Number.isFinite)))} | ${ratio(med, median(off.loads))} |`,
     )
   }
+}
+
+/** With CAPTURE=1: each target's stylesheet bursts on the wire (bench/capture.ts), their medians printed. */
+async function printWire(capture: Capture, targets: readonly BrowserTarget[], oneWayMs: number): Promise<Record<string, Burst[]>> {
+  const text = await readCapture(capture.file)
+  const wire: Record<string, Burst[]> = {}
+  console.log(`\nOn the wire (CAPTURE=1: tcpdump on the lab's host side over the counted rounds; per connection, its burst of stylesheet DATA; medians)\n`)
+  console.log('| server | earlyHints | connections | server reaction (ms) | transfer (ms) | KB | segments | partial segments |')
+  console.log('|---|---|---|---|---|---|---|---|')
+  for (const t of targets) {
+    const found = bursts(parsePackets(text, t.server.port), oneWayMs)
+    wire[`${t.transport} ${t.earlyHints ? 'on' : 'off'}`] = found
+    const m = (f: (b: Burst) => number, digits = 1) => (found.length ? median(found.map(f)).toFixed(digits) : '–')
+    console.log(
+      `| ${t.name} | ${t.earlyHints} | ${found.length} | ${m((b) => b.reactionMs)} | ${m((b) => b.transferMs)} | ${m((b) => b.bytes / 1024)} | ` +
+        `${m((b) => b.segments, 0)} | ${m((b) => b.partial, 0)} |`,
+    )
+  }
+  return wire
 }
 
 /** The timeline of one load, each phase's median over the rounds: browser phases in ms after navigation start, server phases after the page's request reached the app. */

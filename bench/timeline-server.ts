@@ -11,20 +11,39 @@
  * (the page's first write: its final HEADERS) and `page-out` (the page's response finished); `other-in`
  * and `other-out` for any other request (the browser's favicon); `cpu` (the process's CPU time, ms, at
  * each connection and each finished response).
+ *
+ * The lines are kept and written together, FLUSH_MS after the first of them: stdout is a pipe,
+ * and a write to a pipe blocks on Linux; a write per event cost the server 4–10 ms per load,
+ * inside the load it was measuring (most of its `writeUtf8String` time in a CPU profile).
  */
 import type { RequestHandler } from 'express'
 import type { Server } from 'node:net'
 import { performance } from 'node:perf_hooks'
 
+/** How long after an event its line waits for others (bench/pageload.ts waits longer than this before it reads). */
+export const FLUSH_MS = 25
+
+let pending = ''
+function flush(): void {
+  const lines = pending
+  pending = ''
+  process.stdout.write(lines)
+}
+
+function print(line: string): void {
+  if (pending === '') setTimeout(flush, FLUSH_MS)
+  pending += line
+}
+
 /** Prints one event of the timeline. */
 export function mark(event: string): void {
-  process.stdout.write(`tl ${event} ${performance.now().toFixed(1)}\n`)
+  print(`tl ${event} ${performance.now().toFixed(1)}\n`)
 }
 
 /** The process's CPU time so far (user + system), ms: a load's CPU is the last `cpu` mark minus its first. */
 function markCpu(): void {
   const { user, system } = process.cpuUsage()
-  process.stdout.write(`tl cpu ${((user + system) / 1000).toFixed(1)}\n`)
+  print(`tl cpu ${((user + system) / 1000).toFixed(1)}\n`)
 }
 
 /** Marks every connection and its TLS handshake on `server`. */

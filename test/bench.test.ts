@@ -11,6 +11,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { bursts, parsePackets } from '../bench/capture.js'
 
 const run = promisify(execFile)
 const NODE_MAJOR = Number(process.versions.node.split('.')[0])
@@ -188,5 +189,36 @@ describe('benchmarks (smoke: tiny loads)', () => {
     )
     assert.equal(failed.code, 1)
     assert.match(failed.stderr ?? '', /^bench:pageload: (needs root|no perflab at .*no-perflab .*set PERFLAB)/m)
+  })
+
+  test("pageload's CAPTURE=1: a connection's stylesheet burst read from tcpdump's lines (the server's reaction less the one-way delay, the transfer, full and partial segments)", () => {
+    // tcpdump -nn -tt -r of a load through the lab (25 ms each way), our server on port 33871, trimmed;
+    // a line of another connection and one of another protocol in between.
+    const at = (ms: number) => (1796645177 + ms / 1000).toFixed(6)
+    const line = (ms: number, out: boolean, length: number, client = 57652) =>
+      out
+        ? `${at(ms)} ?     Out IP 10.200.0.1.33871 > 10.200.0.2.${client}: Flags [P.], seq 1:2, ack 3, win 73, length ${length}`
+        : `${at(ms)} ?     In  IP 10.200.0.2.${client} > 10.200.0.1.33871: Flags [P.], seq 1:2, ack 3, win 75, length ${length}`
+    const text = [
+      line(0, false, 517), // the page request
+      line(30, true, 1898), // the page
+      line(137, false, 121), // the stylesheets' requests
+      line(137.5, false, 177),
+      line(150, true, 0, 40000), // another connection
+      `${at(151)} ARP, Request who-has 10.200.0.1 tell 10.200.0.2, length 28`,
+      line(162.5, true, 0), // an ACK
+      line(193.8, true, 2896), // the burst: 56.3 ms after the last request, 25 of them the lab's delay
+      line(197.3, true, 2896),
+      line(200.9, true, 1448),
+      line(240.1, true, 2896),
+      line(244.0, true, 1000), // a partial segment
+      line(420.0, true, 1200), // after the load, past the gap: not the burst
+    ].join('\n')
+    const packets = parsePackets(text, 33871)
+    assert.equal(packets.length, 12)
+    assert.deepEqual(
+      bursts(packets, 25).map((b) => ({ ...b, reactionMs: Math.round(b.reactionMs * 10) / 10, transferMs: Math.round(b.transferMs * 10) / 10 })),
+      [{ client: 57652, reactionMs: 31.3, transferMs: 50.2, bytes: 11136, segments: 8, partial: 1 }],
+    )
   })
 })

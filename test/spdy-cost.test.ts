@@ -589,6 +589,71 @@ async function manyHeaders(url: string, count: number, settings: http2.Settings 
 }
 
 describe('response headers are encoded directly (direct-hpack.ts)', () => {
+  test("a client's SETTINGS_HEADER_TABLE_SIZE, in its first SETTINGS and changed later (to 0 too): every response decodes with the headers the app set, on both transports, and on spdy hpack.js's own encoder never runs", async () => {
+    installSpdyCompat()
+    const hpack = createRequire(createRequire(require.resolve('spdy')).resolve('spdy-transport'))('hpack.js') as {
+      compressor: { prototype: { _encodeHeader(header: object): void } }
+    }
+    const encodeHeader = hpack.compressor.prototype._encodeHeader
+    let theirs = 0
+    hpack.compressor.prototype._encodeHeader = function (this: unknown, header: object) {
+      theirs++
+      encodeHeader.call(this, header)
+    }
+    const app = express()
+    app.get('/n/:n', (req, res) => {
+      res.setHeader('x-n', req.params['n']!)
+      res.setHeader('x-same', 'the same value on every response')
+      res.send(`n${req.params['n']}`)
+    })
+    for (const transport of ['spdy', 'http2'] as const) {
+      const running = await startServer(app, { transport })
+      theirs = 0
+      // As Chromium: 65 536 in the first SETTINGS.
+      const session = http2.connect(running.url, { rejectUnauthorized: false, settings: { headerTableSize: 65536 } })
+      try {
+        const get = async (n: number) => {
+          const s = session.request({ ':path': `/n/${n}` })
+          const [headers] = (await once(s, 'response')) as [http2.IncomingHttpHeaders]
+          let body = ''
+          s.setEncoding('utf8')
+          for await (const part of s) body += part
+          return { headers, body }
+        }
+        // Each round's block after the change: the client's decoder (nghttp2) fails it (COMPRESSION_ERROR) unless it starts with the update.
+        for (const [round, size] of [
+          [0, 65536],
+          [1, 64],
+          [2, 0],
+          [3, 4096],
+          [4, 65536],
+        ] as const) {
+          if (round > 0) {
+            // The server acknowledges it; its next response's block is encoded against the new size.
+            await new Promise<void>((resolve, reject) => session.settings({ headerTableSize: size }, (err) => (err ? reject(err) : resolve())))
+          }
+          for (let n = 10 * round; n < 10 * round + 10; n++) {
+            const { headers, body } = await Promise.race([
+              get(n),
+              new Promise<never>((_, reject) =>
+                setTimeout(() => reject(new Error(`${transport}: no response to /n/${n} after SETTINGS_HEADER_TABLE_SIZE ${size}`)), 2000),
+              ),
+            ])
+            assert.equal(headers[':status'], 200)
+            assert.equal(headers['x-n'], String(n))
+            assert.equal(headers['x-same'], 'the same value on every response')
+            assert.equal(body, `n${n}`)
+          }
+        }
+        assert.equal(theirs, 0, `${transport}: hpack.js's own encoder ran for a response`)
+      } finally {
+        session.destroy()
+        await running.close()
+      }
+    }
+    hpack.compressor.prototype._encodeHeader = encodeHeader
+  })
+
   test("a framer on a server's compressor encodes header objects in one pass, byte for byte as spdy-transport and hpack.js do", async () => {
     installSpdyCompat()
     const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')
@@ -612,6 +677,16 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
     }
     const ours = make(true)
     const theirs = make(false)
+    type Compressor = { updateTableSize(size: number): void; _encodeHeader(header: object): void }
+    const compressorOf = (framer: Framer) => (framer.compress as { stream: Compressor }).stream
+    // hpack.js's own encoding, counted on our side: every block there is encoded directly.
+    let theirEncoderOnOurs = 0
+    const ourCompressor = compressorOf(ours.framer)
+    const encodeHeader = ourCompressor._encodeHeader
+    ourCompressor._encodeHeader = function (this: Compressor, header: object) {
+      theirEncoderOnOurs++
+      encodeHeader.call(this, header)
+    }
     let seed = 5
     const random = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31
@@ -635,6 +710,9 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
     const headerObject = () => Object.fromEntries(Array.from({ length: random(10) }, () => [names[random(names.length)]!, values[random(values.length)]]))
     for (let i = 0; i < 150; i++) {
       const id = 2 * i + 1
+      // A client's SETTINGS_HEADER_TABLE_SIZE before the first block (Chromium's first SETTINGS has 65 536): hpack.js
+      // holds a dynamic table size update for that block. (Later ones: the next test.)
+      if (i === 0) for (const side of [ours, theirs]) compressorOf(side.framer).updateTableSize(65536)
       const kind = random(3)
       const args =
         kind === 0
@@ -660,6 +738,8 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
     }
     assert.ok(ours.frames.length >= 150)
     assert.deepEqual(ours.frames, theirs.frames)
+    assert.match(ours.frames[0]!, /^[0-9a-f]{18}3fe11f/, 'the first block starts with the dynamic table size update')
+    assert.equal(theirEncoderOnOurs, 0, "hpack.js's own encoder ran on the direct side")
 
     // A response's own header table (responseHeaders), on a direct framer and on spdy-transport's way, as its getHeaders() copy.
     const res = new ServerResponse(new IncomingMessage(new NetSocket()))
@@ -694,7 +774,21 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
       return (seed >>> 16) % n
     }
     const names = [':status', 'content-type', 'set-cookie', 'cookie', 'x-a', 'x-b', 'etag', 'content-length', 'x-\u00fc', 'x-long']
-    const values = ['200', '404', 'text/html; charset=utf-8', 'a=b', '', '\u00e9t\u00e9', '\u20ac and \u0101', 'v'.repeat(300), 'W/"1f-abc"', '12345']
+    const values = [
+      '200',
+      '404',
+      'text/html; charset=utf-8',
+      'a=b',
+      '',
+      '\u00e9t\u00e9',
+      '\u20ac and \u0101',
+      'v'.repeat(300),
+      'W/"1f-abc"',
+      '12345',
+      '\u0000\n\r\u0016\u00ff\u00fe~',
+      '\u0101\u0a0a\u0d0d\u1616\uffff',
+      'Mon, 07 Dec 2026 12:20:14 GMT',
+    ]
     for (const tableSize of [4096, 256, 0]) {
       const theirs = hpack.compressor.create({ table: { size: tableSize } })
       const ours = hpack.compressor.create({ table: { size: tableSize } })

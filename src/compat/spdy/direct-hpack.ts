@@ -37,7 +37,8 @@ interface HpackTable {
 
 interface HpackCompressor {
   _table: HpackTable
-  _readableState: { length: number }
+  _readableState: { length: number; flowing: boolean | null }
+  read(): Buffer | null
 }
 
 /** A header as spdy-transport's framer hands it to the compressor. */
@@ -78,29 +79,6 @@ class BlockWriter {
     }
   }
 
-  /** The `length` low bits of `value`, MSB first (hpack.js's `encodeBits`). */
-  bitsOf(value: number, length: number): void {
-    let left = value
-    let leftLength = length
-    while (leftLength > 0) {
-      const avail = Math.min(leftLength, 8 - this.bits)
-      const toWrite = left >>> (leftLength - avail)
-      if (avail === 8) {
-        this.byte(toWrite)
-      } else {
-        this.word = (this.word << avail) | toWrite
-        this.bits += avail
-        if (this.bits === 8) {
-          this.byte(this.word)
-          this.word = 0
-          this.bits = 0
-        }
-      }
-      leftLength -= avail
-      left &= (1 << leftLength) - 1
-    }
-  }
-
   /** An integer in the rest of the byte under way as its prefix (RFC 7541 §5.1; hpack.js's `encodeInt`). */
   int(value: number): void {
     const prefix = 8 - this.bits
@@ -134,25 +112,79 @@ class BlockWriter {
       }
       return
     }
+    const { lengths, bits } = huffmanArrays(codes)
     let length = 0
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i)
-      if (c >>> 8) length += codes[c >>> 8]![0]
-      length += codes[c & 0xff]![0]
+      if (c >>> 8) length += lengths[c >>> 8]!
+      length += lengths[c & 0xff]!
     }
     const pad = length % 8 === 0 ? 0 : 8 - (length % 8)
-    this.int((length + pad) / 8)
+    const bytes = (length + pad) / 8
+    this.int(bytes)
+    this.room(bytes)
+    // The codes, MSB first, through a register (`acc`, its low `held` bits) of at most 31 bits: the
+    // bits not yet written (fewer than 8) and one code of up to 24 bits; longer codes (up to 30 bits,
+    // for a few control and high bytes) go in two parts.
+    let acc = 0
+    let held = 0
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i)
-      if (c >>> 8) {
-        const code = codes[c >>> 8]!
-        this.bitsOf(code[1], code[0])
+      // A character above 255 is two bytes, high then low (hpack.js's `utils.toArray`).
+      let left = c >>> 8 ? 2 : 1
+      let b = left === 2 ? c >>> 8 : c & 0xff
+      for (;;) {
+        const len = lengths[b]!
+        const code = bits[b]!
+        if (len > 24) {
+          acc = (acc << (len - 16)) | (code >>> 16)
+          held += len - 16
+          while (held >= 8) {
+            held -= 8
+            this.buffer[this.pos++] = (acc >>> held) & 0xff
+          }
+          acc = (acc << 16) | (code & 0xffff)
+          held += 16
+        } else {
+          acc = (acc << len) | code
+          held += len
+        }
+        while (held >= 8) {
+          held -= 8
+          this.buffer[this.pos++] = (acc >>> held) & 0xff
+        }
+        acc &= (1 << held) - 1
+        if (--left === 0) break
+        b = c & 0xff
       }
-      const code = codes[c & 0xff]!
-      this.bitsOf(code[1], code[0])
     }
-    this.bitsOf(0xff >>> (8 - pad), pad)
+    if (pad !== 0) this.buffer[this.pos++] = ((acc << pad) | (0xff >>> (8 - pad))) & 0xff
   }
+
+  /** Room for `bytes` more bytes at `pos`. */
+  room(bytes: number): void {
+    if (this.pos + bytes <= this.buffer.length) return
+    let size = 2 * this.buffer.length
+    while (size < this.pos + bytes) size *= 2
+    const bigger = Buffer.allocUnsafe(size)
+    this.buffer.copy(bigger, 0, 0, this.pos)
+    this.buffer = bigger
+  }
+}
+
+/** hpack.js's Huffman table as two typed arrays (each byte's code length, and its code), made once per table. */
+const huffmanCache = new WeakMap<HuffmanTable, { lengths: Uint8Array; bits: Uint32Array }>()
+function huffmanArrays(codes: HuffmanTable): { lengths: Uint8Array; bits: Uint32Array } {
+  let arrays = huffmanCache.get(codes)
+  if (arrays === undefined) {
+    arrays = { lengths: new Uint8Array(256), bits: new Uint32Array(256) }
+    for (let b = 0; b < 256; b++) {
+      arrays.lengths[b] = codes[b]![0]
+      arrays.bits[b] = codes[b]![1]
+    }
+    huffmanCache.set(codes, arrays)
+  }
+  return arrays
 }
 
 /** How many bytes hpack.js makes of `text` (`utils.toArray(text).length`). */
@@ -338,10 +370,27 @@ function plainHeaders(headers: Record<string, unknown> | null | undefined): Reco
   return plain
 }
 
-/** Whether `lock` (a framer's LockStream) may encode a block directly now: a server's, idle, its Compressor holding no output of its own. */
+/**
+ * Whether `lock` (a framer's LockStream) may encode a block directly now: a server's, idle, its
+ * Compressor holding no output of its own, or holding it in a paused buffer that `pendingOutput` takes.
+ */
 function encodesDirectly(lock: LockStream, Compressor: HpackModule['compressor']): boolean {
   const compressor = lock.stream as HpackCompressor
-  return lock[direct] === true && !lock.locked && lock.queue.length === 0 && compressor instanceof Compressor && compressor._readableState.length === 0
+  if (lock[direct] !== true || lock.locked || lock.queue.length !== 0 || !(compressor instanceof Compressor)) return false
+  const state = compressor._readableState
+  return state.length === 0 || state.flowing !== true
+}
+
+/**
+ * What the Compressor holds of its own, taken out of its buffer: the dynamic table size update
+ * hpack.js's `updateTableSize` pushes when the client's SETTINGS_HEADER_TABLE_SIZE is 4 096 or more
+ * (Chromium sends 65 536, in its first SETTINGS), which belongs in front of the next block. On
+ * spdy-transport's path the LockStream's 'data' listener reads it first, and the block after it;
+ * here it goes first in the block's chunks, the same bytes. (Without this, each connection's first
+ * response took spdy-transport's path, and hpack.js's own Encoder ran, cold, once per connection.)
+ */
+function pendingOutput(compressor: HpackCompressor): Buffer | null {
+  return compressor._readableState.length === 0 ? null : compressor.read()
 }
 
 type CompressHeaders = (
@@ -361,10 +410,12 @@ export function compressHeaderObjectsDirectly(compressHeaders: CompressHeaders, 
   return function compressHeadersInOnePass(headers, pairs, callback): void {
     const lock = this.compress
     if (!lock || !encodesDirectly(lock, hpack.compressor)) return compressHeaders.call(this, plainHeaders(headers), pairs, callback)
-    const table = (lock.stream as HpackCompressor)._table
+    const compressor = lock.stream as HpackCompressor
+    const pending = pendingOutput(compressor)
+    const table = compressor._table
     const out = (headers as Partial<OutHeaders> | null | undefined)?.[OUT_HEADERS]
     const block = out === undefined ? encodeHeaderObject(table, pairs, headers, codes) : encodeOutHeaders(table, pairs, out, codes)
-    process.nextTick(callback, null, [block])
+    process.nextTick(callback, null, pending === null ? [block] : [pending, block])
   }
 }
 
@@ -385,7 +436,8 @@ export function compressHeadersDirectly(write: LockWrite, hpack: HpackModule): L
         return
       }
     }
-    const output: Buffer[] = []
+    const pending = pendingOutput(compressor)
+    const output: Buffer[] = pending === null ? [] : [pending]
     for (const headers of chunks) output.push(encodeHeaderBlock(compressor._table, headers as HeaderPair[], codes))
     process.nextTick(callback, null, output)
   }

@@ -30,7 +30,7 @@ import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import { deferStreamsPastTheirRead } from './deferred-streams.js'
 import { directRequests, emitDirectAsIs } from './direct-requests.js'
 import { installHeldStreams } from './held-streams.js'
-import { signalSmallerTables } from './table-size.js'
+import { applyZeroTableSize, signalSmallerTables } from './table-size.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
 import type { SpdyModule, SpdyTransportModule } from './internals.js'
@@ -139,7 +139,7 @@ export function installSpdyCompat(): SpdyModule {
   const connProto = transport.Connection.prototype
   connProto['_createStream'] = closeStreamsOpenedAfterClose(connProto['_createStream'] as Parameters<typeof closeStreamsOpenedAfterClose>[0])
   connProto._handleFrame = ignoreFramesForClosedStreams(connProto._handleFrame)
-  connProto._handleSettings = recordPeerStreamLimit(keepPushSetting(connProto._handleSettings))
+  connProto._handleSettings = recordPeerStreamLimit(keepPushSetting(applyZeroTableSize(connProto._handleSettings)))
   connProto._removeStream = removeStreamOnce(connProto._removeStream)
   connProto._goaway = goaway
   connProto['pushPromise'] = releaseFailedPushes(connProto['pushPromise'] as Parameters<typeof releaseFailedPushes>[0])

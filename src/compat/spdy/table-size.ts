@@ -8,6 +8,12 @@
  * §4.2: the change "MUST" be signalled at the start of the first header block after it;
  * nghttp2 answers with COMPRESSION_ERROR). Every change is now signalled: the update goes into
  * the compressor's output ahead of the next block's fields, as the at-maximum case already did.
+ *
+ * A size of 0 was not applied at all: spdy-transport's `_handleSettings` tests
+ * `if (settings.header_table_size)`, so the compressor kept its table and the client, its decoder
+ * at 0 and the update never sent, got no response again (`applyZeroTableSize`). And a change after
+ * the connection's first response was lost on spdy-transport's own path (see direct-hpack.ts's
+ * `pendingOutput`).
  */
 interface Encoder {
   encodeBits(value: number, bits: number): void
@@ -31,5 +37,18 @@ export function signalSmallerTables(updateTableSize: UpdateTableSize, createEnco
     encoder.encodeInt(size)
     for (const chunk of encoder.render()) this.push(chunk)
     this._table.updateSize(size)
+  }
+}
+
+/** What this reads of a connection: its compression pair (spdy-transport's `state.pair`, null before the version is known). */
+type PairState = { pair?: { compress: { updateTableSize(size: number): void } } | null }
+
+type HandleSettings<C> = (this: C, settings: Record<string, number | undefined>) => void
+
+/** spdy-transport's `_handleSettings`, with a SETTINGS_HEADER_TABLE_SIZE of 0 applied as any other size is. */
+export function applyZeroTableSize<C extends { _spdyState: object }>(handleSettings: HandleSettings<C>): HandleSettings<C> {
+  return function handleSettingsWithZeroTableSize(this: C, settings): void {
+    handleSettings.call(this, settings)
+    if (settings['header_table_size'] === 0) (this._spdyState as PairState).pair?.compress.updateTableSize(0)
   }
 }
