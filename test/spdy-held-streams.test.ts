@@ -16,6 +16,10 @@ import express from 'express'
 import { startServer } from './helpers/server.js'
 import { RawH2Client, frame, frames, headerBlock, FRAME, ERROR, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { settles } from './helpers/wait.js'
+import { HELD_PERIOD_MS } from '../src/compat/spdy/held-streams.js'
+
+/** Long enough for a request held since now to be compacted: one to two periods. */
+const heldLong = () => new Promise((r) => setTimeout(r, 2 * HELD_PERIOD_MS + 40))
 
 interface Held {
   req: IncomingMessage
@@ -328,7 +332,7 @@ describe('held spdy streams: the request and response objects (direct-messages.t
     }
   })
 
-  test("a held response's header table is a fast object once the turn is over; headers read, set and removed after that as before, and one with more than 16 keeps Node's", async () => {
+  test("a held response's header table is a fast object once it has been held a while; headers read, set and removed after that as before, and one with more than 16 keeps Node's", async () => {
     const v8 = natives()
     const held: ServerResponse[] = []
     const app = express()
@@ -357,7 +361,7 @@ describe('held spdy streams: the request and response objects (direct-messages.t
       assert.equal(small.headers['x-h11'], '11')
       assert.equal(large.headers['x-h19'], '19')
       await settles(() => held.length === 3, 'the held responses')
-      await new Promise((r) => setImmediate(r))
+      await heldLong()
       const [unsent, res, many] = held as [ServerResponse, ServerResponse, ServerResponse]
       assert.ok(v8.fast(outHeadersOf(unsent)), 'the table of a response held before its headers is fast')
       assert.ok(v8.fast(outHeadersOf(res)), 'the held response header table is fast')
@@ -566,18 +570,16 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
       // Not read until the whole body is in: its DATA wait in the stream's own buffer.
       req.pause()
       resumeLater = () => req.resume()
-      setImmediate(() => {
-        setImmediate(() => {
-          seen.push({
-            path: 'later',
-            readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
-            writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
-            highWaterMark: stream._readableState['highWaterMark'],
-            decodeStrings: stream._writableState['decodeStrings'],
-            constructors: [stream._readableState.constructor.name, stream._writableState.constructor.name],
-            onwriteKept: Object.hasOwn(stream._writableState, 'onwrite') || stream._writableState['_onwrite'] !== null,
-            bufferKept: Object.hasOwn(stream._readableState, 'buffer') || stream._readableState['_buffer'] !== null,
-          })
+      void heldLong().then(() => {
+        seen.push({
+          path: 'later',
+          readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
+          writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
+          highWaterMark: stream._readableState['highWaterMark'],
+          decodeStrings: stream._writableState['decodeStrings'],
+          constructors: [stream._readableState.constructor.name, stream._writableState.constructor.name],
+          onwriteKept: Object.hasOwn(stream._writableState, 'onwrite') || stream._writableState['_onwrite'] !== null,
+          bufferKept: Object.hasOwn(stream._readableState, 'buffer') || stream._readableState['_buffer'] !== null,
         })
       })
       const parts: Buffer[] = []
@@ -593,15 +595,13 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
       const stream = spdyStreamOf(req) as unknown as States
       res.writeHead(200)
       res.write(Buffer.alloc(200_000, 120))
-      setImmediate(() => {
-        setImmediate(() => {
-          seen.push({
-            path: 'busy',
-            readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
-            writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
-          })
-          res.end()
+      void heldLong().then(() => {
+        seen.push({
+          path: 'busy',
+          readableOwn: Object.hasOwn(stream._readableState, 'highWaterMark'),
+          writableOwn: Object.hasOwn(stream._writableState, 'decodeStrings'),
         })
+        res.end()
       })
     })
     const running = await startServer(app)
@@ -651,6 +651,46 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
       let length = 0
       for await (const part of busy) length += (part as Buffer).length
       assert.equal(length, 200_000)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe('held spdy streams: when they are compacted (held-streams.ts)', () => {
+  test('a request that waits a few ms (a file read) ends as it was made; one held past two periods is compacted, and both answer whole', async () => {
+    type States = { _readableState: Record<string, unknown>; _writableState: Record<string, unknown> }
+    const seen: Record<string, boolean> = {}
+    const app = express()
+    app.get('/wait/:ms', (req, res) => {
+      const stream = spdyStreamOf(req) as unknown as States
+      const ms = Number(req.params['ms'])
+      setTimeout(() => {
+        // Its own settings still on its states: not compacted.
+        seen[`${ms}`] = Object.hasOwn(stream._readableState, 'highWaterMark') && Object.hasOwn(stream._writableState, 'decodeStrings')
+        res.setHeader('x-held', `${ms}`)
+        res.end(`held ${ms} ms`)
+      }, ms)
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const get = async (ms: number) => {
+        const s = session.request({ ':path': `/wait/${ms}` })
+        const [headers] = (await once(s, 'response')) as [http2.IncomingHttpHeaders]
+        let body = ''
+        s.setEncoding('utf8')
+        for await (const part of s) body += part
+        return { held: headers['x-held'], body }
+      }
+      const short = Math.floor(HELD_PERIOD_MS / 5)
+      const long = 2 * HELD_PERIOD_MS + 40
+      assert.deepEqual(await Promise.all([get(short), get(long)]), [
+        { held: `${short}`, body: `held ${short} ms` },
+        { held: `${long}`, body: `held ${long} ms` },
+      ])
+      assert.deepEqual(seen, { [short]: true, [long]: false })
     } finally {
       session.destroy()
       await running.close()

@@ -27,7 +27,7 @@ import { markBodyOfUnknownLength } from '../request-body.js'
 import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
 import { closedError } from './socket.js'
 import { DirectRequest, DirectResponse } from './direct-messages.js'
-import { compactIfHeld } from './held-streams.js'
+import { compactIfHeld, releaseHeld } from './held-streams.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -487,6 +487,7 @@ function onResponseFinish(this: NodeResponse): void {
   const socket = this.socket as unknown as StreamSocket
   const req = socket.request!
   socket.responded = true
+  releaseHeld(this)
   if (kDetachAbortSignal) (req as unknown as Record<symbol, () => void>)[kDetachAbortSignal]!()
   if (!req._consuming && !(req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState.resumeScheduled) req._dump()
   this.detachSocket(socket)
