@@ -6,8 +6,8 @@
  * the second are the same on every spdy-transport stream and never written by streams
  * that are not piped or given an encoding (`objectMode`, `highWaterMark`,
  * `defaultEncoding`, `emitClose`, `autoDestroy`, `decodeStrings`, and the readable side's
- * `pipes`, `pipesCount`, `awaitDrain`, `decoder`, `encoding`). For a stream still held at
- * the end of its request's turn (held-streams.ts), both states are made again with only
+ * `pipes`, `pipesCount`, `awaitDrain`, `decoder`, `encoding`). For a stream still held 50–100
+ * ms after its request's first turn (held-streams.ts), both states are made again with only
  * the others as fields (136 and 192 bytes; no `onwrite` closure until the stream writes
  * again, and no read buffer while it would be empty: below); the constant ones are read from an object
  * between the new state and readable-stream's prototype, which holds the values every
