@@ -303,41 +303,6 @@ function outHeadersOf(res: ServerResponse): object {
 }
 
 describe('held spdy streams: the request and response objects (direct-messages.ts, held-streams.ts)', () => {
-  test("a held request's header object on its spdy stream is a fast object inheriting nothing, one shape for every request; headers named like Object.prototype's arrive as sent (guarded-connection.ts)", async () => {
-    const v8 = natives()
-    const held: IncomingMessage[] = []
-    const running = await startServer((req, res) => {
-      held.push(req)
-      res.writeHead(200)
-      res.flushHeaders()
-    })
-    const session = connect(running.url)
-    try {
-      for (const extra of [
-        { constructor: 'x', 'x-a': '1' },
-        { constructor: 'y', 'x-a': '2' },
-      ]) {
-        const s = session.request({ ':path': '/held', ...extra })
-        s.on('error', () => {})
-        await once(s, 'response')
-      }
-      const [first, second] = held.map((req) => (spdyStreamOf(req) as unknown as { headers: Record<string, unknown> }).headers) as [
-        Record<string, unknown>,
-        Record<string, unknown>,
-      ]
-      assert.ok(v8.fast(first), "the stream's header object is a dictionary")
-      assert.ok(v8.sameMap(first, second), 'two requests with the same header names have two shapes')
-      assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(first)), null)
-      assert.equal(first['toString'], undefined)
-      assert.equal(first['constructor'], 'x')
-      assert.equal(held[1]!.headers['constructor'], 'y')
-      assert.equal(held[1]!.headers['x-a'], '2')
-    } finally {
-      session.destroy()
-      await running.close()
-    }
-  })
-
   test('requests Express re-prototyped and the app then listened to share one map (a listener added after Express gives none a map of its own)', async () => {
     const v8 = natives()
     const held: IncomingMessage[] = []

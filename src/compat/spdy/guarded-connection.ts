@@ -49,9 +49,6 @@ const END_HEADERS = 0x4
 /** How long a connection ended by the guard may take to write its GOAWAY before its socket is destroyed. */
 const GOAWAY_GRACE_MS = 1000
 
-/** The prototype of a request's header object: inherits nothing, has nothing (see the header block's handler below). */
-const INHERITS_NOTHING = Object.freeze(Object.create(null) as object)
-
 interface OffsetBuffer {
   size: number
   toChunks(): Buffer[]
@@ -260,11 +257,9 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
       return callback(null, null)
     }
     if (verdict.ignore) return callback(null, null)
-    // Inheriting nothing, as node:http2's headers: spdy-transport's `addHeaderLine` checks `dest[name] !== undefined`, so on `{}`
-    // a request header `constructor: x` arrived as "function Object() { [native code] }, x" and `__proto__` was lost. Over
-    // an empty frozen object, not `Object.create(null)`: V8 makes that a dictionary, 256 bytes of hash table per request
-    // (kept for as long as a held stream is), where this one is a fast object whose shape every request shares.
-    const headers = Object.create(INHERITS_NOTHING) as Record<string, unknown>
+    // Without a prototype, as node:http2's: spdy-transport's `addHeaderLine` checks `dest[name] !== undefined`, so on `{}`
+    // a request header `constructor: x` arrived as "function Object() { [native code] }, x" and `__proto__` was lost.
+    const headers: Record<string, unknown> = Object.create(null) as Record<string, unknown>
     for (const field of fields) modules.addHeaderLine(field.name, field.value, headers)
     item.frame.headers = headers
     item.frame.path = headers[':path']
