@@ -621,16 +621,17 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
           return { headers, body }
         }
         // Each round's block after the change: the client's decoder (nghttp2) fails it (COMPRESSION_ERROR) unless it starts with the update.
-        for (const [round, size] of [
-          [0, 65536],
-          [1, 64],
-          [2, 0],
-          [3, 4096],
-          [4, 65536],
-        ] as const) {
+        // Several sizes in a round: several SETTINGS between two responses, which the next block signals as its smallest
+        // and its final size (RFC 7541 §4.2; the client's decoder fails a first update above the smallest).
+        const rounds: number[][] = [[65536], [64], [0], [4096], [65536], [200, 100], [2000, 64], [100, 200], [64, 4096], [4096, 0, 300, 65536]]
+        for (const [round, sizes] of rounds.entries()) {
+          const size = sizes.join(' then ')
           if (round > 0) {
-            // The server acknowledges it; its next response's block is encoded against the new size.
-            await new Promise<void>((resolve, reject) => session.settings({ headerTableSize: size }, (err) => (err ? reject(err) : resolve())))
+            // The server acknowledges each; its next response's block is encoded against the new sizes.
+            const acked = sizes.map(
+              (headerTableSize) => new Promise<void>((resolve, reject) => session.settings({ headerTableSize }, (err) => (err ? reject(err) : resolve()))),
+            )
+            await Promise.all(acked)
           }
           for (let n = 10 * round; n < 10 * round + 10; n++) {
             const { headers, body } = await Promise.race([
@@ -713,6 +714,9 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
       // A client's SETTINGS_HEADER_TABLE_SIZE before the first block (Chromium's first SETTINGS has 65 536): hpack.js
       // holds a dynamic table size update for that block. (Later ones: the next test.)
       if (i === 0) for (const side of [ours, theirs]) compressorOf(side.framer).updateTableSize(65536)
+      // Later changes, several between two blocks: the smallest and the final size go in front of the next block, on both paths.
+      const later = ({ 50: [200, 100], 80: [64, 4096], 110: [0, 65536, 1000] } as Record<number, number[]>)[i]
+      if (later) for (const side of [ours, theirs]) for (const size of later) compressorOf(side.framer).updateTableSize(size)
       const kind = random(3)
       const args =
         kind === 0
@@ -739,6 +743,14 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
     assert.ok(ours.frames.length >= 150)
     assert.deepEqual(ours.frames, theirs.frames)
     assert.match(ours.frames[0]!, /^[0-9a-f]{18}3fe11f/, 'the first block starts with the dynamic table size update')
+    // 0x20 | size for sizes under 31, 0x3f then the rest over 31 in 7-bit groups (RFC 7541 §5.1): 100 = 3f 45; 64 then 4 096 = 3f 21, 3f e1 1f; 0 then 1 000 = 20, 3f c9 07.
+    for (const updates of ['3f45', '3f213fe11f', '203fc907']) {
+      assert.ok(
+        // A HEADERS frame's block starts after the frame header, a PUSH_PROMISE's after the promised stream id too.
+        ours.frames.some((frame) => frame.slice(18).startsWith(updates) || (frame.slice(6, 8) === '05' && frame.slice(26).startsWith(updates))),
+        `a block starts with the updates ${updates}`,
+      )
+    }
     assert.equal(theirEncoderOnOurs, 0, "hpack.js's own encoder ran on the direct side")
 
     // A response's own header table (responseHeaders), on a direct framer and on spdy-transport's way, as its getHeaders() copy.

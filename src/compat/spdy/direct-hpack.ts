@@ -29,6 +29,7 @@
  */
 
 import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http'
+import { takeTableSizeUpdates } from './table-size.js'
 
 interface HpackTable {
   reverseLookup(name: string, value: string): number
@@ -382,15 +383,19 @@ function encodesDirectly(lock: LockStream, Compressor: HpackModule['compressor']
 }
 
 /**
- * What the Compressor holds of its own, taken out of its buffer: the dynamic table size update
- * hpack.js's `updateTableSize` pushes when the client's SETTINGS_HEADER_TABLE_SIZE is 4 096 or more
- * (Chromium sends 65 536, in its first SETTINGS), which belongs in front of the next block. On
- * spdy-transport's path the LockStream's 'data' listener reads it first, and the block after it;
- * here it goes first in the block's chunks, the same bytes. (Without this, each connection's first
- * response took spdy-transport's path, and hpack.js's own Encoder ran, cold, once per connection.)
+ * What goes in front of the next block: the dynamic table size updates recorded since the last one
+ * (table-size.ts: the client changed SETTINGS_HEADER_TABLE_SIZE; Chromium sends 65 536 in its first
+ * SETTINGS), after anything the Compressor holds in its paused buffer. On spdy-transport's path the
+ * Compressor's `_write` pushes them and the LockStream's 'data' listener reads them before the
+ * block; here they go first in the block's chunks, the same bytes. (Without this, each
+ * connection's first response took spdy-transport's path, and hpack.js's own Encoder ran, cold,
+ * once per connection.)
  */
 function pendingOutput(compressor: HpackCompressor): Buffer | null {
-  return compressor._readableState.length === 0 ? null : compressor.read()
+  const held = compressor._readableState.length === 0 ? null : (compressor.read() as Buffer | null)
+  const updates = takeTableSizeUpdates(compressor)
+  if (held === null) return updates
+  return updates === null ? held : Buffer.concat([held, updates])
 }
 
 type CompressHeaders = (

@@ -30,7 +30,7 @@ import { countPendingPromises, respondAfterPromises } from './promises-first.js'
 import { deferStreamsPastTheirRead } from './deferred-streams.js'
 import { directRequests, emitDirectAsIs } from './direct-requests.js'
 import { installHeldStreams } from './held-streams.js'
-import { applyZeroTableSize, signalSmallerTables } from './table-size.js'
+import { applyZeroTableSize, recordTableSize, updatesBeforeBlock } from './table-size.js'
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
 import type { SpdyModule, SpdyTransportModule } from './internals.js'
@@ -146,10 +146,8 @@ export function installSpdyCompat(): SpdyModule {
 
   installStreamLimit(transport)
   installProtocolGuard(guardedModules(transport, hpack))
-  hpack.compressor.prototype['updateTableSize'] = signalSmallerTables(
-    hpack.compressor.prototype['updateTableSize'] as Parameters<typeof signalSmallerTables>[0],
-    () => hpack.encoder.create() as ReturnType<Parameters<typeof signalSmallerTables>[1]>,
-  )
+  hpack.compressor.prototype['updateTableSize'] = recordTableSize
+  hpack.compressor.prototype['_write'] = updatesBeforeBlock(hpack.compressor.prototype['_write'] as Parameters<typeof updatesBeforeBlock>[0])
   installLightPriority(transport)
   installWholeFrameFlowControl(transport)
   installLightStreamWindows(transport)

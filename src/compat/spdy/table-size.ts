@@ -1,42 +1,85 @@
 /**
- * A smaller HPACK table, signalled.
+ * HPACK dynamic table size updates, as RFC 7541 §4.2 wants them.
  *
- * A client that sets SETTINGS_HEADER_TABLE_SIZE below 4 096 (64, say) got no response:
- * hpack.js's compressor shrank its dynamic table without saying so in the next header
- * block (it wrote the size update only when the size was at or above its maximum), so the
- * client's decoder, still at 4 096 and expecting the update first, failed the block (RFC 7541
- * §4.2: the change "MUST" be signalled at the start of the first header block after it;
- * nghttp2 answers with COMPRESSION_ERROR). Every change is now signalled: the update goes into
- * the compressor's output ahead of the next block's fields, as the at-maximum case already did.
+ * A client that sets SETTINGS_HEADER_TABLE_SIZE lower got no response on stock spdy: hpack.js's
+ * compressor shrank its table below 4 096 without saying so in the next header block (it wrote a
+ * size update only when the size was at or above its maximum), so the client's decoder, expecting
+ * the update first, failed the block (nghttp2 answers with COMPRESSION_ERROR). And where it did
+ * write one, it wrote one per change, at the moment of the change: several changes between two
+ * responses (200 then 100, say) went out as several updates, the first above the smallest, which
+ * nghttp2 rejects too. §4.2: "the smallest maximum table size that occurs in that interval MUST be
+ * signaled in a dynamic table size update. The final maximum size is always signaled, resulting in
+ * at most two dynamic table size updates", at the beginning of the next header block.
+ *
+ * So a change is now recorded on the compressor (`recordTableSize`: the smallest and the final
+ * size since the last block, the table resized at once, as the decoder will resize it on reading
+ * them) and written in front of the next block (`takeTableSizeUpdates`): by `updatesBeforeBlock`
+ * on hpack.js's own path, by direct-hpack.ts on the direct one.
  *
  * A size of 0 was not applied at all: spdy-transport's `_handleSettings` tests
- * `if (settings.header_table_size)`, so the compressor kept its table and the client, its decoder
- * at 0 and the update never sent, got no response again (`applyZeroTableSize`). And a change after
- * the connection's first response was lost on spdy-transport's own path (see direct-hpack.ts's
- * `pendingOutput`).
+ * `if (settings.header_table_size)` (`applyZeroTableSize`).
  */
-interface Encoder {
-  encodeBits(value: number, bits: number): void
-  encodeInt(value: number): void
-  render(): Buffer[]
-}
+
+const pending = Symbol('express-h2-push.table-size-updates')
 
 interface Compressor {
   _table: { protocolMaxSize: number; updateSize(size: number): void }
   push(chunk: Buffer): boolean
+  [pending]?: { min: number; final: number } | undefined
 }
 
-type UpdateTableSize = (this: Compressor, size: number) => void
+/**
+ * hpack.js's `Compressor#updateTableSize`, recording the change for the next block instead of
+ * pushing an update now. Sizes above the compressor's own maximum (4 096) are taken as that
+ * maximum, as hpack.js takes them: an encoder may use less than the peer allows.
+ */
+export function recordTableSize(this: Compressor, size: number): void {
+  const table = this._table
+  const bounded = Math.min(size, table.protocolMaxSize)
+  const sizes = this[pending]
+  if (sizes === undefined) this[pending] = { min: bounded, final: bounded }
+  else {
+    if (bounded < sizes.min) sizes.min = bounded
+    sizes.final = bounded
+  }
+  // Resized at once: entries evicted at the smallest size stay evicted, as in the decoder that reads both updates.
+  table.updateSize(bounded)
+}
 
-export function signalSmallerTables(updateTableSize: UpdateTableSize, createEncoder: () => Encoder): UpdateTableSize {
-  return function updateTableSizeSignalled(this: Compressor, size): void {
-    if (size >= this._table.protocolMaxSize) return updateTableSize.call(this, size)
-    const encoder = createEncoder()
-    // 001xxxxx: a dynamic table size update (RFC 7541 §6.3).
-    encoder.encodeBits(1, 3)
-    encoder.encodeInt(size)
-    for (const chunk of encoder.render()) this.push(chunk)
-    this._table.updateSize(size)
+/** Appends an HPACK integer with a 5-bit prefix, first byte 001xxxxx: a dynamic table size update (RFC 7541 §5.1, §6.3). */
+function pushSizeUpdate(bytes: number[], size: number): void {
+  if (size < 31) {
+    bytes.push(0x20 | size)
+    return
+  }
+  bytes.push(0x20 | 31)
+  let rest = size - 31
+  while (rest >= 128) {
+    bytes.push((rest % 128) | 0x80)
+    rest = Math.floor(rest / 128)
+  }
+  bytes.push(rest)
+}
+
+/** The size updates recorded since the last block (the smallest, if below the final, then the final), taken; null if none. */
+export function takeTableSizeUpdates(compressor: object): Buffer | null {
+  const sizes = (compressor as Compressor)[pending]
+  if (sizes === undefined) return null
+  ;(compressor as Compressor)[pending] = undefined
+  const bytes: number[] = []
+  if (sizes.min < sizes.final) pushSizeUpdate(bytes, sizes.min)
+  pushSizeUpdate(bytes, sizes.final)
+  return Buffer.from(bytes)
+}
+
+type Write = (this: Compressor, data: unknown, encoding: string, callback: (err?: Error | null) => void) => void
+
+/** Wraps hpack.js's `Compressor#_write` (its own encoder's path): the recorded updates go out first, in front of the block. */
+export function updatesBeforeBlock(write: Write): Write {
+  return function writeAfterSizeUpdates(this: Compressor, data, encoding, callback): void {
+    const updates = takeTableSizeUpdates(this)
+    if (updates !== null) this.push(updates)
+    write.call(this, data, encoding, callback)
   }
 }
 
