@@ -14,13 +14,13 @@
  * folder and run from there), ROUNDS (loads per server, alternating, default 9; BENCH_QUICK=1: 3 and one warm-up load), RTT_MS (default 50),
  * THINK_MS (browser route, default 300), NGHTTP_OPTS (passed to pageload.sh, e.g. "-w 20 -W 20"),
  * TRACES (`nghttp -v` runs per server for the time to the first PUSH_PROMISE, default 5), CHROMIUM,
- * CPU_PROF=1 (a V8 CPU profile per server, in bench/results/profiles/pageload-*), CAPTURE=1 (browser: tcpdump under the counted rounds, and a table of the stylesheets' bursts on the wire; needs tcpdump).
+ * CPU_PROF=1 (a V8 CPU profile per server, in bench/results/profiles/pageload-*), CAPTURE=1 (browser: tcpdump under the counted rounds, kept in bench/results/pageload.pcap, and a table of the stylesheets' bursts on the wire; needs tcpdump).
  * Writes bench/results/pageload.json or pageload-browser.json.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createHash, createPublicKey } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -493,6 +493,8 @@ function printLoads(targets: readonly BrowserTarget[], floor: number): void {
 /** With CAPTURE=1: each target's stylesheet bursts on the wire (bench/capture.ts), their medians printed. */
 async function printWire(capture: Capture, targets: readonly BrowserTarget[], oneWayMs: number): Promise<Record<string, Burst[]>> {
   const text = await readCapture(capture.file)
+  await mkdir(RESULTS_DIR, { recursive: true })
+  await copyFile(capture.file, join(RESULTS_DIR, 'pageload.pcap'))
   const wire: Record<string, Burst[]> = {}
   console.log(`\nOn the wire (CAPTURE=1: tcpdump on the lab's host side over the counted rounds; per connection, its burst of stylesheet DATA; medians)\n`)
   console.log('| server | earlyHints | connections | server reaction (ms) | transfer (ms) | KB | segments | partial segments |')
@@ -502,7 +504,7 @@ async function printWire(capture: Capture, targets: readonly BrowserTarget[], on
     wire[`${t.transport} ${t.earlyHints ? 'on' : 'off'}`] = found
     const m = (f: (b: Burst) => number, digits = 1) => (found.length ? median(found.map(f)).toFixed(digits) : '–')
     console.log(
-      `| ${t.name} | ${t.earlyHints} | ${found.length} | ${m((b) => b.reactionMs)} | ${m((b) => b.transferMs)} | ${m((b) => b.bytes / 1024)} | ` +
+      `| ${t.name} (port ${t.server.port}) | ${t.earlyHints} | ${found.length} | ${m((b) => b.reactionMs)} | ${m((b) => b.transferMs)} | ${m((b) => b.bytes / 1024)} | ` +
         `${m((b) => b.segments, 0)} | ${m((b) => b.partial, 0)} |`,
     )
   }

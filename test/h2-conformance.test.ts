@@ -257,6 +257,25 @@ for (const transport of TRANSPORTS) {
       return client
     }
 
+    test("the server's preface (§3.4): its SETTINGS is its first frame, sent without waiting for the client's preface, which is still checked", async () => {
+      client = await RawH2Client.connect(server.port, { preface: false })
+      // spdy waited for the client's preface, a round trip after the TLS handshake on a real link.
+      await client.until((f) => f.length > 0, WAIT, "the server's first frame, before the client's preface")
+      assert.equal(client.frames[0]!.name, 'SETTINGS')
+      assert.equal(client.frames[0]!.flags & 1, 0, 'not an ACK')
+      client.writePreface(headers(1, request('/')))
+      await client.until(() => client!.finished(1), WAIT, 'the response')
+      assert.equal(server.counts.seen, 1, client.frames.map((f) => `${f.name}:${f.streamId}:${f.flags}`).join(' '))
+      assert.equal(client.of(FRAME.SETTINGS).filter((f) => (f.flags & 1) === 0).length, 1, 'one SETTINGS frame (not an ACK)')
+      // A bad preface after the server's own: the connection ends, no request reaches the app.
+      await client.close()
+      client = await RawH2Client.connect(server.port, { preface: false })
+      await client.until((f) => f.length > 0, WAIT, "the server's first frame")
+      client.write(Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'), headers(1, request('/')))
+      await client.until(() => false, WAIT, 'the connection to close').catch(() => assert.fail('the connection stayed open after a bad preface'))
+      assert.equal(server.counts.seen, 1)
+    })
+
     describe('malformed requests: stream error PROTOCOL_ERROR, never seen by the app', () => {
       for (const [name, fields] of MALFORMED) {
         test(name, async () => {

@@ -219,6 +219,8 @@ export interface RawClientOptions {
   settings?: Readonly<Record<number, number>>
   /** Acknowledge the server's SETTINGS and answer PINGs. Default true. */
   ackSettings?: boolean
+  /** Write the preface and the client's SETTINGS on connecting. Default true; false: the test writes them (or not) itself. */
+  preface?: boolean
 }
 
 /** One TLS connection speaking raw HTTP/2 frames. */
@@ -249,8 +251,16 @@ export class RawH2Client {
     const client = new RawH2Client(socket, options)
     await once(socket, 'secureConnect')
     if (socket.alpnProtocol !== 'h2') throw new Error(`ALPN chose ${String(socket.alpnProtocol)}, not h2`)
-    socket.write(Buffer.concat([PREFACE, frames.settings(options.settings ?? { [SETTING.ENABLE_PUSH]: 1 })]))
+    if (options.preface !== false) client.writePreface()
     return client
+  }
+
+  #prefaced = false
+
+  /** Writes the client's connection preface (the magic string and its SETTINGS) and `after`, in one write; until then nothing is acknowledged. */
+  writePreface(...after: Buffer[]): void {
+    this.#prefaced = true
+    this.write(PREFACE, frames.settings(this.options.settings ?? { [SETTING.ENABLE_PUSH]: 1 }), ...after)
   }
 
   #onData(chunk: Buffer): void {
@@ -265,7 +275,7 @@ export class RawH2Client {
       this.#buffer = this.#buffer.subarray(9 + length)
       const parsed = parseFrame(type, flags, streamId, payload)
       this.frames.push(parsed)
-      if (this.options.ackSettings !== false && !this.socket.destroyed) {
+      if (this.options.ackSettings !== false && this.#prefaced && !this.socket.destroyed) {
         if (type === FRAME.SETTINGS && !(flags & ACK)) this.socket.write(frames.settingsAck())
         else if (type === FRAME.PING && !(flags & ACK)) this.socket.write(frames.pingAck(payload))
       }

@@ -10,6 +10,7 @@ import { socketFinal, socketWrite, socketWritev, releaseParserAfterEmit } from '
 import { goaway, ignoreFramesForClosedStreams, keepPushSetting, releaseFailedPushes, removeStreamOnce } from './connection.js'
 import { dropQueuedDataOnAbort, releaseResetStreams, tagWaitingData } from './reset-streams.js'
 import { promiseThenRespond, recordPeerStreamLimit, reportEndStreamWritten, respondWithinStreamLimit } from './push-concurrency.js'
+import { startHttp2AtOnce } from './settings-at-once.js'
 import { installStreamLimit } from './stream-limit.js'
 import { emptyDataSkipsWindow } from './empty-data.js'
 import { cutDataAtTheWindow, installWholeFrameFlowControl } from './flow-control.js'
@@ -146,6 +147,9 @@ export function installSpdyCompat(): SpdyModule {
 
   installStreamLimit(transport)
   installProtocolGuard(guardedModules(transport, hpack))
+  // Last: the connection starts (and writes its SETTINGS) once the wrappers above have made it.
+  const Connection = transport.Connection as unknown as { create: Parameters<typeof startHttp2AtOnce>[0] }
+  Connection.create = startHttp2AtOnce(Connection.create)
   hpack.compressor.prototype['updateTableSize'] = recordTableSize
   hpack.compressor.prototype['_write'] = updatesBeforeBlock(hpack.compressor.prototype['_write'] as Parameters<typeof updatesBeforeBlock>[0])
   installLightPriority(transport)
