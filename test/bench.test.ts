@@ -124,6 +124,20 @@ describe('benchmarks (smoke: tiny loads)', () => {
     }
   })
 
+  test('cold load: CPU per load, main thread and all threads, for both transports', async () => {
+    const stdout = await bench('cold-load', { ROUNDS: '1', LOADS: '3' })
+    const table = rows(stdout).filter((row) => row[0] !== 'server CPU per load (ms)')
+    assert.deepEqual(
+      table.map((r) => r[0]),
+      ['load 1, main thread', 'loads 2..3, main thread', 'loads 2..3, all threads'],
+      stdout,
+    )
+    for (const row of table) {
+      for (const cell of [row[1], row[2]]) assert.ok(Number(cell) > 0, `${row[0]}: ${cell}\n${stdout}`)
+      assert.match(row[3]!, /^[\d.]+×$/)
+    }
+  })
+
   test('memory: per-stream numbers for each transport and layer', async () => {
     const stdout = await bench('memory', { STREAMS: '100', CONNECTIONS: '5', LAYERS: 'bare,demo' })
     const table = rows(stdout)

@@ -1,0 +1,169 @@
+/**
+ * Cold page loads on loopback: the server's CPU per load while it is still new, spdy (with the
+ * compatibility layer) against node:http2, measured in the same run (issue 24, item 3).
+ *
+ * The browser page load's server (bench/pageload-server.ts, browser scenario, early hints off, no
+ * think time) in a child process per transport, fresh each round (alternating which goes first).
+ * A node:http2 client makes LOADS loads of the page one after another, each as Chromium makes it:
+ * a new TLS connection (SETTINGS_HEADER_TABLE_SIZE 65 536, push off), `GET /`, its 10 × 10 KB
+ * stylesheets at once, `/favicon.ico`. Per load, the CPU time of the server's main thread (Linux's
+ * /proc/<pid>/task/<pid>/schedstat, in ns: the JavaScript thread, without V8's compiler and GC
+ * helper threads) and of the whole process. Loads 2..LOADS count: the first runs every path for the
+ * first time. A page-load benchmark's server serves this few loads, so spdy's JavaScript framing and
+ * HPACK run in V8's interpreter and baseline tiers where node:http2's are C++.
+ *   npm run bench:build && node dist/bench/cold-load.js   (ROUNDS=7 LOADS=12)
+ * Linux only. Writes bench/results/cold-load.json.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import http2 from 'node:http2'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateLocalhostCertificate } from '../index.js'
+import { listeningPort, median, stopServers, summaryRow, writeResults } from './harness.js'
+
+const here = fileURLToPath(new URL('./', import.meta.url))
+const ROUNDS = Number(process.env['ROUNDS'] ?? 7)
+const LOADS = Number(process.env['LOADS'] ?? 12)
+const STYLESHEETS = 10
+const SIZE = 10 * 1024
+const TRANSPORTS = ['spdy', 'http2'] as const
+type Transport = (typeof TRANSPORTS)[number]
+
+/** The CPU time (ms) of `pid`'s main thread, and of all its threads. */
+async function cpuMs(pid: number): Promise<{ main: number; all: number }> {
+  const ns = async (task: string) => {
+    try {
+      return Number((await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8')).split(' ')[0])
+    } catch {
+      return 0 // a helper thread that ended meanwhile
+    }
+  }
+  const tasks = await readdir(`/proc/${pid}/task`)
+  let all = 0
+  for (const task of tasks) all += await ns(task)
+  return { main: (await ns(String(pid))) / 1e6, all: all / 1e6 }
+}
+
+/** Chromium's request headers for a stylesheet, as HPACK sees them (literals on a new connection). */
+const HEADERS = {
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/130.0.0.0 Safari/537.36',
+  accept: 'text/css,*/*;q=0.1',
+  'accept-encoding': 'gzip, deflate, br, zstd',
+  'accept-language': 'en-US,en;q=0.9',
+  'sec-fetch-dest': 'style',
+  'sec-fetch-mode': 'no-cors',
+  'sec-fetch-site': 'same-origin',
+}
+
+/** One load: a new connection, the page, its stylesheets at once, the favicon. */
+async function load(port: number): Promise<void> {
+  const session = http2.connect(`https://localhost:${port}`, {
+    rejectUnauthorized: false,
+    settings: { headerTableSize: 65536, enablePush: false, initialWindowSize: 6 * 1024 * 1024 },
+  })
+  session.on('error', () => {})
+  const get = (path: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = session.request({ ':path': path, ...HEADERS, referer: `https://localhost:${port}/` })
+      req.on('data', () => {})
+      req.once('end', resolve)
+      req.once('error', reject)
+    })
+  try {
+    await get('/')
+    await Promise.all(Array.from({ length: STYLESHEETS }, (_, i) => get(`/a/${i}.css`)))
+    await get('/favicon.ico')
+  } finally {
+    session.close()
+  }
+  await new Promise<void>((resolve) => (session.closed ? resolve() : session.once('close', () => resolve())))
+}
+
+/** A fresh server, LOADS loads, the CPU of each. */
+async function loads(transport: Transport, env: Record<string, string>): Promise<{ main: number[]; all: number[] }> {
+  const child = spawn(process.execPath, [join(here, 'pageload-server.js')], {
+    env: { ...process.env, ...env, TRANSPORT: transport, SCENARIO: 'browser', EARLY_HINTS: '0', THINK_MS: '0', NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  try {
+    const { port, stderr } = await listeningPort(child)
+    if (port === undefined || child.pid === undefined) throw new Error(`cold-load: the ${transport} server did not start: ${stderr}`)
+    // Its timeline lines are not read here; the pipe is drained so that its writes never block.
+    child.stdout?.resume()
+    const main: number[] = []
+    const all: number[] = []
+    for (let i = 0; i < LOADS; i++) {
+      // The server's timeline lines of the load before are written 25 ms after it (bench/timeline-server.ts): not in this one.
+      await new Promise((resolve) => setTimeout(resolve, 60))
+      const before = await cpuMs(child.pid)
+      await load(port)
+      const after = await cpuMs(child.pid)
+      main.push(after.main - before.main)
+      all.push(after.all - before.all)
+    }
+    return { main, all }
+  } finally {
+    await stopServers([child])
+  }
+}
+
+if (!existsSync('/proc/self/task')) {
+  console.error('cold-load: needs Linux (/proc/<pid>/task/<tid>/schedstat)')
+  process.exit(1)
+}
+const dir = await mkdtemp(join(tmpdir(), 'cold-load-'))
+const { key, cert } = await generateLocalhostCertificate()
+const env = { KEY: join(dir, 'key.pem'), CERT: join(dir, 'cert.pem'), SITE: join(dir, 'site') }
+await writeFile(env.KEY, key)
+await writeFile(env.CERT, cert)
+await mkdir(join(env.SITE, 'a'), { recursive: true })
+const links: string[] = []
+for (let i = 0; i < STYLESHEETS; i++) {
+  await writeFile(join(env.SITE, 'a', `${i}.css`), `/*${'x'.repeat(SIZE - 4)}*/`)
+  links.push(`<link rel="stylesheet" href="/a/${i}.css">`)
+}
+await writeFile(join(env.SITE, 'index.html'), `<!DOCTYPE html>\n<html><head><title>page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`)
+
+const perLoad: Record<Transport, { main: number[][]; all: number[][] }> = { spdy: { main: [], all: [] }, http2: { main: [], all: [] } }
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const transport of round % 2 ? [...TRANSPORTS].reverse() : TRANSPORTS) {
+      const cpu = await loads(transport, env)
+      perLoad[transport].main.push(cpu.main)
+      perLoad[transport].all.push(cpu.all)
+    }
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** The median over rounds of each load's CPU, then the median of loads 2..LOADS. */
+const counted = (rounds: number[][]): { byLoad: number[]; median: number } => {
+  const byLoad = Array.from({ length: LOADS }, (_, i) => median(rounds.map((r) => r[i]!)))
+  return { byLoad, median: median(byLoad.slice(1)) }
+}
+const m = {
+  spdy: { main: counted(perLoad.spdy.main), all: counted(perLoad.spdy.all) },
+  http2: { main: counted(perLoad.http2.main), all: counted(perLoad.http2.all) },
+}
+console.log(
+  `\nCold page loads (loopback; a new connection, GET /, ${STYLESHEETS} × ${SIZE / 1024} KB stylesheets at once, the favicon), server CPU per load, ` +
+    `${ROUNDS} rounds of a fresh server per transport, Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)}\n`,
+)
+console.log('| server CPU per load (ms) | spdy | node:http2 | spdy / node:http2 |')
+console.log('|---|---|---|---|')
+const row = (name: string, spdy: number, h2: number) => console.log(`| ${name} | ${spdy.toFixed(1)} | ${h2.toFixed(1)} | ${(spdy / h2).toFixed(2)}× |`)
+row('load 1, main thread', m.spdy.main.byLoad[0]!, m.http2.main.byLoad[0]!)
+row(`loads 2..${LOADS}, main thread`, m.spdy.main.median, m.http2.main.median)
+row(`loads 2..${LOADS}, all threads`, m.spdy.all.median, m.http2.all.median)
+console.log(`\nMain thread by load (median over rounds): spdy ${m.spdy.main.byLoad.map((x) => x.toFixed(1)).join(' ')}`)
+console.log(`                                     node:http2 ${m.http2.main.byLoad.map((x) => x.toFixed(1)).join(' ')}`)
+await writeResults('cold-load', { rounds: ROUNDS, loads: LOADS, loadavg: loadavg()[0], medians: m, perLoad }, [
+  summaryRow(
+    `cold-load: server main-thread CPU per page load, loads 2..${LOADS} of a fresh server, spdy / node:http2`,
+    m.spdy.main.median / m.http2.main.median,
+  ),
+])
