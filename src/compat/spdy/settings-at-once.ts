@@ -5,11 +5,13 @@
  * (`if (protocol === 'http2') connection.start(4)`), but ALPN, and its own plain server's preface
  * check, name HTTP/2 `h2`: the test never matches. So spdy-transport set the version only when the
  * client's preface arrived, and only then wrote the server's preface (its SETTINGS frame and the
- * connection's WINDOW_UPDATE): a client that waits for the server's SETTINGS before it writes its
- * own preface (RFC 9113 §3.4 lets either side send first) waited for nothing, and one that learns
- * the server's limits (its stream limit, push) before its first requests could not. Now it goes
- * with the connection's first batch of writes (batched-writes.ts). With TLS 1.3 clients, whose
- * preface comes with their Finished and is read in the same turn, the packets are the same as before.
+ * connection's WINDOW_UPDATE). nghttp2 (node:http2) and Go's net/http write theirs when the
+ * connection starts; RFC 9113 §3.4 does not make the server wait, and a client that holds its
+ * requests until it has the server's SETTINGS (its stream limit, push) gets them sooner: on a TLS 1.2
+ * handshake, behind the server's Finished, a round trip before the client's preface could bring them.
+ * Now they go with the connection's first batch of writes (batched-writes.ts). On the lab's page
+ * loads (TLS 1.3) that is a packet of its own on most connections, where they shared one with the
+ * SETTINGS ACK: see bench/README.md, Page loads, "Fifth round".
  *
  * The client's preface is still checked when it arrives (the parser stays in its `preface` state).
  */
