@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { RawH2Client, frames, headerBlock, FRAME, ERROR_NAMES, SETTING } from './helpers/raw-h2.js'
 import { startServer, TRANSPORTS, type Running } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
+import { type StallProbe, watchStalledWindows } from '../src/server/stalled-windows.js'
 
 const WAIT = 3000
 
@@ -211,5 +212,67 @@ describe('limits in force (spdy only: nghttp2 keeps its own)', () => {
       client.destroy()
       await server.close()
     }
+  })
+})
+
+describe('stalledWindow: how the looks add up (src/server/stalled-windows.ts)', () => {
+  /**
+   * Runs the watch over `looks` (at each: whether the client's window is small, a response waits, the socket is backed
+   * up), one step of the script per look of the watch's own; resolves the look it ended at, or undefined.
+   */
+  async function watch(looks: ReadonlyArray<{ small?: boolean; pending: boolean; backedUp?: boolean }>): Promise<number | undefined> {
+    let look = -1
+    let stop = (): void => {}
+    let inLook = false
+    const settled = new Promise<number | undefined>((resolve, reject) => {
+      // The first read of a look, whichever the watch makes first, moves the script on.
+      const step = () => {
+        if (!inLook) {
+          inLook = true
+          look++
+          queueMicrotask(() => {
+            inLook = false
+          })
+          if (look >= looks.length) {
+            stop()
+            resolve(undefined)
+          }
+        }
+        return looks[look]
+      }
+      const probe: StallProbe = {
+        socket: {
+          get writableNeedDrain(): boolean {
+            return step()?.backedUp ?? false
+          },
+        } as never,
+        pending: () => step()?.pending ?? false,
+        smallWindow: () => step()?.small ?? true,
+      }
+      // 100 ms in four looks: one every 25 ms. (Its timer does not keep the process alive: the timeout below does.)
+      stop = watchStalledWindows(probe, { ms: 100, minWindow: 1024 }, () => resolve(look))
+      setTimeout(() => reject(new Error(`the watch made ${look + 1} looks in 2 s`)), 2000).unref()
+    })
+    const alive = setTimeout(() => {}, 2000)
+    return settled.finally(() => {
+      clearTimeout(alive)
+      stop()
+    })
+  }
+  const held = { pending: true }
+  const gap = { pending: false }
+
+  test('five looks in a row with a response waiting end it; one look between them with nothing waiting does not break the run', async () => {
+    assert.equal(await watch([held, held, held, held, held, held]), 4)
+    // A dribbler's streams finished together and were asked again between two looks.
+    assert.equal(await watch([held, held, gap, held, held, held, held]), 5)
+  })
+
+  test('two looks in a row with nothing waiting, a window no longer small, or a backed-up socket start the count again', async () => {
+    assert.equal(await watch([held, held, held, gap, gap, held, held, held, held]), undefined)
+    assert.equal(await watch([held, held, held, held, { pending: true, small: false }, held, held, held]), undefined)
+    assert.equal(await watch([held, held, held, held, { pending: true, backedUp: true }, held, held, held]), undefined)
+    // Nothing waiting at all: a small-window client that holds nothing.
+    assert.equal(await watch([gap, gap, gap, gap, gap, gap, gap]), undefined)
   })
 })

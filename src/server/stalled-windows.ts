@@ -7,7 +7,9 @@
  * A connection is starved when, at every look for `limits.stalledWindow.ms`, a response on
  * it has data waiting, its socket is not what holds it (the socket's buffer is under its
  * high-water mark: the TCP path takes what it is given), and the client set the
- * INITIAL_WINDOW_SIZE of its streams under `minWindow` bytes. Such a connection gets
+ * INITIAL_WINDOW_SIZE of its streams under `minWindow` bytes (one look in between with nothing
+ * waiting does not break the run: a dribbler's 100 streams advance a byte at a time in step, finish
+ * together and are asked again, and a look can fall in that gap). Such a connection gets
  * GOAWAY(ENHANCE_YOUR_CALM) and is closed. A slow network (the socket backs up), or a client
  * with ordinary windows that pauses a stream or stops reading, is not starvation. (A client
  * that dribbles the connection window alone is bounded by maxConcurrentStreams only: node:http2
@@ -36,10 +38,20 @@ const LOOKS = 4
 /** Watches one connection; `end` runs once when it has starved for `limit.ms` (or `probe.overLimit` says why). Returns the stop function. */
 export function watchStalledWindows(probe: StallProbe, limit: StallLimit, end: (why: string) => void): () => void {
   let starved = 0
+  let idle = 0
   const timer = setInterval(
     () => {
-      const stalled = probe.pending() && !probe.socket.writableNeedDrain && probe.smallWindow(limit.minWindow)
-      starved = stalled ? starved + 1 : 0
+      if (probe.socket.writableNeedDrain || !probe.smallWindow(limit.minWindow)) {
+        starved = 0
+        idle = 0
+      } else if (probe.pending()) {
+        starved++
+        idle = 0
+      } else if (++idle > 1) {
+        // One look with nothing waiting keeps the count: a dribbler's streams move in step, and all of them can
+        // finish (and be asked again) between two looks. Two in a row: the client is not holding anything.
+        starved = 0
+      }
       const why = starved > LOOKS ? `responses held over ${limit.ms} ms by stream windows under ${limit.minWindow} bytes` : probe.overLimit?.()
       if (why !== undefined) {
         clearInterval(timer)
