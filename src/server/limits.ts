@@ -165,6 +165,7 @@ function http2Probe(session: Http2Session, open: ReadonlySet<Http2Stream>): Stal
   return {
     socket: session.socket as Socket,
     pending: () => {
+      if (session.destroyed) return false
       for (const stream of open) if (stream.writableLength > 0) return true
       return false
     },

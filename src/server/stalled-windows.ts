@@ -41,16 +41,18 @@ export function watchStalledWindows(probe: StallProbe, limit: StallLimit, end: (
   let idle = 0
   const timer = setInterval(
     () => {
-      if (probe.socket.writableNeedDrain || !probe.smallWindow(limit.minWindow)) {
-        starved = 0
-        idle = 0
-      } else if (probe.pending()) {
-        starved++
-        idle = 0
-      } else if (++idle > 1) {
+      // The socket only once a response waits: node:http2's session.socket throws once the session is destroyed
+      // (ERR_HTTP2_SOCKET_UNBOUND), and this may look between the destroy and the 'close' that stops it.
+      if (!probe.pending()) {
         // One look with nothing waiting keeps the count: a dribbler's streams move in step, and all of them can
         // finish (and be asked again) between two looks. Two in a row: the client is not holding anything.
+        if (++idle > 1) starved = 0
+      } else if (probe.socket.writableNeedDrain || !probe.smallWindow(limit.minWindow)) {
         starved = 0
+        idle = 0
+      } else {
+        starved++
+        idle = 0
       }
       const why = starved > LOOKS ? `responses held over ${limit.ms} ms by stream windows under ${limit.minWindow} bytes` : probe.overLimit?.()
       if (why !== undefined) {
