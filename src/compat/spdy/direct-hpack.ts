@@ -29,7 +29,7 @@
  */
 
 import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http'
-import { takeTableSizeUpdates } from './table-size.js'
+import { takeTableSizes } from './table-size.js'
 
 interface HpackTable {
   reverseLookup(name: string, value: string): number
@@ -265,6 +265,18 @@ export function encodeHeaderBlock(table: HpackTable, headers: readonly HeaderPai
   return endBlock(w)
 }
 
+/** Dynamic table size updates (001 and the size as a 5-bit-prefix integer, RFC 7541 §6.3), one after another. */
+export function encodeSizeUpdates(sizes: readonly number[]): Buffer {
+  const w = startBlock()
+  for (const size of sizes) {
+    w.bit(0)
+    w.bit(0)
+    w.bit(1)
+    w.int(size)
+  }
+  return endBlock(w)
+}
+
 /** The field spdy-transport's `_compressHeaders` makes of a header (reused: encodeField reads it at once). */
 const field: HeaderPair = { name: '', value: '', neverIndex: false, huffman: true }
 
@@ -393,7 +405,8 @@ function encodesDirectly(lock: LockStream, Compressor: HpackModule['compressor']
  */
 function pendingOutput(compressor: HpackCompressor): Buffer | null {
   const held = compressor._readableState.length === 0 ? null : (compressor.read() as Buffer | null)
-  const updates = takeTableSizeUpdates(compressor)
+  const sizes = takeTableSizes(compressor)
+  const updates = sizes === null ? null : encodeSizeUpdates(sizes)
   if (held === null) return updates
   return updates === null ? held : Buffer.concat([held, updates])
 }

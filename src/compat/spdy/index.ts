@@ -23,7 +23,7 @@ import { agentCreateStream } from './agent.js'
 import { scheduleFramesWhole, wholeFramesPerRecordOnTls } from './record-size.js'
 import { streamWritesOnEverySocket } from './plain-socket.js'
 import { batchWritesOnSpdyConnections } from './batched-writes.js'
-import { compressHeaderObjectsDirectly, compressHeadersDirectly, directOnServers, type HpackModule } from './direct-hpack.js'
+import { compressHeaderObjectsDirectly, compressHeadersDirectly, directOnServers, encodeSizeUpdates, type HpackModule } from './direct-hpack.js'
 import { markBodyOnRequest } from './request.js'
 import { type HpackTableModule, installIndexedLookup } from './hpack-index.js'
 import { closeStreamsOpenedAfterClose } from './late-requests.js'
@@ -151,7 +151,7 @@ export function installSpdyCompat(): SpdyModule {
   const Connection = transport.Connection as unknown as { create: Parameters<typeof startHttp2AtOnce>[0] }
   Connection.create = startHttp2AtOnce(Connection.create)
   hpack.compressor.prototype['updateTableSize'] = recordTableSize
-  hpack.compressor.prototype['_write'] = updatesBeforeBlock(hpack.compressor.prototype['_write'] as Parameters<typeof updatesBeforeBlock>[0])
+  hpack.compressor.prototype['_write'] = updatesBeforeBlock(hpack.compressor.prototype['_write'] as Parameters<typeof updatesBeforeBlock>[0], encodeSizeUpdates)
   installLightPriority(transport)
   installWholeFrameFlowControl(transport)
   installLightStreamWindows(transport)

@@ -13,7 +13,7 @@
  *
  * So a change is now recorded on the compressor (`recordTableSize`: the smallest and the final
  * size since the last block, the table resized at once, as the decoder will resize it on reading
- * them) and written in front of the next block (`takeTableSizeUpdates`): by `updatesBeforeBlock`
+ * them) and written in front of the next block (`takeTableSizes`): by `updatesBeforeBlock`
  * on hpack.js's own path, by direct-hpack.ts on the direct one.
  *
  * A size of 0 was not applied at all: spdy-transport's `_handleSettings` tests
@@ -46,39 +46,24 @@ export function recordTableSize(this: Compressor, size: number): void {
   table.updateSize(bounded)
 }
 
-/** Appends an HPACK integer with a 5-bit prefix, first byte 001xxxxx: a dynamic table size update (RFC 7541 §5.1, §6.3). */
-function pushSizeUpdate(bytes: number[], size: number): void {
-  if (size < 31) {
-    bytes.push(0x20 | size)
-    return
-  }
-  bytes.push(0x20 | 31)
-  let rest = size - 31
-  while (rest >= 128) {
-    bytes.push((rest % 128) | 0x80)
-    rest = Math.floor(rest / 128)
-  }
-  bytes.push(rest)
-}
-
-/** The size updates recorded since the last block (the smallest, if below the final, then the final), taken; null if none. */
-export function takeTableSizeUpdates(compressor: object): Buffer | null {
+/** The sizes to signal in front of the next block, taken: the smallest since the last block if below the final, then the final; null if none changed. */
+export function takeTableSizes(compressor: object): readonly number[] | null {
   const sizes = (compressor as Compressor)[pending]
   if (sizes === undefined) return null
   ;(compressor as Compressor)[pending] = undefined
-  const bytes: number[] = []
-  if (sizes.min < sizes.final) pushSizeUpdate(bytes, sizes.min)
-  pushSizeUpdate(bytes, sizes.final)
-  return Buffer.from(bytes)
+  return sizes.min < sizes.final ? [sizes.min, sizes.final] : [sizes.final]
 }
 
 type Write = (this: Compressor, data: unknown, encoding: string, callback: (err?: Error | null) => void) => void
 
-/** Wraps hpack.js's `Compressor#_write` (its own encoder's path): the recorded updates go out first, in front of the block. */
-export function updatesBeforeBlock(write: Write): Write {
+/**
+ * Wraps hpack.js's `Compressor#_write` (its own encoder's path): the recorded updates go out first, in front of the
+ * block, encoded by `encode` (direct-hpack.ts's `encodeSizeUpdates`).
+ */
+export function updatesBeforeBlock(write: Write, encode: (sizes: readonly number[]) => Buffer): Write {
   return function writeAfterSizeUpdates(this: Compressor, data, encoding, callback): void {
-    const updates = takeTableSizeUpdates(this)
-    if (updates !== null) this.push(updates)
+    const sizes = takeTableSizes(this)
+    if (sizes !== null) this.push(encode(sizes))
     write.call(this, data, encoding, callback)
   }
 }
