@@ -12,21 +12,33 @@
  * first time. A page-load benchmark's server serves this few loads, so spdy's JavaScript framing and
  * HPACK run in V8's interpreter and baseline tiers where node:http2's are C++.
  *   npm run bench:build && node dist/bench/cold-load.js   (ROUNDS=7 LOADS=12)
+ * PERF=1 (needs Linux `perf`): each server also runs with V8's perf map, is sampled by `perf record`
+ * (PERF_HZ, default 4999) over loads 2..LOADS, and a table charges its main thread's CPU per load to
+ * each layer (bench/perf-layers.ts): the spdy layer, spdy-transport, Express, node:http2's C++... The
+ * CPU columns of such a run include perf's own cost.
+ * ALLOC=1: each server also runs V8's sampling heap profiler (bench/alloc-sampling.ts), and the
+ * table gains the bytes it allocated per load over loads 2..LOADS (objects already freed
+ * included), with spdy's largest allocation sites; its CPU columns include the profiler's cost.
  * Linux only. Writes bench/results/cold-load.json.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import http2 from 'node:http2'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generateLocalhostCertificate } from '../index.js'
 import { listeningPort, median, stopServers, summaryRow, writeResults } from './harness.js'
+import { LAYERS, NATIVE, perfNodeFlags, perfWorks, recordProcess, type LayerSamples } from './perf-layers.js'
+import { allocatedBytes, allocationSites, type SamplingProfile } from './alloc-sampling.js'
 
 const here = fileURLToPath(new URL('./', import.meta.url))
 const ROUNDS = Number(process.env['ROUNDS'] ?? 7)
 const LOADS = Number(process.env['LOADS'] ?? 12)
+const PERF = process.env['PERF'] === '1'
+const PERF_HZ = Number(process.env['PERF_HZ'] ?? 4999)
+const ALLOC = process.env['ALLOC'] === '1'
 const STYLESHEETS = 10
 const SIZE = 10 * 1024
 const TRANSPORTS = ['spdy', 'http2'] as const
@@ -82,10 +94,35 @@ async function load(port: number): Promise<void> {
   await new Promise<void>((resolve) => (session.closed ? resolve() : session.once('close', () => resolve())))
 }
 
-/** A fresh server, LOADS loads, the CPU of each. */
-async function loads(transport: Transport, env: Record<string, string>): Promise<{ main: number[]; all: number[] }> {
-  const child = spawn(process.execPath, [join(here, 'pageload-server.js')], {
-    env: { ...process.env, ...env, TRANSPORT: transport, SCENARIO: 'browser', EARLY_HINTS: '0', THINK_MS: '0', NODE_ENV: 'production' },
+/** Asks the server (ALLOC=1) for its allocation profile since the last ask, the `n`th, and reads it. */
+async function allocationProfile(child: ChildProcess, file: string, n: number): Promise<SamplingProfile> {
+  child.kill('SIGUSR2')
+  const since = Date.now()
+  for (;;) {
+    try {
+      return JSON.parse(await readFile(`${file}.${n}.json`, 'utf8')) as SamplingProfile
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || Date.now() - since > 10_000) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
+
+/** A fresh server, LOADS loads, the CPU of each; with ALLOC=1 what it allocated over loads 2..LOADS. */
+async function loads(transport: Transport, env: Record<string, string>): Promise<{ main: number[]; all: number[]; allocated: SamplingProfile | undefined }> {
+  const allocProfile = join(dir, `alloc-${transport}`)
+  const allocFlags = ALLOC ? ['--import', pathToFileURL(join(here, 'alloc-sampling.js')).href] : []
+  const child = spawn(process.execPath, [...(PERF ? perfNodeFlags(dir) : []), ...allocFlags, join(here, 'pageload-server.js')], {
+    env: {
+      ...process.env,
+      ...env,
+      ...(ALLOC ? { ALLOC_PROFILE: allocProfile } : {}),
+      TRANSPORT: transport,
+      SCENARIO: 'browser',
+      EARLY_HINTS: '0',
+      THINK_MS: '0',
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   try {
@@ -95,7 +132,11 @@ async function loads(transport: Transport, env: Record<string, string>): Promise
     child.stdout?.resume()
     const main: number[] = []
     const all: number[] = []
+    let recording: Awaited<ReturnType<typeof recordProcess>> | undefined
     for (let i = 0; i < LOADS; i++) {
+      // Loads 2..LOADS are sampled, as they are counted.
+      if (PERF && i === 1) recording = await recordProcess(child.pid, join(dir, `perf-${transport}.data`), PERF_HZ)
+      if (ALLOC && i === 1) await allocationProfile(child, allocProfile, 1) // what load 1 allocated: not counted
       // The server's timeline lines of the load before are written 25 ms after it (bench/timeline-server.ts): not in this one.
       await new Promise((resolve) => setTimeout(resolve, 60))
       const before = await cpuMs(child.pid)
@@ -104,7 +145,9 @@ async function loads(transport: Transport, env: Record<string, string>): Promise
       main.push(after.main - before.main)
       all.push(after.all - before.all)
     }
-    return { main, all }
+    await recording?.stop(samples[transport])
+    const allocated = ALLOC ? await allocationProfile(child, allocProfile, 2) : undefined
+    return { main, all, allocated }
   } finally {
     await stopServers([child])
   }
@@ -112,6 +155,10 @@ async function loads(transport: Transport, env: Record<string, string>): Promise
 
 if (!existsSync('/proc/self/task')) {
   console.error('cold-load: needs Linux (/proc/<pid>/task/<tid>/schedstat)')
+  process.exit(1)
+}
+if (PERF && !(await perfWorks())) {
+  console.error('cold-load: PERF=1 needs `perf record` to work here (Debian: apt-get install linux-perf; root, or kernel.perf_event_paranoid <= 1)')
   process.exit(1)
 }
 const dir = await mkdtemp(join(tmpdir(), 'cold-load-'))
@@ -127,13 +174,23 @@ for (let i = 0; i < STYLESHEETS; i++) {
 }
 await writeFile(join(env.SITE, 'index.html'), `<!DOCTYPE html>\n<html><head><title>page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`)
 
+const samples: Record<Transport, LayerSamples> = { spdy: { busy: 0, idle: 0, byLayer: new Map() }, http2: { busy: 0, idle: 0, byLayer: new Map() } }
 const perLoad: Record<Transport, { main: number[][]; all: number[][] }> = { spdy: { main: [], all: [] }, http2: { main: [], all: [] } }
+/** ALLOC=1: bytes allocated per load (loads 2..LOADS) in each round, and the rounds' profiles. */
+const allocation: Record<Transport, { perLoad: number[]; profiles: SamplingProfile[] }> = {
+  spdy: { perLoad: [], profiles: [] },
+  http2: { perLoad: [], profiles: [] },
+}
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const transport of round % 2 ? [...TRANSPORTS].reverse() : TRANSPORTS) {
       const cpu = await loads(transport, env)
       perLoad[transport].main.push(cpu.main)
       perLoad[transport].all.push(cpu.all)
+      if (cpu.allocated) {
+        allocation[transport].perLoad.push(allocatedBytes(cpu.allocated) / (LOADS - 1))
+        allocation[transport].profiles.push(cpu.allocated)
+      }
     }
   }
 } finally {
@@ -159,11 +216,56 @@ const row = (name: string, spdy: number, h2: number) => console.log(`| ${name} |
 row('load 1, main thread', m.spdy.main.byLoad[0]!, m.http2.main.byLoad[0]!)
 row(`loads 2..${LOADS}, main thread`, m.spdy.main.median, m.http2.main.median)
 row(`loads 2..${LOADS}, all threads`, m.spdy.all.median, m.http2.all.median)
+const allocatedKb = ALLOC ? { spdy: median(allocation.spdy.perLoad) / 1024, http2: median(allocation.http2.perLoad) / 1024 } : undefined
+if (allocatedKb) row(`loads 2..${LOADS}, KB allocated (sampled, freed objects included)`, allocatedKb.spdy, allocatedKb.http2)
 console.log(`\nMain thread by load (median over rounds): spdy ${m.spdy.main.byLoad.map((x) => x.toFixed(1)).join(' ')}`)
 console.log(`                                     node:http2 ${m.http2.main.byLoad.map((x) => x.toFixed(1)).join(' ')}`)
-await writeResults('cold-load', { rounds: ROUNDS, loads: LOADS, loadavg: loadavg()[0], medians: m, perLoad }, [
-  summaryRow(
-    `cold-load: server main-thread CPU per page load, loads 2..${LOADS} of a fresh server, spdy / node:http2`,
-    m.spdy.main.median / m.http2.main.median,
-  ),
-])
+if (ALLOC) {
+  // The round with the median allocation: its largest sites, per load.
+  const profiles = allocation.spdy.profiles
+  const order = allocation.spdy.perLoad.map((bytes, i) => [bytes, i] as const).sort((a, b) => a[0] - b[0])
+  const middle = profiles[order[Math.floor(order.length / 2)]![1]]!
+  console.log(`\nspdy's largest allocation sites, KB per load (loads 2..${LOADS}, the round of the median):\n`)
+  console.log('| site | KB per load |')
+  console.log('|---|---|')
+  for (const { site, bytes } of allocationSites(middle, 15, `${process.cwd()}/`)) console.log(`| ${site} | ${(bytes / 1024 / (LOADS - 1)).toFixed(1)} |`)
+}
+/** Per layer, main-thread ms per load (samples over the rate, over the loads sampled): the PERF=1 table. */
+const layers = PERF ? layerTable() : undefined
+function layerTable(): Array<{ layer: string; spdy: number; http2: number }> {
+  const perLoadMs = (t: Transport, layer: string) => (((samples[t].byLayer.get(layer) ?? 0) / PERF_HZ) * 1000) / (ROUNDS * (LOADS - 1))
+  const names = [...LAYERS.map(([name]) => name), 'other JavaScript', NATIVE]
+  const rows = names.map((layer) => ({ layer, spdy: perLoadMs('spdy', layer), http2: perLoadMs('http2', layer) })).filter((r) => r.spdy > 0 || r.http2 > 0)
+  const busy = (t: Transport) => ((samples[t].busy / PERF_HZ) * 1000) / (ROUNDS * (LOADS - 1))
+  console.log(
+    `\nWhere the main thread's CPU goes, loads 2..${LOADS} (perf at ${PERF_HZ} Hz; each sample charged to its innermost JavaScript frame's layer, ` +
+      `with the native code that frame called), ms per load:\n`,
+  )
+  console.log('| layer | spdy | node:http2 | spdy − node:http2 |')
+  console.log('|---|---|---|---|')
+  for (const r of [...rows].sort((a, b) => b.spdy - b.http2 - (a.spdy - a.http2)))
+    console.log(`| ${r.layer} | ${r.spdy.toFixed(2)} | ${r.http2.toFixed(2)} | ${(r.spdy - r.http2).toFixed(2)} |`)
+  console.log(`| all (busy samples) | ${busy('spdy').toFixed(2)} | ${busy('http2').toFixed(2)} | ${(busy('spdy') - busy('http2')).toFixed(2)} |`)
+  return rows
+}
+await writeResults(
+  'cold-load',
+  {
+    rounds: ROUNDS,
+    loads: LOADS,
+    loadavg: loadavg()[0],
+    medians: m,
+    perLoad,
+    ...(layers ? { perfHz: PERF_HZ, layers } : {}),
+    ...(allocatedKb ? { allocatedKbPerLoad: allocatedKb } : {}),
+  },
+  [
+    summaryRow(
+      `cold-load: server main-thread CPU per page load, loads 2..${LOADS} of a fresh server, spdy / node:http2`,
+      m.spdy.main.median / m.http2.main.median,
+    ),
+    ...(allocatedKb
+      ? [summaryRow(`cold-load: bytes allocated per page load, loads 2..${LOADS} of a fresh server, spdy / node:http2`, allocatedKb.spdy / allocatedKb.http2)]
+      : []),
+  ],
+)

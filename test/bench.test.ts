@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bursts, parsePackets } from '../bench/capture.js'
+import { layerSamples, NATIVE, perfWorks } from '../bench/perf-layers.js'
 
 const run = promisify(execFile)
 const NODE_MAJOR = Number(process.versions.node.split('.')[0])
@@ -136,6 +137,77 @@ describe('benchmarks (smoke: tiny loads)', () => {
       for (const cell of [row[1], row[2]]) assert.ok(Number(cell) > 0, `${row[0]}: ${cell}\n${stdout}`)
       assert.match(row[3]!, /^[\d.]+×$/)
     }
+  })
+
+  test("cold load's ALLOC=1: bytes allocated per load on both transports, and spdy's largest allocation sites", async () => {
+    const stdout = await bench('cold-load', { ROUNDS: '1', LOADS: '3', ALLOC: '1' })
+    const row = rows(stdout).find((r) => r[0]?.startsWith('loads 2..3, KB allocated'))
+    assert.ok(row, stdout)
+    // A page load allocates hundreds of KB on either transport (its requests, responses, Express's work).
+    assert.ok(Number(row[1]) > 50 && Number(row[2]) > 50, stdout)
+    const sites = rows(stdout).filter((r) => r.length === 2 && r[0] !== 'site' && /:\d+$/.test(r[0]!))
+    assert.ok(sites.length >= 5, stdout)
+    assert.ok(!sites.some((r) => r[0]!.includes('alloc-sampling')), `the profiler's own writing is not counted:\n${stdout}`)
+  })
+
+  test("cold load's PERF=1: the main thread's CPU per load charged to layers, spdy's own on spdy only, node:http2's on node:http2 only", async (t) => {
+    if (!(await perfWorks())) return t.skip('`perf record` does not work here (linux-perf, or kernel.perf_event_paranoid)')
+    const stdout = await bench('cold-load', { ROUNDS: '1', LOADS: '3', PERF: '1' })
+    const layer = (name: string) => {
+      const row = rows(stdout).find((r) => r[0] === name)
+      assert.ok(row, `no row for ${name}:\n${stdout}`)
+      return { spdy: Number(row[1]), http2: Number(row[2]) }
+    }
+    for (const name of ['express-h2-push: spdy layer', 'spdy-transport']) {
+      const { spdy, http2 } = layer(name)
+      assert.ok(spdy > 0 && http2 === 0, `${name}: ${spdy} / ${http2}\n${stdout}`)
+    }
+    const h2 = layer("node:http2's JavaScript")
+    assert.ok(h2.http2 > 0 && h2.spdy === 0, `node:http2's JavaScript: ${h2.spdy} / ${h2.http2}\n${stdout}`)
+    const all = layer('all (busy samples)')
+    assert.ok(all.spdy > 0 && all.http2 > 0, stdout)
+  })
+
+  test("perf's samples charged to layers: the innermost JavaScript frame's file names the layer; none is native; epoll is idle; other threads are left out", () => {
+    // perf script -F pid,tid,ip,sym, trimmed: innermost frame first.
+    const text = [
+      '  900/900  ',
+      '\t  14cd0c Builtins_LoadIC',
+      '\t  7f00a1 JS:^onFrameBody /app/node_modules/spdy-transport/lib/spdy-transport/protocol/http2/parser.js:132:53',
+      '\t  7f00a2 JS:^pushFrame file:///app/dist/src/compat/spdy/guarded-connection.js:173:30',
+      '',
+      '  900/900  ',
+      '\t  7f00b1 JS:*emitRequest file:///app/dist/src/compat/spdy/direct-requests.js:519:21',
+      '\t  7f00b2 JS:^handle /app/node_modules/express/lib/application.js:152:29',
+      '',
+      '  900/900  ',
+      '\t  7f00c1 JS:~next /app/node_modules/router/index.js:189:17',
+      '',
+      '  900/900  ',
+      '\t  9aa001 ssl3_read_bytes',
+      '\t  9aa002 node::crypto::TLSWrap::ClearOut',
+      '',
+      '  900/900  ',
+      '\t  108cae epoll_pwait',
+      '\t  14ac8a uv_run',
+      '',
+      '  900/901  ',
+      '\t  e14a01 v8::internal::interpreter::BytecodeGenerator::GenerateBytecodeBody',
+      '',
+      '  900/900  ',
+      '\t  7f00d1 JS:^onStreamRead node:internal/http2/core:1:1',
+      '',
+    ].join('\n')
+    const got = layerSamples(text)
+    assert.equal(got.busy, 5)
+    assert.equal(got.idle, 1)
+    assert.deepEqual(Object.fromEntries(got.byLayer), {
+      'spdy-transport': 1,
+      'express-h2-push: spdy layer': 1,
+      'Express and its modules': 1,
+      [NATIVE]: 1,
+      "node:http2's JavaScript": 1,
+    })
   })
 
   test('memory: per-stream numbers for each transport and layer', async () => {

@@ -19,6 +19,7 @@ import { installSpdyCompat } from '../index.js'
 import { framerOwnContinuationFrame, framerOwnDataFrame, framerOwnFrame } from '../src/compat/spdy/one-buffer-frames.js'
 import { encodeDirectly, encodeHeaderBlock, responseHeaders } from '../src/compat/spdy/direct-hpack.js'
 import { parserOwnConsume } from '../src/compat/spdy/parse-steps.js'
+import { quietLogger } from '../src/compat/spdy/quiet-debug.js'
 import { type HpackTableModule, installIndexedLookup } from '../src/compat/spdy/hpack-index.js'
 
 const require = createRequire(import.meta.url)
@@ -108,6 +109,35 @@ describe("spdy's streams log nothing unless NODE_DEBUG asks (quiet-debuglog.ts)"
 })
 
 describe("spdy's debug loggers cost nothing unless DEBUG asks (quiet-debug.ts)", () => {
+  test('a quiet logger passes on the arguments it was given, up to six and more, only while its logger is enabled', () => {
+    const calls: unknown[][] = []
+    const real = Object.assign(
+      function real(this: unknown, ...args: unknown[]) {
+        calls.push([this, ...args])
+      },
+      { enabled: false, namespace: 'spdy:test' },
+    )
+    const logger = quietLogger(real) as unknown as ((...args: unknown[]) => void) & { enabled: boolean; namespace: string }
+    logger('id=%d', 1)
+    assert.deepEqual(calls, [], 'nothing while disabled')
+    logger.enabled = true
+    assert.equal(real.enabled, true, 'enabled through the quiet logger turns the real one on')
+    const self = { s: 1 }
+    logger.call(self, 'id=%d side=%s wait for refill=%d [%d/%d]', 3, 'send', 10, 0, 65535)
+    logger('no arguments')
+    logger('id=%d', 0, null, false, '')
+    logger('eight', 1, 2, 3, 4, 5, 6, 7)
+    logger('given undefined last', 1, undefined)
+    assert.deepEqual(calls, [
+      [self, 'id=%d side=%s wait for refill=%d [%d/%d]', 3, 'send', 10, 0, 65535],
+      [undefined, 'no arguments'],
+      [undefined, 'id=%d', 0, null, false, ''],
+      [undefined, 'eight', 1, 2, 3, 4, 5, 6, 7],
+      [undefined, 'given undefined last', 1],
+    ])
+    assert.equal(logger.namespace, 'spdy:test')
+  })
+
   test("the debug module is put back, and enabling spdy's namespaces at run time still logs spdy's frames and streams", async () => {
     installSpdyCompat()
     const transportPath = createRequire(require.resolve('spdy')).resolve('spdy-transport')

@@ -261,7 +261,7 @@ function endBlock(w: BlockWriter): Buffer {
  */
 export function encodeHeaderBlock(table: HpackTable, headers: readonly HeaderPair[], codes: HuffmanTable): Buffer {
   const w = startBlock()
-  for (const header of headers) encodeField(w, table, header, codes)
+  for (let i = 0; i < headers.length; i++) encodeField(w, table, headers[i]!, codes)
   return endBlock(w)
 }
 
@@ -294,7 +294,7 @@ export function encodeHeaderObject(
   codes: HuffmanTable,
 ): Buffer {
   const w = startBlock()
-  for (const pair of pairs) encodeField(w, table, pair, codes)
+  for (let i = 0; i < pairs.length; i++) encodeField(w, table, pairs[i]!, codes)
   const fields = headers || {}
   const names = Object.keys(fields)
   for (let i = 0; i < names.length; i++) encodeHeader(w, table, names[i]!, fields[names[i]!], codes)
@@ -313,7 +313,7 @@ export function encodeOutHeaders(
   codes: HuffmanTable,
 ): Buffer {
   const w = startBlock()
-  for (const pair of pairs) encodeField(w, table, pair, codes)
+  for (let i = 0; i < pairs.length; i++) encodeField(w, table, pairs[i]!, codes)
   if (out) {
     const names = Object.keys(out)
     // The table's names are lower case already (Node's `setHeader` keys it by `name.toLowerCase()`).

@@ -311,7 +311,9 @@ function rawHeadersOf(headers: Record<string, unknown>, forwardedFor: string | n
     forwarded = raw.length
     raw.push('x-forwarded-for', forwardedFor)
   }
-  for (const name of Object.keys(headers)) {
+  const names = Object.keys(headers)
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
     const value = headers[name]
     if (name === ':authority' || (name === 'host' && host >= 0)) {
       if (host >= 0) raw[host + 1] = value

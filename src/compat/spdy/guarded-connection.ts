@@ -189,7 +189,7 @@ function decodeBlock(decompressor: HpackDecompressor, chunks: readonly Buffer[],
   }
   decompressor[FIELD_SEEN] = false
   try {
-    for (const chunk of chunks) decompressor._decoder.push(chunk)
+    for (let i = 0; i < chunks.length; i++) decompressor._decoder.push(chunks[i]!)
     while (!decompressor._decoder.isEmpty()) decompressor._execute()
   } finally {
     decompressor.push = push
@@ -233,9 +233,10 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
     if (!guard) return (queueHeaderBlock as (this: GuardedParser, h: FrameHeader, b: OffsetBuffer, c: Callback) => void).call(this, header, block, callback)
     const item = this._lastHeaderBlock
     if (!item || item.id !== header.id) return callback(this.error('PROTOCOL_ERROR', 'No matching stream for continuation'))
-    for (const chunk of block.toChunks()) {
-      item.queue.push(chunk)
-      item.size += chunk.length
+    const chunks = block.toChunks()
+    for (let i = 0; i < chunks.length; i++) {
+      item.queue.push(chunks[i]!)
+      item.size += chunks[i]!.length
     }
     if (item.size > guard.limits.maxHeaderListSize) {
       guard.blockRefused()
@@ -260,7 +261,7 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
     // Without a prototype, as node:http2's: spdy-transport's `addHeaderLine` checks `dest[name] !== undefined`, so on `{}`
     // a request header `constructor: x` arrived as "function Object() { [native code] }, x" and `__proto__` was lost.
     const headers: Record<string, unknown> = Object.create(null) as Record<string, unknown>
-    for (const field of fields) modules.addHeaderLine(field.name, field.value, headers)
+    for (let i = 0; i < fields.length; i++) modules.addHeaderLine(fields[i]!.name, fields[i]!.value, headers)
     item.frame.headers = headers
     item.frame.path = headers[':path']
     callback(null, item.frame)

@@ -41,7 +41,8 @@ export function requestProblem(fields: readonly Field[]): string | undefined {
   let path: string | undefined
   let regular = false
   let contentLength: string | undefined
-  for (const field of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!
     const name = field.name
     if (name.charCodeAt(0) === 58 /* ':' */) {
       if (regular) return `pseudo-header ${name} after a regular field`
@@ -104,6 +105,6 @@ export function trailersProblem(fields: readonly Field[]): string | undefined {
 
 /** The request's content-length as a number, or -1 when it has none. Only for lists `requestProblem` accepted. */
 export function declaredLength(fields: readonly Field[]): number {
-  for (const field of fields) if (field.name === 'content-length') return Number(field.value)
+  for (let i = 0; i < fields.length; i++) if (fields[i]!.name === 'content-length') return Number(fields[i]!.value)
   return -1
 }
