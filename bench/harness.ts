@@ -116,6 +116,29 @@ export function median(xs: readonly number[]): number {
   return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN
 }
 
+/**
+ * How far the ratio of two medians, `median(a) / median(b)`, moves with the samples: the 2.5th
+ * and 97.5th percentiles of that ratio over `resamples` bootstrap resamples of each (drawn with
+ * replacement, as many as each has), from a seeded generator, so the same samples always give
+ * the same interval. Nine page loads a side give an interval several percent wide: a ratio
+ * whose interval holds its target was not told apart from it.
+ */
+export function medianRatioInterval(a: readonly number[], b: readonly number[], resamples = 4000, seed = 1): [number, number] {
+  if (a.length === 0 || b.length === 0) return [NaN, NaN]
+  // mulberry32: small, seeded, uniform enough for resampling.
+  let state = seed >>> 0
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const draw = (xs: readonly number[]): number[] => Array.from({ length: xs.length }, () => xs[Math.floor(random() * xs.length)]!)
+  const ratios = Array.from({ length: resamples }, () => median(draw(a)) / median(draw(b))).sort((x, y) => x - y)
+  return [ratios[Math.floor(0.025 * (resamples - 1))]!, ratios[Math.ceil(0.975 * (resamples - 1))]!]
+}
+
 export interface LoadResult {
   rate: number
   /** How many units (requests, pushes) the rate counts in this load. */
@@ -170,6 +193,8 @@ export interface SummaryRow {
   ratio: number
   target: string
   ok: boolean | null
+  /** Where the ratio may lie, given the spread of what it was measured from (`medianRatioInterval`), if known. */
+  interval?: [number, number]
 }
 
 /** A summary row; `ok` from the target (">= x" or "<= x"), null without one or without a ratio. */

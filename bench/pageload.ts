@@ -25,7 +25,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { listeningPort, PROFILE_DIR, RESULTS_DIR, median, summaryRow, type SummaryRow } from './harness.js'
+import { listeningPort, PROFILE_DIR, RESULTS_DIR, median, medianRatioInterval, summaryRow, type SummaryRow } from './harness.js'
 import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
 import { loadFacts, PHASES, REPORT_SCRIPT, relativeEvents, serverEvents, type PageReport } from './timeline.js'
 import { FLUSH_MS } from './timeline-server.js'
@@ -412,12 +412,15 @@ const fresh = (t: BrowserTarget): BrowserTarget => ({ ...t, loads: [], timelines
 /** spdy's median page load over node:http2's, with early hints on and off: the bench's summary (bench/summary.ts prints it in `npm run bench`). */
 function browserSummary(targets: readonly BrowserTarget[]): SummaryRow[] {
   return [true, false].map((earlyHints) => {
-    const of = (transport: string) => median(targets.find((t) => t.transport === transport && t.earlyHints === earlyHints)!.loads)
-    return summaryRow(
-      `pageload-browser: Chromium page load (loadEventStart), earlyHints ${earlyHints ? 'on' : 'off'}, spdy / node:http2`,
-      of('spdy') / of('http2'),
-      '<= 1.01',
-    )
+    const loads = (transport: string) => targets.find((t) => t.transport === transport && t.earlyHints === earlyHints)!.loads
+    return {
+      ...summaryRow(
+        `pageload-browser: Chromium page load (loadEventStart), earlyHints ${earlyHints ? 'on' : 'off'}, spdy / node:http2`,
+        median(loads('spdy')) / median(loads('http2')),
+        '<= 1.01',
+      ),
+      interval: medianRatioInterval(loads('spdy'), loads('http2')),
+    }
   })
 }
 
@@ -445,7 +448,10 @@ async function browserBench(lab: Lab, site: string): Promise<void> {
     const wire = capture ? await printWire(capture, targets, lab.rttMs / 2) : undefined
     const summary = browserSummary(targets)
     console.log('')
-    for (const s of summary) console.log(`${s.label}: ${s.ratio.toFixed(3)}× (target ${s.target}: ${s.ok ? 'ok' : 'NOT MET'})`)
+    for (const s of summary)
+      console.log(
+        `${s.label}: ${s.ratio.toFixed(3)}× (target ${s.target}: ${s.ok ? 'ok' : 'NOT MET'}; 95 % bootstrap interval ${s.interval![0].toFixed(3)}–${s.interval![1].toFixed(3)})`,
+      )
     for (const t of targets) if (t.errors.length) console.log(`\n${t.name}, earlyHints ${t.earlyHints}, failed loads: ${t.errors.join('\n')}`)
     await mkdir(RESULTS_DIR, { recursive: true })
     const kept = targets.map(({ server: _server, ...t }) => t)

@@ -44,7 +44,9 @@ export function summaryTable(files: readonly ResultsFile[], since?: Date): strin
   for (const f of [...current, ...earlier]) {
     const from = since && f.date < since ? ` (earlier run: ${f.date.toISOString().slice(0, 16).replace('T', ' ')} UTC${f.node ? `, Node ${f.node}` : ''})` : ''
     for (const row of f.summary) {
-      const value = typeof row.ratio === 'number' && Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : 'n/a'
+      const iv = row.interval
+      const interval = iv?.every(Number.isFinite) ? ` (95 %: ${iv[0].toFixed(2)}–${iv[1].toFixed(2)})` : ''
+      const value = typeof row.ratio === 'number' && Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×${interval}` : 'n/a'
       const met = row.ok === true ? 'ok' : row.ok === false ? '**MISS**' : ''
       lines.push(`| ${row.label}${from} | ${value} | ${row.target ? row.target.replace(/\s+/g, ' ') : ''} | ${met} |`)
     }

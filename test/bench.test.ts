@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bursts, parsePackets } from '../bench/capture.js'
 import { layerSamples, NATIVE, perfWorks } from '../bench/perf-layers.js'
+import { median, medianRatioInterval } from '../bench/harness.js'
 
 const run = promisify(execFile)
 const NODE_MAJOR = Number(process.versions.node.split('.')[0])
@@ -168,6 +169,22 @@ describe('benchmarks (smoke: tiny loads)', () => {
     assert.ok(all.spdy > 0 && all.http2 > 0, stdout)
   })
 
+  test('the ratio of two medians with its bootstrap interval: the same for the same samples, holding the ratio, as wide as the samples spread', () => {
+    // Nine page loads a side, hints off, from one run of the browser bench (ms).
+    const spdy = [808, 874, 869, 864, 853, 845, 798, 783, 854]
+    const node = [834, 815, 869, 841, 823, 833, 797, 844, 797]
+    const [lo, hi] = medianRatioInterval(spdy, node)
+    assert.deepEqual(medianRatioInterval(spdy, node), [lo, hi], 'seeded: the same interval every time')
+    const ratio = median(spdy) / median(node)
+    assert.ok(lo < ratio && ratio < hi, `${lo} < ${ratio} < ${hi}`)
+    assert.ok(hi - lo > 0.05, `nine loads a side do not pin the ratio to 1 %: ${lo}–${hi}`)
+    assert.deepEqual(medianRatioInterval([500, 500, 500], [500, 500, 500]), [1, 1])
+    // Twice the samples a side, with the same spread: a narrower interval.
+    const [lo2, hi2] = medianRatioInterval([...spdy, ...spdy.map((x) => x + 1)], [...node, ...node.map((x) => x + 1)])
+    assert.ok(hi2 - lo2 < hi - lo, `${lo2}–${hi2} against ${lo}–${hi}`)
+    assert.deepEqual(medianRatioInterval([], node), [Number.NaN, Number.NaN])
+  })
+
   test("perf's samples charged to layers: the innermost JavaScript frame's file names the layer; none is native; epoll is idle; other threads are left out", () => {
     // perf script -F pid,tid,ip,sym, trimmed: innermost frame first.
     const text = [
@@ -236,7 +253,7 @@ describe('benchmarks (smoke: tiny loads)', () => {
     const earlier = {
       node: 'v20.0.0',
       date: '2026-01-02T03:04:00.000Z',
-      summary: [{ label: 'pageload: spdy / node:http2', ratio: 1.2, target: '<= 1.01', ok: false }],
+      summary: [{ label: 'pageload: spdy / node:http2', ratio: 1.2, target: '<= 1.01', ok: false, interval: [1.1, 1.3] }],
     }
     await writeFile(join(results, 'pageload-browser.json'), JSON.stringify(earlier))
     await writeFile(join(results, 'pageload.json'), JSON.stringify({ node: 'v20.0.0', targets: [] }))
@@ -258,9 +275,9 @@ describe('benchmarks (smoke: tiny loads)', () => {
         )
     }
     const last = table.at(-1)!
-    assert.deepEqual(last, ['pageload: spdy / node:http2 (earlier run: 2026-01-02 03:04 UTC, Node v20.0.0)', '1.20×', '<= 1.01', '**MISS**'])
+    assert.deepEqual(last, ['pageload: spdy / node:http2 (earlier run: 2026-01-02 03:04 UTC, Node v20.0.0)', '1.20× (95 %: 1.10–1.30)', '<= 1.01', '**MISS**'])
     for (const row of table) {
-      assert.match(row[1]!, /^(-?[\d.]+×|n\/a)$/, `value of ${row[0]}`)
+      assert.match(row[1]!, /^(-?[\d.]+×( \(95 %: [\d.]+–[\d.]+\))?|n\/a)$/, `value of ${row[0]}`)
       assert.ok(['ok', '**MISS**', ''].includes(row[3]!), `met of ${row[0]}: ${row[3]}`)
       assert.ok(row[2] === '' || /^(>=|<=) [\d.]+$/.test(row[2]!), `target of ${row[0]}: ${row[2]}`)
     }
