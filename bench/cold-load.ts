@@ -16,6 +16,7 @@
  * (PERF_HZ, default 4999) over loads 2..LOADS, and a table charges its main thread's CPU per load to
  * each layer (bench/perf-layers.ts): the spdy layer, spdy-transport, Express, node:http2's C++... The
  * CPU columns of such a run include perf's own cost.
+ * SERVER_NODE_FLAGS: flags for both servers' Node (`--always-sparkplug`, ...).
  * ALLOC=1: each server also runs V8's sampling heap profiler (bench/alloc-sampling.ts), and the
  * table gains the bytes it allocated per load over loads 2..LOADS (objects already freed
  * included), with spdy's largest allocation sites; its CPU columns include the profiler's cost.
@@ -29,7 +30,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generateLocalhostCertificate } from '../index.js'
-import { listeningPort, median, stopServers, summaryRow, writeResults } from './harness.js'
+import { listeningPort, median, serverNodeFlags, stopServers, summaryRow, writeResults } from './harness.js'
 import { LAYERS, NATIVE, perfNodeFlags, perfWorks, recordProcess, type LayerSamples } from './perf-layers.js'
 import { allocatedBytes, allocationSites, type SamplingProfile } from './alloc-sampling.js'
 
@@ -112,7 +113,7 @@ async function allocationProfile(child: ChildProcess, file: string, n: number): 
 async function loads(transport: Transport, env: Record<string, string>): Promise<{ main: number[]; all: number[]; allocated: SamplingProfile | undefined }> {
   const allocProfile = join(dir, `alloc-${transport}`)
   const allocFlags = ALLOC ? ['--import', pathToFileURL(join(here, 'alloc-sampling.js')).href] : []
-  const child = spawn(process.execPath, [...(PERF ? perfNodeFlags(dir) : []), ...allocFlags, join(here, 'pageload-server.js')], {
+  const child = spawn(process.execPath, [...serverNodeFlags(), ...(PERF ? perfNodeFlags(dir) : []), ...allocFlags, join(here, 'pageload-server.js')], {
     env: {
       ...process.env,
       ...env,

@@ -197,6 +197,14 @@ export interface SummaryRow {
   interval?: [number, number]
 }
 
+/**
+ * SERVER_NODE_FLAGS: Node's and V8's flags for the servers a benchmark starts, both transports
+ * alike (`SERVER_NODE_FLAGS=--always-sparkplug`: V8's baseline code for every function at once).
+ */
+export function serverNodeFlags(): string[] {
+  return (process.env['SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter((flag) => flag !== '')
+}
+
 /** A summary row; `ok` from the target (">= x" or "<= x"), null without one or without a ratio. */
 export function summaryRow(label: string, ratio: number, target = ''): SummaryRow {
   const m = /^\s*(>=|<=)\s*([\d.]+)\s*$/.exec(target)

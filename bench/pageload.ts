@@ -14,7 +14,7 @@
  * folder and run from there), ROUNDS (loads per server, alternating, default 9; BENCH_QUICK=1: 3 and one warm-up load), RTT_MS (default 50),
  * THINK_MS (browser route, default 300), NGHTTP_OPTS (passed to pageload.sh, e.g. "-w 20 -W 20"),
  * TRACES (`nghttp -v` runs per server for the time to the first PUSH_PROMISE, default 5), CHROMIUM,
- * CPU_PROF=1 (a V8 CPU profile per server, in bench/results/profiles/pageload-*), CAPTURE=1 (browser: tcpdump under the counted rounds, kept in bench/results/pageload.pcap, and a table of the stylesheets' bursts on the wire; needs tcpdump).
+ * CPU_PROF=1 (a V8 CPU profile per server, in bench/results/profiles/pageload-*), SERVER_NODE_FLAGS (flags for our servers' Node, both transports), CAPTURE=1 (browser: tcpdump under the counted rounds, kept in bench/results/pageload.pcap, and a table of the stylesheets' bursts on the wire; needs tcpdump).
  * Writes bench/results/pageload.json or pageload-browser.json.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
@@ -25,7 +25,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { listeningPort, PROFILE_DIR, RESULTS_DIR, median, medianRatioInterval, summaryRow, type SummaryRow } from './harness.js'
+import { listeningPort, PROFILE_DIR, RESULTS_DIR, median, medianRatioInterval, serverNodeFlags, summaryRow, type SummaryRow } from './harness.js'
 import { CHROMIUM_FLAGS } from '../test/helpers/chromium.js'
 import { loadFacts, PHASES, REPORT_SCRIPT, relativeEvents, serverEvents, type PageReport } from './timeline.js'
 import { FLUSH_MS } from './timeline-server.js'
@@ -154,7 +154,7 @@ async function startOurs(lab: Lab, site: string, env: Record<string, string>): P
   // CPU_PROF=1: a V8 CPU profile per server, on exit, in a folder named for its transport and hints.
   const dir = `pageload-${env['TRANSPORT'] ?? 'spdy'}${env['EARLY_HINTS'] === '0' ? '-nohints' : ''}`
   const profile = process.env['CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, dir)}`] : []
-  const child = spawn(process.execPath, [...profile, join(here, 'pageload-server.js')], {
+  const child = spawn(process.execPath, [...serverNodeFlags(), ...profile, join(here, 'pageload-server.js')], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
