@@ -158,6 +158,10 @@ if (!existsSync('/proc/self/task')) {
   console.error('cold-load: needs Linux (/proc/<pid>/task/<tid>/schedstat)')
   process.exit(1)
 }
+if (!(LOADS >= 2)) {
+  console.error(`cold-load: LOADS must be 2 or more (load 1 is not counted), not ${process.env['LOADS']}`)
+  process.exit(1)
+}
 if (PERF && !(await perfWorks())) {
   console.error('cold-load: PERF=1 needs `perf record` to work here (Debian: apt-get install linux-perf; root, or kernel.perf_event_paranoid <= 1)')
   process.exit(1)

@@ -30,12 +30,12 @@ const MAX_ARGS = 8
 
 /**
  * A logger that calls `real` only while `real` is enabled, without collecting its arguments
- * first. Its arguments are named parameters: a function that reads `arguments` (as this one
- * did) makes the arguments object when it is called, before it looks at anything, in V8's
- * interpreter and baseline code, where a young server's loggers run: 2.4 KB per request in the
- * allocation profile of a cold page load (bench/cold-load.ts), the largest site of this layer.
- * When logging, the arguments after the last one given are left out, so a call whose last
- * argument is `undefined` logs without it.
+ * first. Its arguments are named parameters (up to MAX_ARGS): a function that reads `arguments`
+ * makes the arguments object at every call, before it looks at anything, in V8's interpreter
+ * and baseline code, where a young server's loggers run (2.4 KB per request in the allocation
+ * profile of a cold page load, `ALLOC=1 npm run bench:cold-load`). When logging, the arguments
+ * after the last one given are left out, so a call whose last argument is `undefined` logs
+ * without it.
  */
 export function quietLogger(real: Logger): Logger {
   const logger = function quietDebug(this: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, g?: unknown, h?: unknown) {
