@@ -1,15 +1,7 @@
 /**
- * What a server allocates, from V8's sampling heap profiler (bench/cold-load.ts with ALLOC=1).
- *
- * Loaded into the server with `node --import <this file>`: it samples allocations (one sample per
- * ALLOC_INTERVAL bytes, default 512) counting objects the garbage collector has already freed,
- * so the profile adds up to what was allocated, not what is live. On SIGUSR2 it writes the
- * profile since the last signal to `${ALLOC_PROFILE}.<n>.json` (n = 1, 2, ...) and starts again:
- * the first signal marks where the counted loads begin.
- *
- * Read with `allocatedBytes` and `allocationSites`.
+ * What a server allocates, read from the profiles bench/alloc-sampling-preload.ts writes
+ * (bench/cold-load.ts with ALLOC=1): `allocatedBytes` and `allocationSites`.
  */
-import { rename, writeFile } from 'node:fs/promises'
 
 interface CallFrame {
   functionName: string
@@ -56,31 +48,4 @@ export function allocationSites(profile: SamplingProfile, top: number, root: str
     .map(([site, bytes]) => ({ site, bytes }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, top)
-}
-
-const out = process.env['ALLOC_PROFILE']
-if (out !== undefined && process.env['ALLOC_SAMPLING_LOADED'] === undefined) {
-  process.env['ALLOC_SAMPLING_LOADED'] = '1'
-  const { Session } = await import('node:inspector/promises')
-  const session = new Session()
-  session.connect()
-  const interval = Number(process.env['ALLOC_INTERVAL'] ?? 512)
-  const start = () =>
-    session.post('HeapProfiler.startSampling', {
-      samplingInterval: interval,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
-    })
-  await session.post('HeapProfiler.enable')
-  await start()
-  let written = 0
-  process.on('SIGUSR2', async () => {
-    const { profile } = await session.post('HeapProfiler.stopSampling')
-    written++
-    // Written before sampling starts again, so that writing it is not counted; whole or not at
-    // all, as the benchmark reads the file once it exists (and waits for it before its next load).
-    await writeFile(`${out}.${written}.json.part`, JSON.stringify(profile))
-    await rename(`${out}.${written}.json.part`, `${out}.${written}.json`)
-    await start()
-  })
 }

@@ -17,7 +17,7 @@
  * each layer (bench/perf-layers.ts): the spdy layer, spdy-transport, Express, node:http2's C++... The
  * CPU columns of such a run include perf's own cost.
  * SERVER_NODE_FLAGS: flags for both servers' Node (`--always-sparkplug`, ...).
- * ALLOC=1: each server also runs V8's sampling heap profiler (bench/alloc-sampling.ts), and the
+ * ALLOC=1: each server also runs V8's sampling heap profiler (bench/alloc-sampling-preload.ts), and the
  * table gains the bytes it allocated per load over loads 2..LOADS (objects already freed
  * included), with spdy's largest allocation sites; its CPU columns include the profiler's cost.
  * Linux only. Writes bench/results/cold-load.json.
@@ -31,7 +31,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generateLocalhostCertificate } from '../index.js'
 import { listeningPort, median, serverNodeFlags, stopServers, summaryRow, writeResults } from './harness.js'
-import { LAYERS, NATIVE, perfNodeFlags, perfWorks, recordProcess, type LayerSamples } from './perf-layers.js'
+import { LAYERS, NATIVE, noSamples, perfNodeFlags, perfWorks, recordProcess, type LayerSamples } from './perf-layers.js'
 import { allocatedBytes, allocationSites, type SamplingProfile } from './alloc-sampling.js'
 
 const here = fileURLToPath(new URL('./', import.meta.url))
@@ -112,7 +112,7 @@ async function allocationProfile(child: ChildProcess, file: string, n: number): 
 /** A fresh server, LOADS loads, the CPU of each; with ALLOC=1 what it allocated over loads 2..LOADS. */
 async function loads(transport: Transport, env: Record<string, string>): Promise<{ main: number[]; all: number[]; allocated: SamplingProfile | undefined }> {
   const allocProfile = join(dir, `alloc-${transport}`)
-  const allocFlags = ALLOC ? ['--import', pathToFileURL(join(here, 'alloc-sampling.js')).href] : []
+  const allocFlags = ALLOC ? ['--import', pathToFileURL(join(here, 'alloc-sampling-preload.js')).href] : []
   const child = spawn(process.execPath, [...serverNodeFlags(), ...(PERF ? perfNodeFlags(dir) : []), ...allocFlags, join(here, 'pageload-server.js')], {
     env: {
       ...process.env,
@@ -179,7 +179,7 @@ for (let i = 0; i < STYLESHEETS; i++) {
 }
 await writeFile(join(env.SITE, 'index.html'), `<!DOCTYPE html>\n<html><head><title>page</title>\n${links.join('\n')}\n</head><body><p>page</p></body></html>\n`)
 
-const samples: Record<Transport, LayerSamples> = { spdy: { busy: 0, idle: 0, byLayer: new Map() }, http2: { busy: 0, idle: 0, byLayer: new Map() } }
+const samples: Record<Transport, LayerSamples> = { spdy: noSamples(), http2: noSamples() }
 const perLoad: Record<Transport, { main: number[][]; all: number[][] }> = { spdy: { main: [], all: [] }, http2: { main: [], all: [] } }
 /** ALLOC=1: bytes allocated per load (loads 2..LOADS) in each round, and the rounds' profiles. */
 const allocation: Record<Transport, { perLoad: number[]; profiles: SamplingProfile[] }> = {

@@ -206,10 +206,10 @@ export function serverNodeFlags(): string[] {
 }
 
 /** A summary row; `ok` from the target (">= x" or "<= x"), null without one or without a ratio. */
-export function summaryRow(label: string, ratio: number, target = ''): SummaryRow {
+export function summaryRow(label: string, ratio: number, target = '', interval?: [number, number]): SummaryRow {
   const m = /^\s*(>=|<=)\s*([\d.]+)\s*$/.exec(target)
   const ok = !m || !Number.isFinite(ratio) ? null : m[1] === '>=' ? ratio >= Number(m[2]) : ratio <= Number(m[2])
-  return { label, ratio, target, ok }
+  return interval === undefined ? { label, ratio, target, ok } : { label, ratio, target, ok, interval }
 }
 
 /**

@@ -66,11 +66,16 @@ export interface LayerSamples {
   byLayer: Map<string, number>
 }
 
+/** No samples yet. */
+export function noSamples(): LayerSamples {
+  return { busy: 0, idle: 0, byLayer: new Map() }
+}
+
 /**
  * Reads `perf script -F pid,tid,ip,sym` output: samples separated by blank lines, each a
  * `pid/tid` line and its call chain, innermost frame first.
  */
-export function layerSamples(script: string, into: LayerSamples = { busy: 0, idle: 0, byLayer: new Map() }): LayerSamples {
+export function layerSamples(script: string, into: LayerSamples = noSamples()): LayerSamples {
   for (const sample of script.split(/\n\s*\n/)) {
     const lines = sample.split('\n').filter((l) => l.trim() !== '')
     const head = lines[0]?.trim().split(/\s+/)[0]
