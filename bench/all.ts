@@ -28,6 +28,7 @@ export const BENCHES: readonly { script: string; quick: Readonly<Record<string, 
   { script: 'first-push', quick: { ROUNDS: '3', CONNECTIONS: '30' } },
   { script: 'connection-setup', quick: { ROUNDS: '5', WARM: '200' } },
   { script: 'cold-load', quick: { ROUNDS: '5' } },
+  { script: 'hpack-decode', quick: { ROUNDS: '5', WARM: '5000' } },
   { script: 'memory', quick: { LAYERS: 'bare,demo' } },
   { script: 'returning-visitor', quick: {} },
 ]

@@ -5,10 +5,11 @@
  * agent) and SPDY/3 are left as they are.
  *
  * Also fixes, on guarded connections:
- * - A header block is decoded at once, synchronously, and a decoding error is a
- *   connection error COMPRESSION_ERROR. spdy-transport decoded it through a stream whose
- *   write callback ran before the decoder's error: the headers decoded up to the error
- *   were handed on as a request, then the error came as a second answer for one frame.
+ * - A header block is decoded at once, synchronously (hpack-decode.ts, against the
+ *   Decompressor's own table), and a decoding error is a connection error
+ *   COMPRESSION_ERROR. spdy-transport decoded it through a stream whose write callback ran
+ *   before the decoder's error: the headers decoded up to the error were handed on as a
+ *   request, then the error came as a second answer for one frame.
  * - A parser error sends GOAWAY with its code (spdy-transport wrote the number where the
  *   framer looks up a name: every such GOAWAY said NO_ERROR), and the socket closes once the
  *   GOAWAY is written (the server's 'error' listener destroyed it before).
@@ -31,6 +32,7 @@ import type { Socket } from 'node:net'
 import { DEFAULT_LIMITS, type ResolvedH2Limits } from '../../server/limits.js'
 import { type StallProbe, watchStalledWindows } from '../../server/stalled-windows.js'
 import type { Field } from './header-rules.js'
+import { type HpackBlockDecoder, type HpackDecodeTable, HeaderListTooLarge } from './hpack-decode.js'
 import type { SpdyConnection, SpdyFrame, SpdyStream } from './internals.js'
 import { type ConnectionError, type FrameHeader, ProtocolGuard } from './protocol-guard.js'
 import { writeFramesToSocket } from './framer-writes.js'
@@ -43,7 +45,6 @@ export const LIMITS_OPTION = 'h2Limits'
 const GUARD = Symbol('express-h2-push.guard')
 /** The connection a guarded parser hands its frames to. */
 const FRAMES_TO = Symbol('express-h2-push.frames-to')
-const FIELD_SEEN = Symbol('express-h2-push.field-seen')
 const MAX_WINDOW = 2 ** 31 - 1
 const END_HEADERS = 0x4
 /** How long a connection ended by the guard may take to write its GOAWAY before its socket is destroyed. */
@@ -55,10 +56,7 @@ interface OffsetBuffer {
 }
 
 interface HpackDecompressor {
-  _decoder: { push(chunk: Buffer): void; isEmpty(): boolean }
-  _execute(): void
-  push(field: unknown): boolean
-  [FIELD_SEEN]?: boolean
+  _table: HpackDecodeTable
 }
 
 interface HeaderBlockItem {
@@ -87,8 +85,8 @@ export interface GuardedModules {
   Connection: { create: (socket: Socket, options: Record<string, unknown>) => SpdyConnection; prototype: Record<string, unknown> }
   /** The HTTP/2 Parser's prototype. */
   parserProto: Record<string, unknown>
-  /** hpack.js's Decompressor prototype. */
-  decompressorProto: Record<string, unknown>
+  /** The header blocks' decoder, made with hpack.js's Huffman code (hpack-decode.ts). */
+  hpackDecoder: HpackBlockDecoder
   constants: { errorByCode: string[] }
   addHeaderLine: (name: string, value: string, headers: Record<string, unknown>) => void
 }
@@ -167,37 +165,6 @@ function spdyProbe(connection: SpdyConnection): StallProbe {
   }
 }
 
-/** A header list that decodes past the limit: decoding stops, and the HPACK state with it (a connection error). */
-class HeaderListTooLarge extends Error {}
-
-/**
- * The decoded fields of a whole header block, at once. Throws on a malformed block, and
- * as soon as the fields add up to more than `maxSize` (an HPACK bomb: a small block of
- * references to one large table entry) instead of decoding them all.
- */
-function decodeBlock(decompressor: HpackDecompressor, chunks: readonly Buffer[], maxSize: number): Field[] {
-  const fields: Field[] = []
-  const push = decompressor.push
-  let size = 0
-  decompressor.push = (field) => {
-    const { name, value } = field as Field
-    size += name.length + value.length + 32
-    if (size > maxSize) throw new HeaderListTooLarge(`header list over ${maxSize} bytes`)
-    fields.push(field as Field)
-    decompressor[FIELD_SEEN] = true
-    return true
-  }
-  decompressor[FIELD_SEEN] = false
-  try {
-    for (let i = 0; i < chunks.length; i++) decompressor._decoder.push(chunks[i]!)
-    while (!decompressor._decoder.isEmpty()) decompressor._execute()
-  } finally {
-    decompressor.push = push
-    decompressor[FIELD_SEEN] = undefined as unknown as boolean
-  }
-  return fields
-}
-
 function guardFrameHeads(onFrameHead: ParserMethod) {
   return function onFrameHeadGuarded(this: GuardedParser, buffer: never, callback: Callback): void {
     const guard = this[GUARD]
@@ -247,7 +214,8 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
 
     let fields: Field[]
     try {
-      fields = decodeBlock(this.decompress!.stream, item.queue, guard.limits.maxHeaderListSize)
+      const block = item.queue.length === 1 ? item.queue[0]! : Buffer.concat(item.queue)
+      fields = modules.hpackDecoder.decode(this.decompress!.stream._table, block, guard.limits.maxHeaderListSize)
     } catch (err) {
       guard.blockRefused()
       return callback(this.error(err instanceof HeaderListTooLarge ? 'ENHANCE_YOUR_CALM' : 'COMPRESSION_ERROR', (err as Error).message))
@@ -322,7 +290,7 @@ function goawayOnParserError(onParserError: ParserError, modules: GuardedModules
 
 /** Patches spdy-transport's HTTP/2 server connections with the protocol guard. Once. */
 export function installProtocolGuard(modules: GuardedModules): void {
-  const { Connection, parserProto, decompressorProto } = modules
+  const { Connection, parserProto } = modules
   const create = Connection.create
   Connection.create = function createGuarded(socket, options) {
     const connection = create.call(this, socket, options)
@@ -341,10 +309,4 @@ export function installProtocolGuard(modules: GuardedModules): void {
   parserProto['onFrameHead'] = guardFrameHeads(parserProto['onFrameHead'] as ParserMethod)
   parserProto['push'] = framesStraightToConnection(parserProto['push'] as Push)
   parserProto['queueHeaderBlock'] = guardHeaderBlocks(parserProto['queueHeaderBlock'] as ParserMethod, modules)
-
-  const processUpdate = decompressorProto['_processUpdate'] as (this: HpackDecompressor) => void
-  decompressorProto['_processUpdate'] = function processUpdateAtBlockStart(this: HpackDecompressor): void {
-    if (this[FIELD_SEEN] === true) throw new Error('dynamic table size update after a header field (RFC 7541 §4.2)')
-    processUpdate.call(this)
-  }
 }

@@ -35,18 +35,19 @@ import { applyZeroTableSize, recordTableSize, updatesBeforeBlock } from './table
 import { endWithTrailers, flushTrailersBeforeWrite, holdTrailers } from './trailers.js'
 import { type GuardedModules, installProtocolGuard } from './guarded-connection.js'
 import type { SpdyModule, SpdyTransportModule } from './internals.js'
+import { HpackBlockDecoder, type HuffmanCodes } from './hpack-decode.js'
 
 const installed = Symbol.for('express-h2-push.spdy-compat')
 
 /** The parts of spdy-transport and hpack.js the protocol guard patches. */
-function guardedModules(transport: unknown, hpack: { decompressor: { prototype: Record<string, unknown> } }): GuardedModules {
+function guardedModules(transport: unknown, hpack: { huffman: { encode: HuffmanCodes } }): GuardedModules {
   const protocol = (transport as { protocol: Record<string, Record<string, unknown>> }).protocol
   const http2 = protocol['http2'] as { parser: { create(options: object): object }; constants: GuardedModules['constants'] }
   const base = protocol['base'] as { utils: { addHeaderLine: GuardedModules['addHeaderLine'] } }
   return {
     Connection: (transport as { Connection: GuardedModules['Connection'] }).Connection,
     parserProto: Object.getPrototypeOf(http2.parser.create({ isServer: true })) as Record<string, unknown>,
-    decompressorProto: hpack.decompressor.prototype,
+    hpackDecoder: new HpackBlockDecoder(hpack.huffman.encode),
     constants: http2.constants,
     addHeaderLine: base.utils.addHeaderLine,
   }

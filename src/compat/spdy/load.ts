@@ -35,6 +35,8 @@ export interface LoadedSpdy {
     decompressor: { prototype: Record<string, unknown> }
     compressor: { prototype: Record<string, unknown> }
     encoder: { create(): unknown }
+    /** Each symbol's Huffman code, [length in bits, code] (RFC 7541 Appendix B). */
+    huffman: { encode: ReadonlyArray<readonly [number, number]> }
   }
 }
 
