@@ -1132,7 +1132,7 @@ describe('request header blocks are decoded a byte at a time (hpack-decode.ts)',
     assert.deepEqual(decode('3f80808000'), [])
     assert.deepEqual(decode('20000178' + '00'), [{ name: 'x', value: '' }])
     const refused: [string, string, RegExp][] = [
-      ['80', 'an indexed field of index 0', /index 0 \(RFC 7541 §6\.1\), at byte 0 of a 1-byte/],
+      ['80', 'an indexed field of index 0', /index 0 \(RFC 7541 section 6\.1\), at byte 0 of a 1-byte/],
       ['be', 'index 62 of an empty dynamic table', /index 62, past the table's 61 entries, at byte 0/],
       ['8286ff0f', 'a large index', /index 142, past the table's 61 entries, at byte 2 of a 4-byte/],
       ['3f8080808000', 'an integer of five continuation bytes', /an integer of more than 4 continuation bytes, at byte 0/],
@@ -1140,7 +1140,7 @@ describe('request header blocks are decoded a byte at a time (hpack-decode.ts)',
       ['00', 'a literal without its name', /a string missing at the end of the block, at byte 1/],
       ['000178', 'a literal without its value', /a string missing at the end of the block, at byte 3/],
       ['0001780561', 'a value longer than the block', /a string of 5 bytes, longer than the 1 left in the block, at byte 3/],
-      ['8220', 'a size update after a field', /a dynamic table size update after a header field \(RFC 7541 §4\.2\), at byte 1/],
+      ['8220', 'a size update after a field', /a dynamic table size update after a header field \(RFC 7541 section 4\.2\), at byte 1/],
       ['3fe21f', 'a size update above SETTINGS_HEADER_TABLE_SIZE', /a dynamic table size update to 4097, above SETTINGS_HEADER_TABLE_SIZE 4096/],
     ]
     for (const [hex, what, message] of refused) {

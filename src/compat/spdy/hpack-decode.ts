@@ -163,10 +163,10 @@ export class HpackBlockDecoder {
           table.add(name, value, name.length, value.length)
         } else if (first & 0x20) {
           // Dynamic table size update (§6.3), only at the start of a block (§4.2).
-          if (fields.length > 0) throw this.#error('a dynamic table size update after a header field (RFC 7541 §4.2)', at)
+          if (fields.length > 0) throw this.#error('a dynamic table size update after a header field (RFC 7541 section 4.2)', at)
           const size = this.#integer(5)
           if (size > table.protocolMaxSize) {
-            throw this.#error(`a dynamic table size update to ${size}, above SETTINGS_HEADER_TABLE_SIZE ${table.protocolMaxSize} (RFC 7541 §6.3)`, at)
+            throw this.#error(`a dynamic table size update to ${size}, above SETTINGS_HEADER_TABLE_SIZE ${table.protocolMaxSize} (RFC 7541 section 6.3)`, at)
           }
           table.updateSize(size)
           continue
@@ -186,13 +186,14 @@ export class HpackBlockDecoder {
     return fields
   }
 
+  /** The message goes out in the GOAWAY's debug data too: ASCII only. */
   #error(what: string, at: number): HpackError {
     return new HpackError(`HPACK: ${what}, at byte ${at} of a ${this.#block.length}-byte header block`)
   }
 
   /** Entry `index` of the static and dynamic tables, for the field that starts at byte `at`. */
   #entry(table: HpackDecodeTable, index: number, at: number): TableEntry {
-    if (index === 0) throw this.#error('index 0 (RFC 7541 §6.1)', at)
+    if (index === 0) throw this.#error('index 0 (RFC 7541 section 6.1)', at)
     if (index > table.length) throw this.#error(`index ${index}, past the table's ${table.length} entries`, at)
     const fixed = table.static.table
     return index <= fixed.length ? fixed[index - 1]! : table.dynamic[table.length - index]!
@@ -244,16 +245,16 @@ export class HpackBlockDecoder {
       let step = (state << 4) | (byte >>> 4)
       let decoded = symbol[step]!
       if (decoded >= 0) out[length++] = decoded
-      else if (decoded === EOS) throw this.#error('EOS inside a Huffman-coded string (RFC 7541 §5.2)', at)
+      else if (decoded === EOS) throw this.#error('EOS inside a Huffman-coded string (RFC 7541 section 5.2)', at)
       state = next[step]!
       step = (state << 4) | (byte & 0x0f)
       decoded = symbol[step]!
       if (decoded >= 0) out[length++] = decoded
-      else if (decoded === EOS) throw this.#error('EOS inside a Huffman-coded string (RFC 7541 §5.2)', at)
+      else if (decoded === EOS) throw this.#error('EOS inside a Huffman-coded string (RFC 7541 section 5.2)', at)
       state = next[step]!
     }
     if (accepts[state] === 0) {
-      throw this.#error('a Huffman-coded string whose padding is not the 1 to 7 leading bits of EOS (RFC 7541 §5.2)', at)
+      throw this.#error('a Huffman-coded string whose padding is not the 1 to 7 leading bits of EOS (RFC 7541 section 5.2)', at)
     }
     return out.toString('latin1', 0, length)
   }
