@@ -20,11 +20,11 @@ interface Decompressor {
   execute(): void
   read(): { name: string; value: string } | null
 }
-const hpack = require('hpack.js') as { decompressor: { create(options: { table: { size: number } }): Decompressor } }
+const hpack = require('hpack.js') as { decompressor: { create(options: { table: { maxSize: number } }): Decompressor } }
 
 /** Every header block the server sent, decoded in order (one HPACK table per connection). */
 function headerBlocks(received: readonly Frame[]): Array<{ type: string; streamId: number; promisedId?: number; headers: Record<string, string> }> {
-  const decompressor = hpack.decompressor.create({ table: { size: 4096 } })
+  const decompressor = hpack.decompressor.create({ table: { maxSize: 4096 } })
   const out = []
   for (const f of received) {
     if (f.type !== FRAME.HEADERS && f.type !== FRAME.PUSH_PROMISE) continue

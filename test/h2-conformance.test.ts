@@ -27,7 +27,7 @@ interface Decompressor {
   execute(): void
   read(): { name: string; value: string } | null
 }
-const hpack = require('hpack.js') as { decompressor: { create(options: { table: { size: number } }): Decompressor } }
+const hpack = require('hpack.js') as { decompressor: { create(options: { table: { maxSize: number } }): Decompressor } }
 
 /** Every bounded wait in this file, in ms. */
 const WAIT = 3000
@@ -168,7 +168,7 @@ async function expectIgnored(client: RawH2Client): Promise<void> {
 
 /** The :status of the first HEADERS on `streamId` (every header block the server sent decoded in order: one HPACK table per connection). */
 function status(client: RawH2Client, streamId: number): string | undefined {
-  const decompressor = hpack.decompressor.create({ table: { size: 4096 } })
+  const decompressor = hpack.decompressor.create({ table: { maxSize: 4096 } })
   for (const f of client.frames) {
     if (f.type !== FRAME.HEADERS && f.type !== FRAME.PUSH_PROMISE) continue
     let block = f.payload

@@ -833,8 +833,8 @@ describe('response headers are encoded directly (direct-hpack.ts)', () => {
       'Mon, 07 Dec 2026 12:20:14 GMT',
     ]
     for (const tableSize of [4096, 256, 0]) {
-      const theirs = hpack.compressor.create({ table: { size: tableSize } })
-      const ours = hpack.compressor.create({ table: { size: tableSize } })
+      const theirs = hpack.compressor.create({ table: { maxSize: tableSize } })
+      const ours = hpack.compressor.create({ table: { maxSize: tableSize } })
       for (let block = 0; block < 200; block++) {
         const headers = Array.from({ length: 1 + random(12) }, () => {
           const name = names[random(names.length)]!
