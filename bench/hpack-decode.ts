@@ -13,14 +13,13 @@
  * Writes bench/results/hpack-decode.json.
  */
 import { execFile } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { HpackBlockDecoder, type HpackDecodeTable } from '../src/compat/spdy/hpack-decode.js'
+import { loadSpdy } from '../src/compat/spdy/load.js'
 import { median, summaryRow, writeResults } from './harness.js'
 
 const run = promisify(execFile)
-const require = createRequire(import.meta.url)
 const ROUNDS = Number(process.env['ROUNDS'] ?? 7)
 const CONNECTIONS = Number(process.env['CONNECTIONS'] ?? 12)
 const WARM = Number(process.env['WARM'] ?? 20_000)
@@ -39,9 +38,9 @@ interface Hpack {
   huffman: { encode: [number, number][] }
 }
 
+/** hpack.js as spdy-transport resolves it. */
 function hpackJs(): Hpack {
-  const spdy = createRequire(require.resolve('spdy'))
-  return createRequire(spdy.resolve('spdy-transport'))('hpack.js') as Hpack
+  return loadSpdy().hpack as unknown as Hpack
 }
 
 /** One connection's request header blocks, as Chromium sends them for a page and its 11 subresources, and their number of fields. */

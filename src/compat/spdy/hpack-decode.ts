@@ -52,6 +52,7 @@ export class HeaderListTooLarge extends Error {
 /** `SYMBOL` of a step that emits nothing; of a step that decodes EOS. */
 const NONE = -1
 const EOS = -2
+const EOS_INSIDE = 'EOS inside a Huffman-coded string (RFC 7541 section 5.2)'
 
 interface Machine {
   /** By `state << 4 | nibble`: the state after the nibble. */
@@ -69,27 +70,20 @@ interface Machine {
  */
 export function huffmanMachine(codes: HuffmanCodes): Machine {
   // The tree: inner nodes are numbered as they are made, from 0 (the root); a child is an inner node's
-  // number, or ~symbol for a leaf.
+  // number, ~symbol for a leaf, or 0 while not made yet (the root is nobody's child).
   const children: number[][] = [[0, 0]]
-  const made: boolean[][] = [[false, false]]
   for (let symbol = 0; symbol < codes.length; symbol++) {
     const [length, code] = codes[symbol]!
     let node = 0
-    for (let bit = length - 1; bit >= 0; bit--) {
+    for (let bit = length - 1; bit > 0; bit--) {
       const side = (code >>> bit) & 1
-      if (bit === 0) {
-        children[node]![side] = ~symbol
-        made[node]![side] = true
-      } else {
-        if (!made[node]![side]) {
-          children.push([0, 0])
-          made.push([false, false])
-          children[node]![side] = children.length - 1
-          made[node]![side] = true
-        }
-        node = children[node]![side]!
+      if (children[node]![side] === 0) {
+        children.push([0, 0])
+        children[node]![side] = children.length - 1
       }
+      node = children[node]![side]!
     }
+    children[node]![code & 1] = ~symbol
   }
   const states = children.length
   if (states > 256) throw new Error(`a Huffman code of ${codes.length} symbols has ${states} inner nodes: more than a byte numbers`)
@@ -120,12 +114,15 @@ export function huffmanMachine(codes: HuffmanCodes): Machine {
   return { next, symbol, accepts }
 }
 
+const EMPTY = Buffer.alloc(0)
+/** The largest scratch buffer a decoder keeps between strings (a Huffman-coded value of 10 KB and more gets its own). */
+const LARGEST_SCRATCH = 16384
 /** A reusable decoder: the Huffman machine of one code table, and a scratch buffer for decoded strings. */
 export class HpackBlockDecoder {
   readonly #machine: Machine
   #scratch = Buffer.allocUnsafe(1024)
   // The block being decoded, and where in it, for the length of one (synchronous) `decode`.
-  #block: Buffer = Buffer.alloc(0)
+  #block: Buffer = EMPTY
   #pos = 0
 
   constructor(codes: HuffmanCodes) {
@@ -245,12 +242,12 @@ export class HpackBlockDecoder {
       let step = (state << 4) | (byte >>> 4)
       let decoded = symbol[step]!
       if (decoded >= 0) out[length++] = decoded
-      else if (decoded === EOS) throw this.#error('EOS inside a Huffman-coded string (RFC 7541 section 5.2)', at)
+      else if (decoded === EOS) throw this.#error(EOS_INSIDE, at)
       state = next[step]!
       step = (state << 4) | (byte & 0x0f)
       decoded = symbol[step]!
       if (decoded >= 0) out[length++] = decoded
-      else if (decoded === EOS) throw this.#error('EOS inside a Huffman-coded string (RFC 7541 section 5.2)', at)
+      else if (decoded === EOS) throw this.#error(EOS_INSIDE, at)
       state = next[step]!
     }
     if (accepts[state] === 0) {
@@ -259,7 +256,3 @@ export class HpackBlockDecoder {
     return out.toString('latin1', 0, length)
   }
 }
-
-const EMPTY = Buffer.alloc(0)
-/** The largest scratch buffer a decoder keeps between strings (a Huffman-coded value of 10 KB and more gets its own). */
-const LARGEST_SCRATCH = 16384
