@@ -5,7 +5,9 @@
  * `gap` (ms from the server's first 'secureConnection' listener, before the transport's own, to the
  * route) and `cpu` (the process's CPU time over that span, ms).
  *
- * Environment: TRANSPORT ('spdy' | 'http2'), KEY and CERT (PEM files).
+ * `startMs` is how long `createServer` took (spdy's warm-up included).
+ *
+ * Environment: TRANSPORT ('spdy' | 'http2'), WARM_UP ('0': `warmUp: false`), KEY and CERT (PEM files).
  */
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
@@ -30,10 +32,14 @@ app.get('/', (_req, res) => {
   res.end('ok')
 })
 app.get('/stats', (_req, res) => {
-  res.end(JSON.stringify({ gap: gaps, cpu: cpus }))
+  res.end(JSON.stringify({ gap: gaps, cpu: cpus, startMs }))
 })
 
-const server = await createServer(app, { key: readFileSync(process.env['KEY']!), cert: readFileSync(process.env['CERT']!), transport })
+const key = readFileSync(process.env['KEY']!)
+const cert = readFileSync(process.env['CERT']!)
+const started = performance.now()
+const server = await createServer(app, { key, cert, transport, warmUp: process.env['WARM_UP'] !== '0' })
+const startMs = performance.now() - started
 // Before the transport's own listener: the time includes making the HTTP/2 connection.
 server.prependListener('secureConnection', () => {
   tls = performance.now()

@@ -8,7 +8,9 @@
  * fresh server per transport (alternating which goes first) and opens FRESH connections to it: the
  * first connection (the code on its path runs for the first time) and connections 2..FRESH (still
  * nearly cold, as a page-load benchmark's server is) are taken apart; then WARM connections on one
- * more server per transport, of which the second half counts (warm code).
+ * more server per transport, of which the second half counts (warm code). spdy's fresh servers run
+ * twice, with createServer's warm-up (the default) and with `warmUp: false`, so the second table
+ * shows what the warm-up cuts and what it costs at start.
  *   npm run bench:build && node dist/bench/connection-setup.js   (ROUNDS=7 FRESH=12 WARM=300)
  * Writes bench/results/connection-setup.json.
  */
@@ -26,11 +28,14 @@ const ROUNDS = Number(process.env['ROUNDS'] ?? 7)
 const FRESH = Number(process.env['FRESH'] ?? 12)
 const WARM = Number(process.env['WARM'] ?? 300)
 const TRANSPORTS = ['spdy', 'http2'] as const
-type Transport = (typeof TRANSPORTS)[number]
+/** The fresh servers of each round: spdy with and without its warm-up, and node:http2. */
+const FRESH_SERVERS = ['spdy', 'spdy-cold', 'http2'] as const
+type FreshServer = (typeof FRESH_SERVERS)[number]
 
 interface Timings {
   gap: number[]
   cpu: number[]
+  startMs: number
 }
 
 function get(port: number, path: string): Promise<string> {
@@ -50,9 +55,10 @@ function get(port: number, path: string): Promise<string> {
 }
 
 /** A fresh server, `count` connections to it, its timings. */
-async function connections(transport: Transport, env: Record<string, string>, count: number): Promise<Timings> {
+async function connections(server: FreshServer, env: Record<string, string>, count: number): Promise<Timings> {
+  const transport = server === 'http2' ? 'http2' : 'spdy'
   const child = spawn(process.execPath, [join(here, 'connection-setup-server.js')], {
-    env: { ...process.env, ...env, TRANSPORT: transport, NODE_ENV: 'production' },
+    env: { ...process.env, ...env, TRANSPORT: transport, WARM_UP: server === 'spdy-cold' ? '0' : '1', NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   try {
@@ -71,18 +77,20 @@ const env = { KEY: join(dir, 'key.pem'), CERT: join(dir, 'cert.pem') }
 await writeFile(env.KEY, key)
 await writeFile(env.CERT, cert)
 
-const empty = (): Record<Transport, number[]> => ({ spdy: [], http2: [] })
+const empty = (): Record<FreshServer, number[]> => ({ spdy: [], 'spdy-cold': [], http2: [] })
 const first = { gap: empty(), cpu: empty() }
 const next = { gap: empty(), cpu: empty() }
 const warm = { gap: empty(), cpu: empty() }
+const startMs = empty()
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const transport of round % 2 ? [...TRANSPORTS].reverse() : TRANSPORTS) {
-      const t = await connections(transport, env, FRESH)
-      first.gap[transport].push(t.gap[0]!)
-      first.cpu[transport].push(t.cpu[0]!)
-      next.gap[transport].push(...t.gap.slice(1))
-      next.cpu[transport].push(...t.cpu.slice(1))
+    for (const server of round % 2 ? [...FRESH_SERVERS].reverse() : FRESH_SERVERS) {
+      const t = await connections(server, env, FRESH)
+      first.gap[server].push(t.gap[0]!)
+      first.cpu[server].push(t.cpu[0]!)
+      next.gap[server].push(...t.gap.slice(1))
+      next.cpu[server].push(...t.cpu.slice(1))
+      startMs[server].push(t.startMs)
     }
   }
   for (const transport of TRANSPORTS) {
@@ -94,7 +102,7 @@ try {
   await rm(dir, { recursive: true, force: true })
 }
 
-const rows: Array<[string, { gap: Record<Transport, number[]>; cpu: Record<Transport, number[]> }]> = [
+const rows: Array<[string, { gap: Record<FreshServer, number[]>; cpu: Record<FreshServer, number[]> }]> = [
   ['first connection of a fresh server', first],
   [`connections 2..${FRESH} of a fresh server`, next],
   [`warm (the last ${WARM - (WARM >> 1)} of ${WARM} connections)`, warm],
@@ -115,8 +123,24 @@ for (const [name, t] of rows) {
   )
   summary.push(summaryRow(`connection-setup: TLS done to request in the app, ${name}, spdy / node:http2 (time)`, m.spdy / m.http2))
 }
+
+console.log(`\nspdy's warm-up (createServer's default) against \`warmUp: false\`, fresh servers of the same rounds, medians\n`)
+console.log('| connections | spdy, warmUp: false ms | spdy ms | with / without | node:http2 ms | spdy, warmUp: false / node:http2 |')
+console.log('|---|---|---|---|---|---|')
+for (const [name, t] of rows.slice(0, 2)) {
+  const m = { cold: median(t.gap['spdy-cold']), spdy: median(t.gap.spdy), http2: median(t.gap.http2) }
+  medians[name]!['spdyCold'] = m.cold
+  console.log(
+    `| ${name} | ${m.cold.toFixed(2)} | ${m.spdy.toFixed(2)} | ${(m.spdy / m.cold).toFixed(2)}× | ${m.http2.toFixed(2)} | ${(m.cold / m.http2).toFixed(2)}× |`,
+  )
+  summary.push(summaryRow(`connection-setup: ${name}, spdy with the warm-up / warmUp: false (time)`, m.spdy / m.cold))
+}
+const start = { spdy: median(startMs.spdy), cold: median(startMs['spdy-cold']), http2: median(startMs.http2) }
+console.log(
+  `\ncreateServer, median: spdy ${start.spdy.toFixed(0)} ms (the warm-up included), spdy with warmUp: false ${start.cold.toFixed(0)} ms, node:http2 ${start.http2.toFixed(0)} ms`,
+)
 await writeResults(
   'connection-setup',
-  { rounds: ROUNDS, freshConnections: FRESH, warmConnections: WARM, loadavg: loadavg()[0], medians, first, next, warm },
+  { rounds: ROUNDS, freshConnections: FRESH, warmConnections: WARM, loadavg: loadavg()[0], medians, createServerMs: start, first, next, warm },
   summary,
 )

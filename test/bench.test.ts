@@ -116,14 +116,24 @@ describe('benchmarks (smoke: tiny loads)', () => {
     }
   })
 
-  test('connection setup: fresh and warm rows, times and CPU for both transports', async () => {
+  test("connection setup: fresh and warm rows, times and CPU for both transports; spdy's warm-up against warmUp: false", async () => {
     const stdout = await bench('connection-setup', { ROUNDS: '1', FRESH: '3', WARM: '4' })
     const table = rows(stdout).filter((row) => row[0] !== 'connections')
-    assert.equal(table.length, 3, stdout)
-    for (const row of table) {
+    assert.equal(table.length, 5, stdout)
+    for (const row of table.slice(0, 3)) {
       for (const cell of [row[1], row[2], row[4], row[5]]) assert.ok(Number(cell) > 0, `${row[0]}: ${cell}\n${stdout}`)
       assert.match(row[3]!, /^[\d.]+×$/)
     }
+    assert.deepEqual(
+      table.slice(3).map((row) => row[0]),
+      ['first connection of a fresh server', 'connections 2..3 of a fresh server'],
+      stdout,
+    )
+    for (const row of table.slice(3)) {
+      for (const cell of [row[1], row[2], row[4]]) assert.ok(Number(cell) > 0, `${row[0]}: ${cell}\n${stdout}`)
+      for (const cell of [row[3], row[5]]) assert.match(cell!, /^[\d.]+×$/)
+    }
+    assert.match(stdout, /createServer, median: spdy \d+ ms \(the warm-up included\), spdy with warmUp: false \d+ ms, node:http2 \d+ ms/)
   })
 
   test('cold load: CPU per load, main thread and all threads, for both transports', async () => {

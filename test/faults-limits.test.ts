@@ -76,6 +76,7 @@ describe('limits: options', () => {
       [{ idleTimeout: 2 ** 31 }, /idleTimeout/],
       [{ keepAlive: 'yes' }, /`keepAlive` must be a boolean/],
       [{ keepAliveInitialDelay: 500 }, /`keepAliveInitialDelay` must be a number \(ms\) from 1000/],
+      [{ warmUp: 1 }, /`warmUp` must be a boolean/],
       [{ idleTimout: 1000 }, /Did you mean `idleTimeout`\?/],
     ]
     for (const [options, message] of rows) {

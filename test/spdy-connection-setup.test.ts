@@ -6,9 +6,16 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import { once } from 'node:events'
-import type { TLSSocket } from 'node:tls'
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
+import type { RequestListener } from 'node:http'
+import type { Server as HttpsServer, ServerOptions } from 'node:https'
+import util from 'node:util'
+import createDebug from 'debug'
 import express from 'express'
+import { installSpdyCompat } from '../index.js'
+import { warmUpSpdy } from '../src/compat/spdy/warm-up.js'
 import { startServer } from './helpers/server.js'
+import { testCertificate } from './helpers/tls.js'
 import { RawH2Client, frame, frames, FRAME, END_HEADERS, SETTING } from './helpers/raw-h2.js'
 
 const ACK = 0x1
@@ -228,6 +235,128 @@ describe('spdy: the parser hands its frames to the connection', () => {
     } finally {
       client.destroy()
       await running.close()
+    }
+  })
+})
+
+describe('a fresh spdy server warms spdy up before its first client (warm-up.ts)', () => {
+  /** The server logger's lines while `run` runs (DEBUG=express-h2-push:server, in this process). */
+  async function serverLog<T>(run: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
+    const lines: string[] = []
+    const log = createDebug.log
+    const before = createDebug.disable()
+    createDebug.log = (...args: unknown[]) => lines.push(util.format(...args))
+    createDebug.enable('express-h2-push:server')
+    try {
+      return { value: await run(), lines }
+    } finally {
+      createDebug.disable()
+      if (before) createDebug.enable(before)
+      createDebug.log = log
+    }
+  }
+  const WARMED = /warm-up: 24 requests answered, 24 hints, 12 pushed, in \d+ ms$/
+
+  test('createServer runs 2 connections of 12 requests (103s, pushes, bodies) through a private server; the app sees only real requests', async () => {
+    const seen: string[] = []
+    const app = express()
+    app.get('/ok', (req, res) => {
+      seen.push(req.url)
+      res.type('text/plain').end('ok')
+    })
+    app.use((req, res) => {
+      seen.push(req.url)
+      res.status(404).end()
+    })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    const { value: running, lines } = await serverLog(() => startServer(app))
+    try {
+      assert.equal(lines.filter((l) => /warm-up/.test(l)).length, 1, lines.join('\n'))
+      assert.match(lines.find((l) => /warm-up/.test(l))!, WARMED)
+      assert.deepEqual(seen, [], 'the warm-up never reaches the app')
+      const connections: unknown[] = []
+      running.server.on('secureConnection', (socket) => connections.push(socket))
+      const session = http2.connect(running.url, { rejectUnauthorized: false })
+      const req = session.request({ ':path': '/ok' })
+      req.setEncoding('utf8')
+      let body = ''
+      req.on('data', (d: string) => (body += d))
+      await once(req, 'end')
+      session.close()
+      assert.equal(body, 'ok')
+      assert.deepEqual(seen, ['/ok'])
+      assert.equal(connections.length, 1)
+      assert.deepEqual(unhandled, [])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      await running.close()
+    }
+  })
+
+  test('warmUp: false, and the node:http2 transport, start without one', async () => {
+    for (const options of [{ warmUp: false }, { transport: 'http2' as const }]) {
+      const { value: running, lines } = await serverLog(() => startServer(express(), options))
+      await running.close()
+      assert.deepEqual(
+        lines.filter((l) => /warm-up/.test(l)),
+        [],
+        JSON.stringify(options),
+      )
+    }
+  })
+
+  test('it takes none of serverOptions but TLS: an SNICallback or a client-certificate check is never asked', async () => {
+    let asked = 0
+    const tls = await testCertificate()
+    const context = createSecureContext(tls)
+    const serverOptions = {
+      requestCert: true,
+      rejectUnauthorized: true,
+      SNICallback: (_name: string, callback: (err: Error | null, ctx?: SecureContext) => void) => {
+        asked++
+        callback(null, context)
+      },
+    }
+    const { value: running, lines } = await serverLog(() => startServer(express(), { serverOptions }))
+    await running.close()
+    assert.match(lines.find((l) => /warm-up/.test(l)) ?? '', WARMED)
+    assert.equal(asked, 0)
+  })
+
+  test('it never throws and leaves nothing running: a handshake the server refuses, a server that never answers', async () => {
+    const spdy = installSpdyCompat()
+    const tls = await testCertificate()
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const size = { connections: 2, requests: 12 }
+      const options = { ...tls, spdy: { protocols: ['h2'] } } as ServerOptions
+      const create = (o: ServerOptions, listener: RequestListener) => spdy.createServer(o, listener) as HttpsServer
+      const ok = await warmUpSpdy(create, options, size)
+      assert.deepEqual({ ...ok, ms: 0 }, { answered: 24, hints: 24, pushed: 12, ms: 0 })
+
+      // The client sends no certificate: the server ends the handshake, and the warm-up stops there, before its timeout.
+      const refused = await warmUpSpdy(create, { ...options, requestCert: true, rejectUnauthorized: true } as ServerOptions, size, 10_000)
+      assert.equal(refused.answered, 0)
+      assert.match(refused.error ?? '', /^(a request ended without a response|the connection closed with 12 of 12 requests unanswered)$/)
+
+      // A handler that never answers: given up at the timeout.
+      const silent = await warmUpSpdy((o) => spdy.createServer(o, () => {}) as HttpsServer, options, size, 300)
+      assert.equal(silent.answered, 0)
+      assert.equal(silent.error, 'not done after 300 ms')
+
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.deepEqual(
+        process.getActiveResourcesInfo().filter((r) => r === 'Timeout'),
+        [],
+        'no timer of the warm-up is left',
+      )
+      assert.deepEqual(unhandled, [])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
     }
   })
 })
