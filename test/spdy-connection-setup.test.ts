@@ -6,16 +6,19 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import http2 from 'node:http2'
 import { once } from 'node:events'
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import type { RequestListener } from 'node:http'
 import type { Server as HttpsServer, ServerOptions } from 'node:https'
-import util from 'node:util'
-import createDebug from 'debug'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import express from 'express'
 import { installSpdyCompat } from '../index.js'
 import { warmUpSpdy } from '../src/compat/spdy/warm-up.js'
-import { startServer } from './helpers/server.js'
+import { ROOT, startServer } from './helpers/server.js'
 import { testCertificate } from './helpers/tls.js'
+
+const execFileP = promisify(execFile)
 import { RawH2Client, frame, frames, FRAME, END_HEADERS, SETTING } from './helpers/raw-h2.js'
 
 const ACK = 0x1
@@ -240,113 +243,115 @@ describe('spdy: the parser hands its frames to the connection', () => {
 })
 
 describe('a fresh spdy server warms spdy up before its first client (warm-up.ts)', () => {
-  /** The server logger's lines while `run` runs (DEBUG=express-h2-push:server, in this process). */
-  async function serverLog<T>(run: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
-    const lines: string[] = []
-    const log = createDebug.log
-    const before = createDebug.disable()
-    createDebug.log = (...args: unknown[]) => lines.push(util.format(...args))
-    createDebug.enable('express-h2-push:server')
-    try {
-      return { value: await run(), lines }
-    } finally {
-      createDebug.disable()
-      if (before) createDebug.enable(before)
-      createDebug.log = log
-    }
+  interface Made {
+    log: string[]
+    seenAtStart: string[]
+    seen: string[]
+    body: string
   }
-  const WARMED = /warm-up: 24 requests answered, 24 hints, 12 pushed, in \d+ ms$/
-
-  test('createServer runs 2 connections of 12 requests (103s, pushes, bodies) through a private server; the app sees only real requests', async () => {
-    const seen: string[] = []
-    const app = express()
-    app.get('/ok', (req, res) => {
-      seen.push(req.url)
-      res.type('text/plain').end('ok')
+  /** Servers made one after another in a fresh process (test/fixtures/warm-up-servers.ts), what each logged and saw. */
+  async function serversInOneProcess(servers: object[]): Promise<Made[]> {
+    const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/warm-up-servers.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, SERVERS: JSON.stringify(servers), NODE_OPTIONS: '' },
+      timeout: 60_000,
     })
-    app.use((req, res) => {
-      seen.push(req.url)
-      res.status(404).end()
-    })
-    const unhandled: unknown[] = []
-    const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
-    process.on('unhandledRejection', onUnhandled)
-    const { value: running, lines } = await serverLog(() => startServer(app))
-    try {
-      assert.equal(lines.filter((l) => /warm-up/.test(l)).length, 1, lines.join('\n'))
-      assert.match(lines.find((l) => /warm-up/.test(l))!, WARMED)
-      assert.deepEqual(seen, [], 'the warm-up never reaches the app')
-      const connections: unknown[] = []
-      running.server.on('secureConnection', (socket) => connections.push(socket))
-      const session = http2.connect(running.url, { rejectUnauthorized: false })
-      const req = session.request({ ':path': '/ok' })
-      req.setEncoding('utf8')
-      let body = ''
-      req.on('data', (d: string) => (body += d))
-      await once(req, 'end')
-      session.close()
-      assert.equal(body, 'ok')
-      assert.deepEqual(seen, ['/ok'])
-      assert.equal(connections.length, 1)
-      assert.deepEqual(unhandled, [])
-    } finally {
-      process.off('unhandledRejection', onUnhandled)
-      await running.close()
+    return stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Made)
+  }
+  const WARMED = /^warm-up: 24 of 24 requests answered, 24 hints, 12 pushed, in \d+ ms$/
+  const SKIPPED = 'warm-up: skipped, this process has warmed spdy up already'
+
+  test("a process's first spdy server runs 2 connections of 12 requests (103s, pushes, bodies) through a private server; later ones skip it; apps see only real requests", async () => {
+    const [first, second, http] = await serversInOneProcess([{}, {}, { transport: 'http2' }])
+    assert.equal(first!.log.length, 1, first!.log.join('\n'))
+    assert.match(first!.log[0]!, WARMED)
+    assert.deepEqual(second!.log, [SKIPPED])
+    assert.deepEqual(http!.log, [], 'node:http2 has nothing to warm')
+    for (const made of [first, second, http]) {
+      assert.deepEqual(made!.seenAtStart, [], 'the warm-up never reaches the app')
+      assert.deepEqual(made!.seen, ['/real'])
+      assert.equal(made!.body, 'ok')
     }
   })
 
-  test('warmUp: false, and the node:http2 transport, start without one', async () => {
-    for (const options of [{ warmUp: false }, { transport: 'http2' as const }]) {
-      const { value: running, lines } = await serverLog(() => startServer(express(), options))
-      await running.close()
-      assert.deepEqual(
-        lines.filter((l) => /warm-up/.test(l)),
-        [],
-        JSON.stringify(options),
-      )
-    }
+  test('warmUp: false starts without one (and leaves it to the next server); small limits and an encrypted key still warm up whole', async () => {
+    const [off, on] = await serversInOneProcess([{ warmUp: false }, {}])
+    assert.deepEqual(off!.log, [])
+    assert.match(on!.log[0] ?? '', WARMED)
+    // At most 1 stream at once, and 8 fields a header list (4 of them pseudo-headers): the minimums.
+    const [small] = await serversInOneProcess([{ maxConcurrentStreams: 1, limits: { maxHeaderListPairs: 8 } }])
+    assert.match(small!.log[0] ?? '', WARMED)
+    const [encrypted] = await serversInOneProcess([{ passphrase: 'warm-up test' }])
+    assert.match(encrypted!.log[0] ?? '', WARMED)
   })
 
-  test('it takes none of serverOptions but TLS: an SNICallback or a client-certificate check is never asked', async () => {
-    let asked = 0
-    const tls = await testCertificate()
-    const context = createSecureContext(tls)
-    const serverOptions = {
-      requestCert: true,
-      rejectUnauthorized: true,
-      SNICallback: (_name: string, callback: (err: Error | null, ctx?: SecureContext) => void) => {
-        asked++
-        callback(null, context)
-      },
-    }
-    const { value: running, lines } = await serverLog(() => startServer(express(), { serverOptions }))
-    await running.close()
-    assert.match(lines.find((l) => /warm-up/.test(l)) ?? '', WARMED)
-    assert.equal(asked, 0)
-  })
-
-  test('it never throws and leaves nothing running: a handshake the server refuses, a server that never answers', async () => {
+  /** warmUpSpdy's own runs, in this process: the private server and its server-side sockets recorded. */
+  function recorded(listener?: RequestListener) {
     const spdy = installSpdyCompat()
-    const tls = await testCertificate()
+    const made: { server?: HttpsServer; sockets: TLSSocket[] } = { sockets: [] }
+    const create = (o: ServerOptions, own: RequestListener): HttpsServer => {
+      made.server = spdy.createServer(o, listener ?? own) as HttpsServer
+      made.server.on('secureConnection', (socket: TLSSocket) => made.sockets.push(socket))
+      return made.server
+    }
+    return { made, create }
+  }
+  const SIZE = { connections: 2, requests: 12, concurrency: 12, fields: 7 }
+  const spdyOptions = async (more: object = {}) => ({ ...(await testCertificate()), spdy: { protocols: ['h2'] }, ...more }) as ServerOptions
+
+  test('warmUpSpdy answers every request, then leaves nothing running: its sockets destroyed, its server answering nothing more', async () => {
+    const { made, create } = recorded()
+    const result = await warmUpSpdy(create, await spdyOptions(), SIZE)
+    assert.deepEqual({ ...result, ms: 0 }, { requests: 24, answered: 24, hints: 24, pushed: 12, ms: 0 })
+    assert.equal(made.sockets.length, 2)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.ok(
+      made.sockets.every((s) => s.destroyed),
+      'every connection of the warm-up is destroyed',
+    )
+    // A connection to the private server after its run has ended is closed at once: nothing answered.
+    const late = await warmUpSpdy(() => made.server!, {}, { ...SIZE, connections: 1, requests: 1 }, 5000)
+    assert.deepEqual({ answered: late.answered, hints: late.hints }, { answered: 0, hints: 0 })
+    assert.match(late.error ?? '', /^0 of 1 requests answered: /)
+  })
+
+  test('warmUpSpdy never throws: a refused handshake, a server that never answers, a create that throws, more streams than the server allows', async () => {
     const unhandled: unknown[] = []
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
     process.on('unhandledRejection', onUnhandled)
     try {
-      const size = { connections: 2, requests: 12 }
-      const options = { ...tls, spdy: { protocols: ['h2'] } } as ServerOptions
-      const create = (o: ServerOptions, listener: RequestListener) => spdy.createServer(o, listener) as HttpsServer
-      const ok = await warmUpSpdy(create, options, size)
-      assert.deepEqual({ ...ok, ms: 0 }, { answered: 24, hints: 24, pushed: 12, ms: 0 })
-
-      // The client sends no certificate: the server ends the handshake, and the warm-up stops there, before its timeout.
-      const refused = await warmUpSpdy(create, { ...options, requestCert: true, rejectUnauthorized: true } as ServerOptions, size, 10_000)
+      // The client sends no certificate: every request ends unanswered, before the timeout.
+      const refused = await warmUpSpdy(recorded().create, await spdyOptions({ requestCert: true, rejectUnauthorized: true }), SIZE, 10_000)
       assert.equal(refused.answered, 0)
-      assert.match(refused.error ?? '', /^(a request ended without a response|the connection closed with 12 of 12 requests unanswered)$/)
+      assert.match(refused.error ?? '', /^0 of 24 requests answered: /)
+      assert.doesNotMatch(refused.error ?? '', /not done after/)
 
-      // A handler that never answers: given up at the timeout.
-      const silent = await warmUpSpdy((o) => spdy.createServer(o, () => {}) as HttpsServer, options, size, 300)
-      assert.equal(silent.answered, 0)
-      assert.equal(silent.error, 'not done after 300 ms')
+      // A handler that never answers: given up at the timeout; its connections destroyed.
+      const silent = recorded(() => {})
+      const stalled = await warmUpSpdy(silent.create, await spdyOptions(), SIZE, 300)
+      assert.equal(stalled.error, '0 of 24 requests answered: not done after 300 ms')
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.ok(silent.made.sockets.length > 0 && silent.made.sockets.every((s) => s.destroyed))
+
+      const thrown = await warmUpSpdy(
+        () => {
+          throw new Error('no server')
+        },
+        {},
+        SIZE,
+      )
+      assert.equal(thrown.error, '0 of 24 requests answered: no server')
+
+      // The server allows 4 streams at once; 12 at once get refused, 4 at once all answered.
+      const four = await spdyOptions({ spdy: { protocols: ['h2'], connection: { maxStreams: 4 } } })
+      const tooMany = await warmUpSpdy(recorded().create, four, SIZE)
+      assert.ok(tooMany.answered < 24, JSON.stringify(tooMany))
+      assert.match(tooMany.error ?? '', /REFUSED_STREAM/)
+      const within = await warmUpSpdy(recorded().create, four, { ...SIZE, concurrency: 4 })
+      assert.equal(within.answered, 24, JSON.stringify(within))
 
       await new Promise((resolve) => setTimeout(resolve, 50))
       assert.deepEqual(

@@ -26,7 +26,7 @@ import { type H2Limits, limitHttp2Session, nghttp2Limits, type ResolvedH2Limits,
 import { LIMITS_OPTION } from '../compat/spdy/guarded-connection.js'
 import { closeIdleHttp2Session, closeIdleSpdyConnection } from './idle-timeout.js'
 import { spdyConnectionOf } from '../compat/spdy/stream-limit.js'
-import { warmUpSpdy, type WarmUpResult } from '../compat/spdy/warm-up.js'
+import { spdyWarmedUp, warmUpSpdy, type WarmUpResult } from '../compat/spdy/warm-up.js'
 
 const debug = createDebug('express-h2-push:server')
 
@@ -72,7 +72,8 @@ export interface CreateServerOptions {
    * spdy only: before `createServer` resolves, run a few HTTP/2 connections through a
    * private spdy server in memory (TLS and all, no port, never your app), so that the
    * first clients do not pay for V8 compiling spdy's JavaScript: a fresh server's first
-   * connection then costs about what a warm one does. Takes about 60 ms once. Default `true`.
+   * connection then costs about a third of what it did. Takes about 60–80 ms, once per process
+   * (later servers skip it). Default `true`.
    */
   warmUp?: boolean
   /** More `https.createServer` options (`connectionsCheckingInterval`, `ciphers`, ...); `key`/`cert` go above. */
@@ -252,16 +253,26 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
 }
 
 /** Runs the transport's warm-up (spdy: warm-up.ts), logging how it went. */
-async function runWarmUp(warmUp: () => Promise<WarmUpResult>): Promise<void> {
-  const result = await warmUp()
-  debug(
-    'warm-up: %d requests answered, %d hints, %d pushed, in %d ms%s',
-    result.answered,
-    result.hints,
-    result.pushed,
-    Math.round(result.ms),
-    result.error ? `; stopped: ${result.error}` : '',
-  )
+async function runWarmUp(warmUp: () => Promise<WarmUpResult | undefined>): Promise<void> {
+  try {
+    const result = await warmUp()
+    if (!result) {
+      debug('warm-up: skipped, this process has warmed spdy up already')
+      return
+    }
+    debug(
+      'warm-up: %d of %d requests answered, %d hints, %d pushed, in %d ms%s',
+      result.answered,
+      result.requests,
+      result.hints,
+      result.pushed,
+      Math.round(result.ms),
+      result.error ? `; ${result.error}` : '',
+    )
+  } catch (err) {
+    // warmUpSpdy does not throw; should it ever, the server still starts (cold).
+    debug('warm-up: failed: %s', (err as Error).message)
+  }
 }
 
 /** Shutdown signals by server, and by HTTP/2 session for node:http2. */
@@ -292,7 +303,7 @@ interface TransportServer {
   /** Sends GOAWAY on every HTTP/2 connection; answers which TLS sockets now finish by themselves. */
   goaway(): (socket: Socket) => boolean
   /** Warms the transport's JavaScript up before the first client (spdy: warm-up.ts). */
-  warmUp?: () => Promise<WarmUpResult>
+  warmUp?: () => Promise<WarmUpResult | undefined>
 }
 
 function http2StreamGone(req: IncomingMessage): boolean | null {
@@ -300,8 +311,10 @@ function http2StreamGone(req: IncomingMessage): boolean | null {
   return req.httpVersionMajor === 2 && stream !== undefined ? stream.destroyed : null
 }
 
-/** The warm-up's size: two connections of twelve requests (a page's worth) take about 80 ms once. */
+/** The warm-up's size: two connections of twelve requests, a page's worth each. */
 const WARM_UP = { connections: 2, requests: 12 }
+/** The pseudo-headers of a warm-up request, counted in a header list's fields. */
+const PSEUDO_HEADERS = 4
 
 function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportSettings): TransportServer {
   const spdy = installSpdyCompat()
@@ -353,7 +366,15 @@ function spdyServer(app: RequestListener, tls: TlsMaterial, settings: TransportS
   })
   return {
     server,
-    warmUp: () => warmUpSpdy((o, listener) => spdy.createServer(o, listener) as HttpsServer, warmUpOptions, WARM_UP),
+    // Once per process: V8's compiled code serves every later server. Within the server's limits.
+    warmUp: async () =>
+      spdyWarmedUp()
+        ? undefined
+        : warmUpSpdy((o, listener) => spdy.createServer(o, listener) as HttpsServer, warmUpOptions, {
+            ...WARM_UP,
+            concurrency: Math.min(WARM_UP.requests, settings.maxConcurrentStreams),
+            fields: settings.limits.maxHeaderListPairs - PSEUDO_HEADERS,
+          }),
     goaway() {
       const busy = new Set<Socket>()
       for (const connection of connections) {
