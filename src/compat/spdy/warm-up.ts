@@ -5,9 +5,9 @@
  * node:http2 parses and frames in C++ (nghttp2), so its first connections cost about what
  * its later ones do. spdy does all of it in JavaScript, and V8 compiles each function the
  * first time it runs and optimizes it only after it has run many times: a fresh spdy
- * server's first connection cost 13 ms of CPU from its TLS handshake to its request in the
- * app, against 6.7 ms on node:http2, and its next ten 2.1 ms against 1.1 ms
- * (`npm run bench:connection-setup`). Those are the connections a server takes right after
+ * server's first connection took 10 ms from its TLS handshake to its request in the app,
+ * against 5.2 ms on node:http2, and its next ten 1.4 ms against 0.8 ms; with the warm-up,
+ * 2.6 and 1.24 ms (`npm run bench:connection-setup`, bench/README.md). Those are the connections a server takes right after
  * it starts (a deploy, a restart, a scaled-out instance), and a browser's page waits on each.
  *
  * So `createServer` runs this first, once per process (V8's compiled code serves every server
