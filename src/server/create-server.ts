@@ -252,27 +252,22 @@ export async function createServer(app: RequestListener, options: Readonly<Creat
   return server
 }
 
-/** Runs the transport's warm-up (spdy: warm-up.ts), logging how it went. */
+/** Runs the transport's warm-up (spdy: warm-up.ts, which never throws), logging how it went. */
 async function runWarmUp(warmUp: () => Promise<WarmUpResult | undefined>): Promise<void> {
-  try {
-    const result = await warmUp()
-    if (!result) {
-      debug('warm-up: skipped, this process has warmed spdy up already')
-      return
-    }
-    debug(
-      'warm-up: %d of %d requests answered, %d hints, %d pushed, in %d ms%s',
-      result.answered,
-      result.requests,
-      result.hints,
-      result.pushed,
-      Math.round(result.ms),
-      result.error ? `; ${result.error}` : '',
-    )
-  } catch (err) {
-    // warmUpSpdy does not throw; should it ever, the server still starts (cold).
-    debug('warm-up: failed: %s', (err as Error).message)
+  const result = await warmUp()
+  if (!result) {
+    debug('warm-up: skipped, this process has warmed spdy up already')
+    return
   }
+  debug(
+    'warm-up: %d of %d requests answered, %d hints, %d pushed, in %d ms%s',
+    result.answered,
+    result.requests,
+    result.hints,
+    result.pushed,
+    Math.round(result.ms),
+    result.error ? `; ${result.error}` : '',
+  )
 }
 
 /** Shutdown signals by server, and by HTTP/2 session for node:http2. */

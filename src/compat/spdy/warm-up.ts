@@ -7,8 +7,9 @@
  * first time it runs and optimizes it only after it has run many times: a fresh spdy
  * server's first connection took 10 ms from its TLS handshake to its request in the app,
  * against 5.2 ms on node:http2, and its next ten 1.4 ms against 0.8 ms; with the warm-up,
- * 2.6 and 1.24 ms (`npm run bench:connection-setup`, bench/README.md). Those are the connections a server takes right after
- * it starts (a deploy, a restart, a scaled-out instance), and a browser's page waits on each.
+ * 2.6 and 1.24 ms (`npm run bench:connection-setup`, bench/README.md). Those are the
+ * connections a server takes right after it starts (a deploy, a restart, a scaled-out
+ * instance), and a browser's page waits on each.
  *
  * So `createServer` runs this first, once per process (V8's compiled code serves every server
  * after): a private spdy server, made with the user's key, certificate, ALPN protocols,
