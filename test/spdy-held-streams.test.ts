@@ -17,6 +17,8 @@ import { startServer } from './helpers/server.js'
 import { RawH2Client, frame, frames, headerBlock, FRAME, ERROR, END_HEADERS, END_STREAM, PRIORITY_FLAG } from './helpers/raw-h2.js'
 import { settles } from './helpers/wait.js'
 import { HELD_PERIOD_MS } from '../src/compat/spdy/held-streams.js'
+import { guardOf } from '../src/compat/spdy/guarded-connection.js'
+import type { SpdyConnection } from '../src/compat/spdy/internals.js'
 
 /** Long enough for a request held since now to be compacted: one to two periods. */
 const heldLong = () => new Promise((r) => setTimeout(r, 2 * HELD_PERIOD_MS + 40))
@@ -651,6 +653,154 @@ describe("held spdy streams: readable-stream's states (held-stream-states.ts)", 
       let length = 0
       for await (const part of busy) length += (part as Buffer).length
       assert.equal(length, 200_000)
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+})
+
+describe("held spdy streams: states at rest, request headers and 'close' listeners (held-stream-states.ts, guarded-connection.ts, held-streams.ts)", () => {
+  type States = { _readableState: Record<string, unknown>; _writableState: Record<string, unknown> }
+
+  test("a held GET stream at rest keeps only `sync` (and its stream) in its states and reads every other value as before; its first write gives its writable side every field again; its request's header object is fast and prototype-less", async () => {
+    const v8 = natives()
+    const READ = ['ended', 'endEmitted', 'length', 'flowing', 'reading', 'destroyed', 'highWaterMark', 'objectMode'] as const
+    const WRITE = ['length', 'writing', 'ending', 'ended', 'finished', 'corked', 'pendingcb', 'needDrain', 'bufferedRequest', 'highWaterMark'] as const
+    const pick = (state: Record<string, unknown>, names: readonly string[]) => Object.fromEntries(names.map((n) => [n, state[n]]))
+    const seen: object[] = []
+    const app = express()
+    app.get('/rest', (req, res) => {
+      const stream = spdyStreamOf(req) as unknown as States & SpdyStream & { headers: Record<string, unknown> }
+      res.writeHead(200)
+      res.flushHeaders()
+      seen.push({
+        prototype: Object.getPrototypeOf(stream.headers),
+        fast: v8.fast(stream.headers),
+        constructor: stream.headers['constructor'],
+        names: Object.keys(stream.headers),
+        request: req.headers['constructor'],
+      })
+      void heldLong().then(() => {
+        const r = stream._readableState
+        const w = stream._writableState
+        seen.push({
+          own: [Object.keys(r), Object.keys(w).sort()],
+          constructors: [r.constructor.name, w.constructor.name],
+          read: pick(r, READ),
+          write: pick(w, WRITE),
+        })
+        res.write('a')
+        const woken = stream._writableState
+        seen.push({
+          woken: WRITE.filter((n) => n !== 'highWaterMark').every((n) => Object.hasOwn(woken, n)),
+          constructor: woken.constructor.name,
+        })
+        res.end('b')
+      })
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const rest = session.request({ ':path': '/rest', 'x-a': '1', constructor: 'c' })
+      rest.setEncoding('utf8')
+      let body = ''
+      for await (const part of rest) body += part as string
+      assert.equal(body, 'ab')
+      assert.equal(seen.length, 3)
+      assert.deepEqual(seen[0], {
+        prototype: null,
+        fast: true,
+        constructor: 'c',
+        names: [':path', ':method', ':authority', ':scheme', 'x-a', 'constructor'],
+        request: 'c',
+      })
+      assert.deepEqual(seen[1], {
+        own: [['sync'], ['_stream', 'sync']],
+        constructors: ['ReadableState', 'WritableState'],
+        read: { ended: true, endEmitted: true, length: 0, flowing: true, reading: false, destroyed: false, highWaterMark: 16384, objectMode: false },
+        write: {
+          length: 0,
+          writing: false,
+          ending: false,
+          ended: false,
+          finished: false,
+          corked: 0,
+          pendingcb: 0,
+          needDrain: false,
+          bufferedRequest: null,
+          highWaterMark: 16384,
+        },
+      })
+      assert.deepEqual(seen[2], { woken: true, constructor: 'WritableState' })
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+
+  test("a held stream's 'close' listeners become one function, and each still runs: the connection, the stream limit, the guard and the idle clock count a reset one and an ended one as closed", async () => {
+    const held: Held[] = []
+    const app = holdingApp(held)
+    app.get('/done', (_req, res) => res.send('done'))
+    const running = await startServer(app, { maxConcurrentStreams: 2, idleTimeout: 400 })
+    const session = connect(running.url)
+    let goaway = false
+    session.on('goaway', () => {
+      goaway = true
+    })
+    try {
+      const streams = [0, 1].map(() => {
+        const s = session.request({ ':path': '/hold' })
+        s.on('error', () => {})
+        return s
+      })
+      await Promise.all(streams.map((s) => once(s, 'response')))
+      await settles(() => held.length === 2, 'both held requests')
+      const before = spdyStreamOf(held[0]!.req).listeners('close').length
+      await heldLong()
+      const spdyStreams = held.map((h) => spdyStreamOf(h.req) as unknown as States & SpdyStream)
+      // The layer's own (the app's listener, added by holdingApp after them, stays its own).
+      assert.deepEqual(
+        spdyStreams.map((s) => s.listeners('close').map((l) => l.name)),
+        [0, 1].map(() => ['joinedClose', '']),
+      )
+      assert.ok(before >= 4, `${before} 'close' listeners before`)
+      assert.deepEqual([Object.keys(spdyStreams[0]!._readableState), Object.keys(spdyStreams[0]!._writableState).sort()], [['sync'], ['_stream', 'sync']])
+
+      streams[0]!.close(http2.constants.NGHTTP2_CANCEL)
+      held[1]!.res.end('ended')
+      let body = ''
+      streams[1]!.setEncoding('utf8')
+      for await (const part of streams[1]!) body += part as string
+      assert.equal(body, 'ended')
+      await settles(() => held[0]!.events.length === 5, 'the events of the reset')
+      assert.deepEqual([...held[0]!.events].sort(), ['req aborted', 'req close', 'res close', 'socket close', 'stream close (socket destroyed: true)'])
+      const connection = spdyStreams[0]!.connection as unknown as SpdyConnection
+      await settles(() => connection._spdyState.stream.count === 0, 'the connection forgot both streams')
+      assert.equal(guardOf(connection)?.openStreams, 0)
+      // A second 'close' (spdy-transport can emit one after an abort) does not remove the stream from the connection again.
+      console.log(
+        'LISTENERS',
+        spdyStreams[1]!.listeners('close').map((l) => String(l).slice(0, 60)),
+        connection._spdyState.stream.count,
+      )
+      spdyStreams[1]!.emit('close')
+      console.log('AFTER', connection._spdyState.stream.count)
+      assert.equal(connection._spdyState.stream.count, 0)
+      // Within the limit of two again: neither held stream is still counted.
+      const answered = await Promise.all(
+        [0, 1].map(async () => {
+          const s = session.request({ ':path': '/done' })
+          s.setEncoding('utf8')
+          let text = ''
+          for await (const part of s) text += part as string
+          return text
+        }),
+      )
+      assert.deepEqual(answered, ['done', 'done'])
+      // And the idle clock, which counts them too, sees the connection idle.
+      await settles(() => goaway, 'the idle GOAWAY', 3000)
     } finally {
       session.destroy()
       await running.close()

@@ -8,6 +8,7 @@
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import createDebug from 'debug'
 import type { SpdyConnection, SpdyStream } from '../compat/spdy/internals.js'
+import { sharedCloseListener } from '../compat/spdy/held-streams.js'
 
 const debug = createDebug('express-h2-push:server')
 
@@ -85,11 +86,11 @@ const clocked = Symbol('open on the idle clock')
 type Clocked = SpdyStream & { [clocked]?: boolean }
 
 /** A stream's 'close' listener, shared by every stream (no closure kept per held stream). */
-function streamClosed(this: Clocked): void {
+const streamClosed = sharedCloseListener(function streamClosed(this: Clocked): void {
   if (!this[clocked]) return
   this[clocked] = false
   clocks.get(this.connection)?.closed()
-}
+})
 
 /** spdy: the same for a spdy-transport connection. */
 export function closeIdleSpdyConnection(connection: SpdyConnection, ms: number): void {

@@ -27,7 +27,7 @@ import { markBodyOfUnknownLength } from '../request-body.js'
 import type { SpdyRequest, SpdyResponse, SpdyStream } from './internals.js'
 import { closedError } from './socket.js'
 import { DirectRequest, DirectResponse } from './direct-messages.js'
-import { compactIfHeld, releaseHeld } from './held-streams.js'
+import { compactIfHeld, releaseHeld, sharedCloseListener } from './held-streams.js'
 
 type Callback = (err?: Error | null) => void
 
@@ -87,16 +87,16 @@ const TLS_METHODS = [
 export class StreamSocket extends EventEmitter {
   readonly stream: SpdyStream
   readonly server: NetServer
-  readonly encrypted: boolean
   /** The response written through this socket (Node's name), until it finishes. */
   _httpMessage: ServerResponse | null = null
-  readonly parser = null
+  /** None (Node's HTTP/1 sockets have theirs here): null, from the prototype (below), not a field per socket. */
+  declare readonly parser: null
   readable = true
   writable = true
   destroyed = false
   _paused = false
-  /** Node's OutgoingMessage reads and sets `corked` here. */
-  readonly _writableState = { corked: 0 }
+  /** How many times the response corked this socket (Node's OutgoingMessage sets it through `_writableState`, below). */
+  corked = 0
   /** The response has ended: closing ends the stream (END_STREAM) instead of resetting it. */
   ending = false
   /** The response finished: a later close does not abort the request. */
@@ -109,11 +109,17 @@ export class StreamSocket extends EventEmitter {
     super()
     this.stream = stream
     this.server = server
-    this.encrypted = (stream.connection.socket as TLSSocket).encrypted === true
   }
 
   get #raw(): TLSSocket {
     return this.stream.connection.socket as TLSSocket
+  }
+  /** The connection's (true over TLS); one written here is this socket's own from then on. */
+  get encrypted(): boolean {
+    return this.#raw.encrypted === true
+  }
+  set encrypted(value: boolean) {
+    Object.defineProperty(this, 'encrypted', { configurable: true, enumerable: true, writable: true, value })
   }
   get remoteAddress(): string | undefined {
     return this.#raw.remoteAddress
@@ -161,8 +167,15 @@ export class StreamSocket extends EventEmitter {
     return this.#raw.address()
   }
 
+  /**
+   * Node's OutgoingMessage sets `socket._writableState.corked = 1` as it ends a response, then
+   * uncorks: the count is the socket's own (`corked`), not in an object per socket.
+   */
+  get _writableState(): { corked: number } {
+    return this
+  }
   get writableCorked(): number {
-    return this._writableState.corked
+    return this.corked
   }
   get writableLength(): number {
     return (this.stream as unknown as { _writableState: { length: number } })._writableState.length
@@ -185,10 +198,10 @@ export class StreamSocket extends EventEmitter {
 
   /** Writes are handed to the stream at once (its frame scheduler batches them): a count only. */
   cork(): void {
-    this._writableState.corked++
+    this.corked++
   }
   uncork(): void {
-    if (this._writableState.corked > 0) this._writableState.corked--
+    if (this.corked > 0) this.corked--
   }
 
   write(data: Buffer | string, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
@@ -299,6 +312,9 @@ for (const method of TLS_METHODS) {
     },
   })
 }
+
+// A data property, so that a write (Node's HTTP/1 server clears a socket's) gives that socket its own.
+Object.defineProperty(StreamSocket.prototype, 'parser', { configurable: true, enumerable: false, writable: true, value: null })
 
 /** The request head spdy gave Node's HTTP/1 parser: `:authority` as Host (in its place), no pseudo-headers. */
 function rawHeadersOf(headers: Record<string, unknown>, forwardedFor: string | null): unknown[] {
@@ -418,9 +434,9 @@ function onStreamTrailers(this: SpdyStream, trailers: unknown): void {
   req.emit('trailers', trailers)
 }
 
-function onStreamClose(this: SpdyStream): void {
+const onStreamClose = sharedCloseListener(function onStreamClose(this: SpdyStream): void {
   socketOf(this).markClosed()
-}
+})
 
 function onStreamError(this: SpdyStream, err: Error): void {
   socketOf(this).destroy(err)

@@ -14,6 +14,15 @@
  * stream had. A write to one of them (`pipe`, `setEncoding`, `setDefaultEncoding`) gives
  * that state its own value, as on any object.
  *
+ * A held stream at rest mostly has both sides in one state: its request's body has been read
+ * to its end, and no write is in flight. Every field of such a side has the same value on every
+ * such stream (but `sync`, and the writable side's stream), so such a side is made again with
+ * only those as fields (24 and 40 bytes), the rest read from one object of the values at rest
+ * between it and the light class. A write to one of those gives the state its own value, as
+ * on any object; and the stream's own writes (`write`, `end`, `cork`, `uncork`, `destroy`,
+ * `setDefaultEncoding`) first make its writable side a light state with every field again, so
+ * that readable-stream's write path keeps seeing the shapes it saw before.
+ *
  * readable-stream passes a state to a few callbacks it schedules (`resume_`,
  * `maybeReadMore_`, `endReadableNT`, `afterWrite`, `finishMaybe`, `callFinal`): a state
  * is replaced only when none can be pending (no resume or read-more scheduled, no end
@@ -165,6 +174,120 @@ class HeldWritableState {
   }
 }
 
+/**
+ * A readable side that has ended and been read to its end: every field as ENDED_READABLE has it
+ * but `sync`, which readable-stream leaves as the last read found it.
+ */
+class EndedReadableState {
+  sync: unknown
+  constructor(sync: unknown) {
+    this.sync = sync
+  }
+}
+
+/** HeldReadableState's fields at the end of a body read to its end (the buffer made again only if asked for). */
+const ENDED_READABLE: Readonly<State> = {
+  _buffer: null,
+  length: 0,
+  flowing: true,
+  ended: true,
+  endEmitted: true,
+  reading: false,
+  needReadable: false,
+  emittedReadable: false,
+  readableListening: false,
+  resumeScheduled: false,
+  paused: false,
+  destroyed: false,
+  readingMore: false,
+}
+
+/** A writable side with no write in flight, queued, corked or ending: every field as IDLE_WRITABLE has it but `sync`. */
+class IdleWritableState {
+  /** The stream, to make `onwrite` for and to be given a whole state again when it writes. */
+  _stream: object
+  sync: unknown
+  constructor(stream: object, sync: unknown) {
+    this._stream = stream
+    this.sync = sync
+  }
+}
+
+/** HeldWritableState's fields at rest (a write, a cork, an end or a destroy makes them the stream's own again). */
+const IDLE_WRITABLE: Readonly<State> = {
+  finalCalled: false,
+  needDrain: false,
+  ending: false,
+  ended: false,
+  finished: false,
+  destroyed: false,
+  length: 0,
+  writing: false,
+  corked: 0,
+  bufferProcessing: false,
+  _onwrite: null,
+  writecb: null,
+  writelen: 0,
+  bufferedRequest: null,
+  lastBufferedRequest: null,
+  pendingcb: 0,
+  prefinished: false,
+  errorEmitted: false,
+  bufferedRequestCount: 0,
+  corkedRequestsFree: null,
+}
+
+/** Each of `state`'s own fields but `except` has the value `values` has for it (the buffer: empty). */
+function atRest(state: State, own: readonly string[], values: Readonly<State>, except: readonly string[]): boolean {
+  for (const k of own) {
+    if (except.includes(k)) continue
+    if (k === 'buffer' ? (state[k] as { length: number }).length !== 0 : state[k] !== values[k]) return false
+  }
+  return true
+}
+
+/**
+ * Puts the values at rest between a class and the light one: read from there until written.
+ * Not frozen: a write to one of them makes it the state's own, which a frozen one would refuse.
+ */
+function restOn(Rest: { prototype: object }, Light: { prototype: object }, values: Readonly<State>): void {
+  const rest = Object.create(Light.prototype) as State
+  Object.assign(rest, values)
+  Object.setPrototypeOf(Rest.prototype, rest)
+  delete (Rest.prototype as { constructor?: unknown }).constructor
+}
+restOn(EndedReadableState, HeldReadableState, ENDED_READABLE)
+restOn(IdleWritableState, HeldWritableState, IDLE_WRITABLE)
+
+type Stream = { _writableState: unknown }
+
+/** A stream about to write, cork, end or be destroyed: its writable side with every field again, the values it reads now. */
+function wake(stream: Stream): void {
+  const state = stream._writableState
+  if (state instanceof IdleWritableState) stream._writableState = new HeldWritableState(state as unknown as State, stream)
+}
+
+type Method = (this: Stream, a?: unknown, b?: unknown, c?: unknown) => unknown
+
+/**
+ * Wakes the writable side of a stream of this prototype before each of its writing methods:
+ * readable-stream's write path then sees the shapes it saw before (a WritableState or a
+ * HeldWritableState), never one that gains its fields a write at a time.
+ */
+export function wakeBeforeWrites(streamProto: Record<string, unknown>): void {
+  for (const name of ['write', 'end', 'cork', 'uncork', 'destroy', 'setDefaultEncoding'] as const) {
+    const method = streamProto[name] as Method
+    if (typeof method !== 'function') continue
+    // Three arguments at most (`end(chunk, encoding, callback)`), passed on as given: none of these reads `arguments.length`.
+    streamProto[name] = {
+      [name](this: Stream, a?: unknown, b?: unknown, c?: unknown): unknown {
+        if (this._writableState instanceof IdleWritableState) wake(this)
+        return method.call(this, a, b, c)
+      },
+    }[name]
+  }
+}
+
 /** readable-stream's BufferList, as the first state compacted had it. */
 let BufferList: (new () => { length: number }) | undefined
 
@@ -271,7 +394,7 @@ export function compactStreamStates(stream: object): void {
     const layer = layerFor(r, READABLE_SHARED, HeldReadableState, readableLayer)
     if (layer !== undefined) {
       readableLayer = layer
-      s._readableState = new HeldReadableState(r) as unknown as State
+      s._readableState = (atRest(r, READABLE_OWN, ENDED_READABLE, ['sync']) ? new EndedReadableState(r['sync']) : new HeldReadableState(r)) as unknown as State
     }
   }
   const w = s._writableState
@@ -279,7 +402,9 @@ export function compactStreamStates(stream: object): void {
     const layer = layerFor(w, WRITABLE_SHARED, HeldWritableState, writableLayer)
     if (layer !== undefined) {
       writableLayer = layer
-      s._writableState = new HeldWritableState(w, stream) as unknown as State
+      s._writableState = (atRest(w, WRITABLE_OWN, IDLE_WRITABLE, ['sync', 'onwrite'])
+        ? new IdleWritableState(stream, w['sync'])
+        : new HeldWritableState(w, stream)) as unknown as State
     }
   }
 }

@@ -18,6 +18,11 @@
  * - The connection's `stream.once('close', () => self._removeStream(stream))`: a once
  *   wrapper, a bound function and a closure context per stream, 250 bytes. Here one
  *   function shared by every stream, which removes itself before it runs, as `once` does.
+ * - The stream's 'close' listeners as an array: this layer's are functions shared by every
+ *   stream (the connection's, the guard's, the stream limit's, the idle clock's, the
+ *   request's), three to five of them, an array of 70 to 90 bytes. A held stream whose
+ *   'close' listeners are all such (sharedCloseListener) gets one function that calls them
+ *   in their order, shared by the streams with the same ones (joinedCloseListener).
  * - The window's 'overflow' closure (light-windows.ts shares it).
  * - A `Timeout` per stream, though a stream has a timeout only once `setTimeout` is
  *   called on it: until then the stream shares one that is never set.
@@ -31,7 +36,7 @@ import { IncomingMessage, ServerResponse } from 'node:http'
 import type { SpdyConnection, SpdyStream, SpdyTransportModule } from './internals.js'
 import { shareOverflowHandler } from './light-windows.js'
 import { shareConnectionState } from './light-stream-state.js'
-import { compactStreamStates } from './held-stream-states.js'
+import { compactStreamStates, wakeBeforeWrites } from './held-stream-states.js'
 
 type Table = Record<string | symbol, ((...args: unknown[]) => unknown) | Array<(...args: unknown[]) => unknown> | undefined>
 type Listening = EventEmitter & { _events: Table; _eventsCount: number }
@@ -46,12 +51,18 @@ const NOTHING = Object.freeze(Object.create(null) as object)
  * being emitted is left as it is.
  */
 function atLength(list: Array<(...args: unknown[]) => unknown>): Array<(...args: unknown[]) => unknown> {
+  if (beingEmitted(list)) return list
   const symbols = Object.getOwnPropertySymbols(list)
   const fields = list as unknown as Record<symbol, unknown>
-  if (symbols.some((s) => fields[s] !== 0 && fields[s] !== undefined)) return list
   const copy = list.slice()
   for (const s of symbols) (copy as unknown as Record<symbol, unknown>)[s] = fields[s]
   return copy
+}
+
+/** Node 24+ counts the emits iterating an array of listeners on it (a symbol property): one counted is left as it is. */
+function beingEmitted(list: unknown[]): boolean {
+  const fields = list as unknown as Record<symbol, unknown>
+  return Object.getOwnPropertySymbols(list).some((s) => fields[s] !== 0 && fields[s] !== undefined)
 }
 
 /** The emitter's listeners, in the same order, in a fast-mode table; arrays at their length. */
@@ -75,10 +86,59 @@ export function compactListeners(emitter: EventEmitter): void {
   e._events = table
 }
 
+type Listener = (this: SpdyStream) => void
+
+/** 'close' listeners that every stream shares, that keep nothing per stream and that nothing else removes. */
+const sharedClose = new Set<Listener>()
+
+/** Marks `listener` as one of those (sharedClose), so that a held stream may have it joined with the others. */
+export function sharedCloseListener<T extends Listener>(listener: T): T {
+  sharedClose.add(listener)
+  return listener
+}
+
 /** spdy-transport's `stream.once('close', () => connection._removeStream(stream))`, shared. */
-function removeClosedStream(this: SpdyStream): void {
+const removeClosedStream = sharedCloseListener(function removeClosedStream(this: SpdyStream): void {
   this.removeListener('close', removeClosedStream)
   this.connection._removeStream(this)
+})
+
+/** The joined listeners made so far, by their members (a few: one per set of features a server has). */
+const joined: Array<{ members: readonly Listener[]; listener: Listener }> = []
+const MAX_JOINED = 32
+
+/**
+ * One function that calls these 'close' listeners in this order: the same function for the
+ * same ones. It calls each at every 'close', as the stream did. The connection's
+ * (removeClosedStream) removed itself, a `once`: here it is called again by a later 'close'
+ * (spdy-transport may emit one after an abort), and does nothing then, as the connection
+ * removes a stream once (connection.ts, removeStreamOnce).
+ */
+function joinedCloseListener(members: readonly Listener[]): Listener | undefined {
+  for (const j of joined) if (j.members.length === members.length && j.members.every((m, i) => m === members[i])) return j.listener
+  if (joined.length >= MAX_JOINED) return undefined
+  const calls = members.slice()
+  const listener = function joinedClose(this: SpdyStream): void {
+    for (let i = 0; i < calls.length; i++) calls[i]!.call(this)
+  }
+  joined.push({ members: calls, listener })
+  return listener
+}
+
+/**
+ * A held stream's 'close' listeners as one function, when they are all this layer's shared
+ * ones; when the app added its own after them, this layer's as one function before the app's.
+ */
+function joinCloseListeners(stream: EventEmitter): void {
+  const events = (stream as Listening)._events
+  const close = events?.['close']
+  if (!Array.isArray(close) || beingEmitted(close)) return
+  let shared = 0
+  while (shared < close.length && sharedClose.has(close[shared] as Listener)) shared++
+  if (shared < 2) return
+  const listener = joinedCloseListener(close.slice(0, shared) as Listener[])
+  if (listener === undefined) return
+  events['close'] = shared === close.length ? listener : [listener, ...close.slice(shared)]
 }
 
 interface Timeout {
@@ -131,6 +191,7 @@ export function installHeldStreams(transport: SpdyTransportModule): void {
   }
 
   const streamProto = transport.Stream.prototype as unknown as Record<string, unknown>
+  wakeBeforeWrites(streamProto)
   const setTimeout = streamProto['setTimeout'] as SetTimeout
   streamProto['setTimeout'] = function setOwnTimeout(this: SpdyStream, delay: number, callback?: () => void): void {
     const state = this._spdyState as unknown as HeldState
@@ -217,6 +278,7 @@ function compactHeld(): void {
   young = new Map()
   for (const [res, [stream, socket]] of batch) {
     if (res.writableEnded) continue
+    joinCloseListeners(stream)
     compactListeners(stream)
     compactListeners(socket)
     compactListeners(res)

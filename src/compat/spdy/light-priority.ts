@@ -91,8 +91,12 @@ class PriorityNode {
   declare readonly exclusive: boolean | undefined
   children: Children = NO_CHILDREN
   removed = false
-  /** The share this node had when it was removed: its stream may still ask (an evicted open stream). */
-  private shareWhenRemoved = 0
+  /**
+   * The share this node had when it was removed: its stream may still ask (an evicted open stream).
+   * Null until then, not 0: a field V8 has seen hold only numbers, one of them a fraction, is kept
+   * as a box of its own per node (16 bytes more a held stream).
+   */
+  private shareWhenRemoved: number | null = null
 
   constructor(tree: PriorityTree, id: number, parent: PriorityNode | null, weight: number) {
     this.tree = tree
@@ -104,7 +108,7 @@ class PriorityNode {
 
   /** This node's share of the connection: its weight's share among its siblings, of its parent's share. */
   get priority(): number {
-    if (this.removed) return this.shareWhenRemoved
+    if (this.removed) return this.shareWhenRemoved!
     const parent = this.parent
     if (parent === null) return 1
     return parent.priority * (this.weight / parent.children.weight)

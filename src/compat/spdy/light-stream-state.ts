@@ -3,49 +3,45 @@
  *
  * spdy-transport's Stream starts its state as `{}` and gives it 21 properties: V8 keeps 4
  * in the object and the others in a separate property array, about 215 bytes a stream,
- * kept for as long as the stream is held. Six of them are the same for every HTTP/2
- * stream of a connection and read by spdy-transport only as the stream is made or a
- * DATA frame is sent (`protocol`, `constants`, `version`, `isServer`, `parser`,
- * `sessionWindow`): here they are read through one object per connection (a getter on
- * the prototype), and the stream's own fifteen are fields of a class, inside the object
- * (about 150 bytes; the cork queue, an empty array for all but a few turns of a stream,
- * is made when a write waits on it). Reading any of them gives what it gave before; writing one of the
- * shared six (nothing does) gives that stream its own value, as before. The state is
- * replaced as the stream is made, before anything (a frame, a callback) holds it.
+ * kept for as long as the stream is held. Twelve of them are the same for every HTTP/2
+ * stream a connection makes (`socket`, `protocol`, `constants`, `version`, `isServer`,
+ * `debug`, `framer`, `parser`, `request`, `needResponse`, `sessionWindow`, `maxChunk`):
+ * here ten are read through one object per connection (a getter on the prototype), and
+ * the stream's own eleven, with `debug` and `framer` (read at every step), are fields of a
+ * class, inside the object (136 bytes; the cork queue, an empty array for all but a few
+ * turns of a stream, is made when a write waits on it). Reading any of them gives what it
+ * gave before; writing one of the shared ten (a client's stream, given its response, sets
+ * `needResponse`; `setMaxChunk` sets `maxChunk`) gives that stream its own value, as before.
+ * The state is replaced as the stream is made, before anything (a frame, a callback) holds it.
  */
 
 /** The properties of a stream's state that are its connection's, in spdy-transport's order. */
-const SHARED = ['protocol', 'constants', 'version', 'isServer', 'debug', 'framer', 'parser', 'sessionWindow'] as const
-/** The stream's own, in spdy-transport's order. */
-const OWN = [
+const SHARED = [
   'socket',
-  'priority',
+  'protocol',
+  'constants',
+  'version',
+  'isServer',
+  'debug',
+  'framer',
+  'parser',
   'request',
   'needResponse',
-  'window',
+  'sessionWindow',
   'maxChunk',
-  'sent',
-  'readable',
-  'writable',
-  'aborted',
-  'corked',
-  'corkQueue',
-  'timeout',
 ] as const
+/** The stream's own, in spdy-transport's order. */
+const OWN = ['priority', 'window', 'sent', 'readable', 'writable', 'aborted', 'corked', 'corkQueue', 'timeout'] as const
 const KEYS = new Set<string>([...SHARED, ...OWN])
 
 type Shared = Record<(typeof SHARED)[number], unknown>
 type Original = Record<string, unknown>
 
 class StreamState {
-  socket: unknown
   priority: unknown
   debug: unknown
   framer: unknown
-  request: unknown
-  needResponse: unknown
   window: unknown
-  maxChunk: unknown
   sent: unknown
   readable: unknown
   writable: unknown
@@ -60,14 +56,10 @@ class StreamState {
   directSocket: unknown
 
   constructor(from: Original, shared: Shared) {
-    this.socket = from['socket']
     this.priority = from['priority']
     this.debug = from['debug']
     this.framer = from['framer']
-    this.request = from['request']
-    this.needResponse = from['needResponse']
     this.window = from['window']
-    this.maxChunk = from['maxChunk']
     this.sent = from['sent']
     this.readable = from['readable']
     this.writable = from['writable']
@@ -81,6 +73,8 @@ class StreamState {
 }
 
 for (const name of SHARED) {
+  // Fields of the class, for speed: the shared object keeps them too, to tell connections apart.
+  if (name === 'debug' || name === 'framer') continue
   Object.defineProperty(StreamState.prototype, name, {
     configurable: true,
     enumerable: false,

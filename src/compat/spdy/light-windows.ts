@@ -9,7 +9,8 @@
  * connection's own window keeps spdy-transport's Sides.
  *
  * The Sides and the Window are made by constructors (their fields in the object, not in
- * a separate property array), a Side's refill queue is made when a frame first waits on
+ * a separate property array), a Side reads its name ('recv', 'send') from its window, its
+ * refill queue is made when a frame first waits on
  * it (a held stream that sends no DATA never has one), and the stream's 'overflow'
  * handler, a closure per stream in spdy-transport, is one function shared by every
  * stream (`shareOverflowHandler`, when the stream is made), which finds the stream from
@@ -50,7 +51,8 @@ type Update = (this: LightSide, size: number, callback?: () => void) => void
 const NO_QUEUE: Waiting[] = Object.freeze([]) as unknown as Waiting[]
 
 class LightSide {
-  name: string
+  /** Which side of its window this is ('recv' or 'send'): read from the window (below), not kept per side. */
+  declare readonly name: string
   window: LightWindow
   current: number
   max: number
@@ -61,8 +63,7 @@ class LightSide {
   /** The one 'overflow' listener. */
   _overflow: Overflow | undefined = undefined
 
-  constructor(window: LightWindow, name: string, o: SideOptions) {
-    this.name = name
+  constructor(window: LightWindow, o: SideOptions) {
     this.window = window
     this.current = o.size
     this.max = o.size
@@ -84,10 +85,18 @@ class LightWindow {
     this.id = id
     this.isServer = from.isServer
     this.debug = debug
-    this.recv = new LightSide(this, 'recv', { size: from.recv.max, max: from.recv.limit, lowWaterMark: from.recv.lowWaterMark })
-    this.send = new LightSide(this, 'send', { size: from.send.max, max: from.send.limit, lowWaterMark: from.send.lowWaterMark })
+    this.recv = new LightSide(this, { size: from.recv.max, max: from.recv.limit, lowWaterMark: from.recv.lowWaterMark })
+    this.send = new LightSide(this, { size: from.send.max, max: from.send.limit, lowWaterMark: from.send.lowWaterMark })
   }
 }
+
+Object.defineProperty(LightSide.prototype, 'name', {
+  configurable: true,
+  enumerable: false,
+  get(this: LightSide): string {
+    return this === this.window.recv ? 'recv' : 'send'
+  },
+})
 
 type WindowConstructor = SpdyTransportModule['Window'] & { prototype: Record<string, unknown> }
 

@@ -18,6 +18,7 @@
  */
 import type { Socket } from 'node:net'
 import type { SpdyConnection, SpdyFrame, SpdyStream, SpdyTransportModule } from './internals.js'
+import { sharedCloseListener } from './held-streams.js'
 
 interface LimitedState {
   isServer: boolean
@@ -44,11 +45,11 @@ const counted = Symbol('counted as open')
 type Counted = SpdyStream & { [counted]?: boolean }
 
 /** A stream's 'close' listener, shared by every stream (no closure kept per held stream). */
-function countClosed(this: Counted): void {
+const countClosed = sharedCloseListener(function countClosed(this: Counted): void {
   if (!this[counted]) return
   this[counted] = false
   openRequests.set(this.connection, (openRequests.get(this.connection) ?? 1) - 1)
-}
+})
 
 function countRequests(connection: SpdyConnection): void {
   openRequests.set(connection, 0)
