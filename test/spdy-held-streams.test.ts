@@ -724,6 +724,34 @@ describe("held spdy streams: states at rest, request headers and 'close' listene
     }
   })
 
+  test("the app's own 'close' listeners on a held stream stay after the joined one and all run: a `once` that removes itself mid-emit skips none after it", async () => {
+    const calls: string[] = []
+    const app = express()
+    app.get('/hold', (req, res) => {
+      const stream = spdyStreamOf(req)
+      stream.once('close', () => calls.push('app once'))
+      stream.on('close', () => calls.push('app on'))
+      stream.once('close', () => calls.push('app once again'))
+      res.writeHead(200)
+      res.flushHeaders()
+      void heldLong().then(() => calls.push(`held: ${stream.listeners('close')[0]!.name}, ${stream.listenerCount('close')} listeners`))
+    })
+    const running = await startServer(app)
+    const session = connect(running.url)
+    try {
+      const hold = session.request({ ':path': '/hold' })
+      hold.on('error', () => {})
+      await once(hold, 'response')
+      await settles(() => calls.length === 1, 'the held request compacted')
+      hold.close(http2.constants.NGHTTP2_CANCEL)
+      await settles(() => calls.length === 4, "the app's 'close' listeners")
+      assert.deepEqual(calls, ['held: joinedClose, 4 listeners', 'app once', 'app on', 'app once again'])
+    } finally {
+      session.destroy()
+      await running.close()
+    }
+  })
+
   test("a request's header object is prototype-less, and in fast mode when its names are those of the connection's previous request, in order (a dictionary otherwise: a client's new names make no shapes)", async () => {
     const v8 = natives()
     const app = express()

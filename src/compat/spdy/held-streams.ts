@@ -138,7 +138,16 @@ function joinCloseListeners(stream: EventEmitter): void {
   if (shared < 2) return
   const listener = joinedCloseListener(close.slice(0, shared) as Listener[])
   if (listener === undefined) return
-  events['close'] = shared === close.length ? listener : [listener, ...close.slice(shared)]
+  if (shared === close.length) {
+    events['close'] = listener
+    return
+  }
+  const list = [listener, ...close.slice(shared)]
+  // Node 24+ counts the emits iterating the array on it (0 here, see beingEmitted), and without the
+  // count a `once` listener removing itself mid-emit would shift the array and skip the next one.
+  const fields = close as unknown as Record<symbol, unknown>
+  for (const s of Object.getOwnPropertySymbols(close)) (list as unknown as Record<symbol, unknown>)[s] = fields[s]
+  events['close'] = list
 }
 
 interface Timeout {
