@@ -682,11 +682,15 @@ describe("held spdy streams: states at rest, request headers and 'close' listene
           read: pick(r, READ),
           write: pick(w, WRITE),
         })
+        // A field written on the idle state is kept when it wakes.
+        w['x-written'] = 'kept'
         res.write('a')
         const woken = stream._writableState
         seen.push({
           woken: WRITE.filter((n) => n !== 'highWaterMark').every((n) => Object.hasOwn(woken, n)),
           constructor: woken.constructor.name,
+          written: woken['x-written'],
+          idle: woken === w,
         })
         res.end('b')
       })
@@ -717,7 +721,7 @@ describe("held spdy streams: states at rest, request headers and 'close' listene
           highWaterMark: 16384,
         },
       })
-      assert.deepEqual(seen[1], { woken: true, constructor: 'WritableState' })
+      assert.deepEqual(seen[1], { woken: true, constructor: 'WritableState', written: 'kept', idle: false })
     } finally {
       session.destroy()
       await running.close()

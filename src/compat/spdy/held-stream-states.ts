@@ -264,8 +264,16 @@ type Stream = { _writableState: unknown }
 /** A stream about to write, cork, end or be destroyed: its writable side with every field again, the values it reads now. */
 function wake(stream: Stream): void {
   const state = stream._writableState
-  if (state instanceof IdleWritableState) stream._writableState = new HeldWritableState(state as unknown as State, stream)
+  if (!(state instanceof IdleWritableState)) return
+  const idle = state as unknown as State
+  const held = new HeldWritableState(idle, stream) as unknown as State
+  // Anything else written on the idle state (nothing in readable-stream or spdy-transport does) is kept.
+  for (const k of Object.keys(idle)) if (!WRITABLE_KNOWN.has(k)) held[k] = idle[k]
+  stream._writableState = held
 }
+
+/** The idle state's own fields that HeldWritableState takes over (its fields, and the idle state's `_stream`). */
+const WRITABLE_KNOWN = new Set<string>([...WRITABLE_OWN, '_onwrite', '_stream'])
 
 type Method = (this: Stream, a?: unknown, b?: unknown, c?: unknown) => unknown
 
