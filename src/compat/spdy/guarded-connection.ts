@@ -249,8 +249,9 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
  * fast mode (57, 57 and 170 bytes; V8 makes it a dictionary only as it grows past about seventeen
  * names) and reads, enumerates, prints and serializes the same; but V8 gives it a shape per name,
  * in order, made the first time that sequence of names is seen. Names are the client's: one sending
- * new ones on every request (16 random names: the server's CPU per request 116–129 µs, against 47–56
- * with a browser's names) would have a shape made per name per request (141–160 µs). So a block
+ * new ones on every request would have a shape made per name per request (16 random names a request,
+ * in paired runs: 143–194 µs of server CPU per request with every such object fast, 129–174 with the
+ * rule below; 50–63 with a browser's names). So a block
  * whose names are those of the connection's previous block, in the same order (a browser's requests
  * after its first, a client's repeated requests), gets a fast object, its shapes made once; any
  * other gets a dictionary, as before.
