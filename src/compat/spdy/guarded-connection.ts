@@ -251,10 +251,9 @@ function guardHeaderBlocks(queueHeaderBlock: ParserMethod, modules: GuardedModul
  * in order, made the first time that sequence of names is seen. Names are the client's: one sending
  * new ones on every request would have a shape made per name per request (16 random names a request,
  * in paired runs: 143–194 µs of server CPU per request with every such object fast, 129–174 with the
- * rule below; 50–63 with a browser's names). So a block
- * whose names are those of the connection's previous block, in the same order (a browser's requests
- * after its first, a client's repeated requests), gets a fast object, its shapes made once; any
- * other gets a dictionary, as before.
+ * rule below; 50–63 with a browser's names). So a block whose names are those of the connection's
+ * previous block, in the same order (a browser's requests after its first, a client's repeated
+ * requests), gets a fast object, its shapes made once; any other gets a dictionary, as before.
  */
 export function headerTableFor(parser: GuardedParser, fields: readonly Field[]): Record<string, unknown> {
   const last = parser[LAST_NAMES]

@@ -17,7 +17,7 @@
  * A held stream at rest mostly has both sides in one state: its request's body has been read
  * to its end, and no write is in flight. Every field of such a side has the same value on every
  * such stream (but `sync`, and the writable side's stream), so such a side is made again with
- * only those as fields (24 and 40 bytes), the rest read from one object of the values at rest
+ * only those as fields (32 and 40 bytes), the rest read from one object of the values at rest
  * between it and the light class. A write to one of those gives the state its own value, as
  * on any object; and the stream's own writes (`write`, `end`, `cork`, `uncork`, `destroy`,
  * `setDefaultEncoding`) first make its writable side a light state with every field again, so

@@ -20,9 +20,10 @@
  *   function shared by every stream, which removes itself before it runs, as `once` does.
  * - The stream's 'close' listeners as an array: this layer's are functions shared by every
  *   stream (the connection's, the guard's, the stream limit's, the idle clock's, the
- *   request's), three to five of them, an array of 70 to 90 bytes. A held stream whose
- *   'close' listeners are all such (sharedCloseListener) gets one function that calls them
- *   in their order, shared by the streams with the same ones (joinedCloseListener).
+ *   request's), three to five of them, an array of 70 to 90 bytes. On a held stream, the
+ *   run of such listeners (sharedCloseListener) its 'close' starts with becomes one function
+ *   that calls them in their order, shared by the streams with the same ones
+ *   (joinedCloseListener); the app's own stay after it.
  * - The window's 'overflow' closure (light-windows.ts shares it).
  * - A `Timeout` per stream, though a stream has a timeout only once `setTimeout` is
  *   called on it: until then the stream shares one that is never set.
