@@ -8,7 +8,7 @@
  * `debug`, `framer`, `parser`, `request`, `needResponse`, `sessionWindow`, `maxChunk`):
  * here ten are read through one object per connection (a getter on the prototype), and
  * the stream's own eleven, with `debug` and `framer` (read at every step), are fields of a
- * class, inside the object (136 bytes; the cork queue, an empty array for all but a few
+ * class, inside the object (128 bytes; the cork queue, an empty array for all but a few
  * turns of a stream, is made when a write waits on it). Reading any of them gives what it
  * gave before; writing one of the shared ten (a client's stream, given its response, sets
  * `needResponse`; `setMaxChunk` sets `maxChunk`) gives that stream its own value, as before.
